@@ -1,0 +1,50 @@
+"""kkpy: the Kokkos programming model and Kokkos Kernels' sparse module on numba.
+
+Write kernels as plain Python functions; numba compiles them, kkpy runs them on
+an execution space (``Serial``, ``Threads`` or ``Cuda``) over a policy.
+
+Examples
+--------
+>>> import numpy as np, kkpy
+>>> @kkpy.kernel
+... def square(i, x):
+...     return x[i] * x[i]
+>>> kkpy.parallel_reduce("sumsq", kkpy.RangePolicy(kkpy.Threads(), 0, 3), square, np.arange(3.0))
+5.0
+"""
+from . import profiling
+from .core._spaces import (
+    CudaSpace, DefaultExecutionSpace, DefaultHostExecutionSpace, ExecutionSpace, HostSpace,
+    MemorySpace, ScopeGuard, Serial, Threads, fence, finalize, initialize, is_initialized,
+    space_from_name,
+)
+from .core._views import (
+    ALL, LayoutLeft, LayoutRight, LayoutStride, View, create_mirror, create_mirror_view,
+    create_mirror_view_and_copy, deep_copy, subview,
+)
+from .core._policies import AUTO, MDRangePolicy, RangePolicy, TeamPolicy
+from .core._kernel import Kernel, kernel
+from .core._reducers import LAnd, LOr, Max, MaxLoc, Min, MinLoc, Prod, Reducer, Sum
+from .core._patterns import KernelError, parallel_for, parallel_reduce, parallel_scan
+from .profiling import Timer
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Cuda pulls in numba.cuda, which is slow to import and optional.
+    if name == "Cuda":
+        from .core._cuda import Cuda
+        return Cuda
+    _lazy = {
+        "atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
+        "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
+        "atomic_exchange", "atomic_load", "atomic_store",
+    }
+    if name in _lazy:
+        from .core import _atomics
+        return getattr(_atomics, name)
+    if name in ("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"):
+        from .core import _team
+        return getattr(_team, name)
+    raise AttributeError(f"module 'kkpy' has no attribute {name!r}")

@@ -1,0 +1,290 @@
+"""Execution and memory spaces, and the library's lifetime (initialize/finalize).
+
+Kokkos separates *where code runs* (execution spaces) from *where data lives*
+(memory spaces).  kkpy keeps that split so that a ``Cuda`` execution space with
+a ``CudaSpace`` memory space plugs in beside the host ones without a redesign:
+each execution space names its memory space and a code-generation backend.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+__all__ = [
+    "MemorySpace", "HostSpace", "CudaSpace",
+    "ExecutionSpace", "Serial", "Threads",
+    "DefaultExecutionSpace", "DefaultHostExecutionSpace",
+    "initialize", "finalize", "is_initialized", "ScopeGuard", "fence",
+    "space_from_name",
+]
+
+
+class MemorySpace:
+    """A place where View data lives.  Instances compare equal by name."""
+
+    name = "Memory"
+
+    def __eq__(self, other):
+        return isinstance(other, MemorySpace) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __repr__(self):
+        return f"kkpy.{self.name}"
+
+
+class _HostSpace(MemorySpace):
+    name = "HostSpace"
+
+
+class _CudaSpace(MemorySpace):
+    name = "CudaSpace"
+
+
+#: Ordinary CPU memory: numpy arrays.
+HostSpace = _HostSpace()
+#: GPU global memory: device arrays with ``__cuda_array_interface__``.
+CudaSpace = _CudaSpace()
+
+
+class ExecutionSpace:
+    """Base class of execution spaces.
+
+    Subclasses set ``name``, ``memory_space`` and ``backend`` (the key the
+    pattern code generator uses to pick a driver template).
+    """
+
+    name = "ExecutionSpace"
+    memory_space: MemorySpace = HostSpace
+    backend = "host"
+    #: Whether launches use more than one thread.
+    parallel = False
+
+    def concurrency(self) -> int:
+        """Number of threads a parallel pattern may use on this space."""
+        return 1
+
+    def fence(self) -> None:
+        """Wait until all work launched on this space is done.
+
+        Host launches are synchronous, so this returns at once.
+        """
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._key() == self._key()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._key()))
+
+    def _key(self):
+        return ()
+
+    def __repr__(self):
+        return f"kkpy.{self.name}()"
+
+
+class Serial(ExecutionSpace):
+    """Run every pattern on the calling thread, in index order.
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> kkpy.Serial().concurrency()
+    1
+    """
+
+    name = "Serial"
+
+
+class Threads(ExecutionSpace):
+    """Run patterns on numba's CPU thread pool (``prange``).
+
+    Parameters
+    ----------
+    num_threads : int, optional
+        Threads to use; defaults to ``KKPY_NUM_THREADS`` or, failing that,
+        numba's own default (all cores).
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> kkpy.Threads(num_threads=1).concurrency()
+    1
+    """
+
+    name = "Threads"
+    parallel = True
+
+    def __init__(self, num_threads: int | None = None):
+        import numba
+
+        limit = numba.config.NUMBA_NUM_THREADS
+        if num_threads is None:
+            num_threads = _config["num_threads"] or limit
+        num_threads = int(num_threads)
+        if not 1 <= num_threads <= limit:
+            raise ValueError(
+                f"Threads(num_threads={num_threads}): must be between 1 and {limit} "
+                "(numba's NUMBA_NUM_THREADS)")
+        self.num_threads = num_threads
+
+    def concurrency(self) -> int:
+        return self.num_threads
+
+    def _key(self):
+        return (self.num_threads,)
+
+    def __repr__(self):
+        return f"kkpy.Threads(num_threads={self.num_threads})"
+
+
+# -- configuration and lifetime -------------------------------------------------
+
+_lock = threading.Lock()
+_config = {"initialized": False, "default": None, "num_threads": None}
+_SPACES = {"serial": Serial, "threads": Threads}
+
+
+def register_space(name: str, cls) -> None:
+    """Make ``cls`` selectable by ``name`` (used by optional backends such as Cuda)."""
+    _SPACES[name.lower()] = cls
+
+
+def space_from_name(name: str, **kwargs) -> ExecutionSpace:
+    """Return a new execution space from its name (``serial``, ``threads``, ``cuda``).
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> kkpy.space_from_name("serial")
+    kkpy.Serial()
+    """
+    key = name.lower()
+    if key == "cuda" and key not in _SPACES:
+        from . import _cuda  # noqa: F401  (registers itself; imports numba.cuda)
+    try:
+        cls = _SPACES[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown execution space {name!r}; choose one of {sorted(set(_SPACES) | {'cuda'})}"
+        ) from None
+    if cls is Threads:
+        return cls(**kwargs)
+    return cls()
+
+
+def _env_int(name):
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not an integer") from None
+    return value
+
+
+def initialize(num_threads: int | None = None, default_space: str | ExecutionSpace | None = None):
+    """Initialize kkpy, like ``Kokkos::initialize``.
+
+    Calling it is optional: kkpy initializes itself on first use.  Explicit
+    arguments win over the environment variables ``KKPY_NUM_THREADS`` and
+    ``KKPY_DEFAULT_SPACE`` (``serial``, ``threads`` or ``cuda``).
+
+    Parameters
+    ----------
+    num_threads : int, optional
+        Default thread count for :class:`Threads`.
+    default_space : str or ExecutionSpace, optional
+        The space returned by :func:`DefaultExecutionSpace`.
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> kkpy.initialize(num_threads=1, default_space="serial")
+    >>> kkpy.DefaultExecutionSpace()
+    kkpy.Serial()
+    >>> kkpy.finalize()
+    """
+    with _lock:
+        if num_threads is None:
+            num_threads = _env_int("KKPY_NUM_THREADS")
+        _config["num_threads"] = num_threads
+        if num_threads is not None:
+            import numba
+
+            if not 1 <= num_threads <= numba.config.NUMBA_NUM_THREADS:
+                raise ValueError(
+                    f"num_threads={num_threads}: must be between 1 and "
+                    f"{numba.config.NUMBA_NUM_THREADS}")
+        if default_space is None:
+            default_space = os.environ.get("KKPY_DEFAULT_SPACE") or "threads"
+        if isinstance(default_space, str):
+            default_space = space_from_name(default_space)
+        _config["default"] = default_space
+        _config["initialized"] = True
+
+
+def finalize() -> None:
+    """Finish using kkpy: fence, print the kernel-timer report if enabled, reset defaults."""
+    from .. import profiling
+
+    with _lock:
+        if _config["default"] is not None:
+            _config["default"].fence()
+        _config.update(initialized=False, default=None, num_threads=None)
+    profiling._report_at_finalize()
+
+
+def is_initialized() -> bool:
+    """Whether :func:`initialize` has run (explicitly or on first use)."""
+    return _config["initialized"]
+
+
+def DefaultExecutionSpace() -> ExecutionSpace:  # noqa: N802  (Kokkos spelling)
+    """The default execution space (``Threads`` unless configured otherwise).
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> isinstance(kkpy.DefaultExecutionSpace(), kkpy.ExecutionSpace)
+    True
+    """
+    if not _config["initialized"]:
+        initialize()
+    return _config["default"]
+
+
+def DefaultHostExecutionSpace() -> ExecutionSpace:  # noqa: N802
+    """The default space that runs on the host: the default space unless that is a GPU."""
+    space = DefaultExecutionSpace()
+    return space if space.memory_space == HostSpace else Threads()
+
+
+class ScopeGuard:
+    """Context manager that initializes kkpy on entry and finalizes on exit.
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> with kkpy.ScopeGuard(default_space="serial"):
+    ...     kkpy.DefaultExecutionSpace().name
+    'Serial'
+    """
+
+    def __init__(self, **kwargs):
+        self._kwargs = kwargs
+
+    def __enter__(self):
+        initialize(**self._kwargs)
+        return self
+
+    def __exit__(self, *exc):
+        finalize()
+        return False
+
+
+def fence(space: ExecutionSpace | None = None) -> None:
+    """Wait for all outstanding work on ``space`` (default: the default space)."""
+    (space or DefaultExecutionSpace()).fence()

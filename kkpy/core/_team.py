@@ -1,0 +1,371 @@
+"""The team member a ``TeamPolicy`` kernel receives on the host, and the
+nested ranges it loops over.
+
+On the host the threads of one team run one after another on one core:
+the generated driver is, in outline::
+
+    for league_rank in prange(league_size):
+        scratch = <this team's scratch bytes>
+        for team_rank in range(team_size):
+            member = make_team_member(league_rank, league_size,
+                                      team_rank, team_size, scratch)
+            kernel(member, *args)
+
+What that implies for kernels:
+
+* ``team_barrier()`` does nothing, and need not: nothing of the team runs
+  concurrently.  But it cannot make thread 0 wait for thread 1 either, so
+  a kernel must not read, after a barrier, what a *higher* team rank
+  writes before it.  Kernels whose team threads only share work through
+  nested ranges (the usual case) are correct; with ``team_size == 1`` every
+  kernel is.
+* The scratch buffer is reused by the next team on the same host thread
+  and is not cleared: initialise it before reading, as with Kokkos.
+
+In compiled code the member is a value of a numba extension type (a plain
+struct, so functions using it can be cached with ``njit(cache=True)``); in
+the interpreter (``NUMBA_DISABLE_JIT=1``) it is a small Python object with
+the same methods.
+"""
+
+import numba
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import (intrinsic, make_attribute_wrapper, models,
+                             overload, overload_method, register_model)
+
+__all__ = [
+    "make_team_member",
+    "TeamThreadRange",
+    "ThreadVectorRange",
+    "TeamVectorRange",
+    "team_scratch_pool",
+    "team_scratch_slot",
+]
+
+_SCRATCH_ALIGN = 64  # bytes: a cache line, so teams on different threads
+                     # never share one, and any element view is aligned.
+_SCRATCH_LEVELS = (0, 1)
+
+
+# ---------------------------------------------------------------------------
+# Interpreter implementation.
+
+class _HostTeamMember:
+    """Interpreter twin of the compiled team member (same methods)."""
+
+    __slots__ = ("_league_rank", "_league_size", "_team_rank", "_team_size",
+                 "_scratch")
+
+    def __init__(self, league_rank, league_size, team_rank, team_size,
+                 scratch):
+        self._league_rank = int(league_rank)
+        self._league_size = int(league_size)
+        self._team_rank = int(team_rank)
+        self._team_size = int(team_size)
+        self._scratch = scratch
+
+    def league_rank(self):
+        return self._league_rank
+
+    def league_size(self):
+        return self._league_size
+
+    def team_rank(self):
+        return self._team_rank
+
+    def team_size(self):
+        return self._team_size
+
+    def team_barrier(self):
+        pass
+
+    def team_scratch(self, level):
+        if level not in _SCRATCH_LEVELS:
+            raise ValueError("team_scratch: level must be 0 or 1")
+        return self._scratch
+
+    def __repr__(self):
+        return (f"TeamMember(league_rank={self._league_rank}/"
+                f"{self._league_size}, team_rank={self._team_rank}/"
+                f"{self._team_size})")
+
+
+def make_team_member(league_rank, league_size, team_rank, team_size, scratch):
+    """The handle a team kernel receives: its place in the league and team.
+
+    Parameters
+    ----------
+    league_rank, league_size : int
+        This team's index, and the number of teams.
+    team_rank, team_size : int
+        This thread's index within the team, and the threads per team.
+    scratch : numpy.ndarray
+        1-D uint8 array: the team's scratch memory, returned by
+        ``member.team_scratch(level)``.  Pass an empty array when the
+        kernel asks for none.
+
+    Returns
+    -------
+    member
+        Has ``league_rank()``, ``league_size()``, ``team_rank()``,
+        ``team_size()``, ``team_barrier()`` and ``team_scratch(level)``.
+        On the host scratch levels 0 and 1 are the same buffer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = make_team_member(2, 8, 1, 4, np.zeros(16, np.uint8))
+    >>> m.league_rank(), m.league_size(), m.team_rank(), m.team_size()
+    (2, 8, 1, 4)
+    >>> m.team_scratch(0).view(np.float64)[:2]
+    array([0., 0.])
+    """
+    return _HostTeamMember(league_rank, league_size, team_rank, team_size,
+                           scratch)
+
+
+def TeamThreadRange(member, begin, end=None):
+    """This team thread's share of ``range(begin, end)``, or of ``range(begin)``.
+
+    The team's threads together cover every index exactly once.  On the
+    host, where they run one after another, each takes a contiguous block
+    (sizes differ by at most one), so the team as a whole sweeps the range
+    once in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.empty(0, np.uint8)
+    >>> [list(TeamThreadRange(make_team_member(0, 1, r, 3, s), 10, 17))
+    ...  for r in range(3)]
+    [[10, 11, 12], [13, 14], [15, 16]]
+    """
+    begin, end = _bounds(begin, end)
+    return range(*_block(begin, end, member.team_rank(), member.team_size()))
+
+
+def TeamVectorRange(member, begin, end=None):
+    """Indices split over the team's threads and vector lanes.
+
+    Vector lanes run one after another on the host, so this is
+    :func:`TeamThreadRange`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = make_team_member(0, 1, 1, 2, np.empty(0, np.uint8))
+    >>> list(TeamVectorRange(m, 5))
+    [3, 4]
+    """
+    return TeamThreadRange(member, begin, end)
+
+
+def ThreadVectorRange(member, begin, end=None):
+    """Indices split over one thread's vector lanes: all of them on the host.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = make_team_member(0, 1, 1, 2, np.empty(0, np.uint8))
+    >>> list(ThreadVectorRange(m, 2, 5))
+    [2, 3, 4]
+    """
+    begin, end = _bounds(begin, end)
+    return range(begin, end)
+
+
+@numba.njit(cache=True)
+def _bounds(begin, end):
+    if end is None:
+        return 0, begin
+    return begin, end
+
+
+@numba.njit(cache=True)
+def _block(begin, end, rank, size):
+    """``(lo, hi)`` of block ``rank`` when ``[begin, end)`` is cut in ``size``."""
+    n = max(end - begin, 0)
+    quot, rem = divmod(n, size)
+    lo = begin + rank * quot + min(rank, rem)
+    return lo, lo + quot + (1 if rank < rem else 0)
+
+
+@numba.njit(cache=True)
+def team_scratch_pool(scratch_bytes):
+    """Scratch for every host thread of a parallel region, allocated once.
+
+    Row ``t`` belongs to thread ``numba.get_thread_id() == t``; rows are
+    padded to a 64-byte cache line so threads never share a line and any
+    element type can be viewed in place.  Allocate the pool before the
+    ``prange`` loop and take each team's buffer with
+    :func:`team_scratch_slot`.
+
+    Examples
+    --------
+    >>> pool = team_scratch_pool(100)
+    >>> pool.shape[1], team_scratch_slot(pool, 100).shape
+    (128, (100,))
+    """
+    row = -(-max(scratch_bytes, 0) // _SCRATCH_ALIGN) * _SCRATCH_ALIGN
+    return np.empty((numba.get_num_threads(), row), np.uint8)
+
+
+@numba.njit(cache=True)
+def team_scratch_slot(pool, scratch_bytes):
+    """The calling host thread's ``scratch_bytes`` of a :func:`team_scratch_pool`.
+
+    Safe to reuse for every team the thread runs, since a thread runs its
+    teams (and their team ranks) one after another.
+    """
+    return pool[numba.get_thread_id(), :scratch_bytes]
+
+
+# ---------------------------------------------------------------------------
+# Compiled implementation for the CPU target.
+
+class CpuTeamMemberType(types.Type):
+    """numba type of the host team member, parametrised by its scratch array."""
+
+    def __init__(self, scratch):
+        self.scratch = scratch
+        super().__init__(name=f"CpuTeamMember({scratch})")
+
+
+_FIELDS = ("league_rank", "league_size", "team_rank", "team_size")
+
+
+@register_model(CpuTeamMemberType)
+class _CpuTeamMemberModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        members = [(f, types.intp) for f in _FIELDS]
+        members.append(("scratch", fe_type.scratch))
+        super().__init__(dmm, fe_type, members)
+
+
+# The methods take the Kokkos names, so the raw fields hide behind "_".
+for _field in _FIELDS + ("scratch",):
+    make_attribute_wrapper(CpuTeamMemberType, _field, "_" + _field)
+
+
+def _is_scratch(scratch):
+    return (isinstance(scratch, types.Array) and scratch.ndim == 1
+            and scratch.dtype == types.uint8)
+
+
+@intrinsic
+def _new_cpu_team_member(typingctx, league_rank, league_size, team_rank,
+                         team_size, scratch):
+    def codegen(context, builder, sig, args):
+        member = cgutils.create_struct_proxy(sig.return_type)(context,
+                                                              builder)
+        for field, value, ty in zip(_FIELDS, args, sig.args):
+            setattr(member, field, context.cast(builder, value, ty,
+                                                types.intp))
+        member.scratch = args[-1]
+        # The struct holds a new reference to the scratch array.
+        return impl_ret_borrowed(context, builder, sig.return_type,
+                                 member._getvalue())
+
+    sig = CpuTeamMemberType(scratch)(league_rank, league_size, team_rank,
+                                     team_size, scratch)
+    return sig, codegen
+
+
+@overload(make_team_member, target="cpu")
+def _make_team_member_cpu(league_rank, league_size, team_rank, team_size,
+                          scratch):
+    for arg in (league_rank, league_size, team_rank, team_size):
+        if not isinstance(arg, types.Integer):
+            raise TypingError(f"make_team_member: ranks and sizes must be "
+                              f"integers, got {arg}")
+    if not _is_scratch(scratch):
+        raise TypingError(f"make_team_member: scratch must be a 1-D uint8 "
+                          f"array, got {scratch}")
+
+    def impl(league_rank, league_size, team_rank, team_size, scratch):
+        return _new_cpu_team_member(league_rank, league_size, team_rank,
+                                    team_size, scratch)
+
+    return impl
+
+
+@overload_method(CpuTeamMemberType, "league_rank", target="cpu")
+def _league_rank(member):
+    return lambda member: member._league_rank
+
+
+@overload_method(CpuTeamMemberType, "league_size", target="cpu")
+def _league_size(member):
+    return lambda member: member._league_size
+
+
+@overload_method(CpuTeamMemberType, "team_rank", target="cpu")
+def _team_rank(member):
+    return lambda member: member._team_rank
+
+
+@overload_method(CpuTeamMemberType, "team_size", target="cpu")
+def _team_size(member):
+    return lambda member: member._team_size
+
+
+@overload_method(CpuTeamMemberType, "team_barrier", target="cpu")
+def _team_barrier(member):
+    return lambda member: None
+
+
+@overload_method(CpuTeamMemberType, "team_scratch", target="cpu")
+def _team_scratch(member, level):
+    if not isinstance(level, types.Integer):
+        raise TypingError(f"team_scratch: level must be an integer, "
+                          f"got {level}")
+
+    def impl(member, level):
+        if level != 0 and level != 1:
+            raise ValueError("team_scratch: level must be 0 or 1")
+        return member._scratch
+
+    return impl
+
+
+def _check_range_args(name, member, begin, end):
+    if not isinstance(member, CpuTeamMemberType):
+        raise TypingError(f"{name}: first argument must be a team member, "
+                          f"got {member}")
+    for arg in (begin, end):
+        # An omitted ``end`` arrives as None itself or as its numba type.
+        if arg is not None and not isinstance(
+                arg, (types.Integer, types.NoneType, types.Omitted)):
+            raise TypingError(f"{name}: bounds must be integers, got {arg}")
+
+
+@overload(TeamThreadRange, target="cpu")
+def _team_thread_range_cpu(member, begin, end=None):
+    _check_range_args("TeamThreadRange", member, begin, end)
+
+    def impl(member, begin, end=None):
+        lo, hi = _bounds(begin, end)
+        return range(*_block(lo, hi, member._team_rank, member._team_size))
+
+    return impl
+
+
+@overload(TeamVectorRange, target="cpu")
+def _team_vector_range_cpu(member, begin, end=None):
+    _check_range_args("TeamVectorRange", member, begin, end)
+    return lambda member, begin, end=None: TeamThreadRange(member, begin, end)
+
+
+@overload(ThreadVectorRange, target="cpu")
+def _thread_vector_range_cpu(member, begin, end=None):
+    _check_range_args("ThreadVectorRange", member, begin, end)
+
+    def impl(member, begin, end=None):
+        lo, hi = _bounds(begin, end)
+        return range(lo, hi)
+
+    return impl
