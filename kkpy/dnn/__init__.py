@@ -1,0 +1,24 @@
+"""The IEEE HPEC / MIT Sparse DNN Graph Challenge on kkpy.
+
+Inference runs a sparse deep neural network on a batch of sparse inputs:
+for every layer ``Y = min(max(Y @ W + b, 0), 32)``, the bias added only to
+nonzero entries; the inputs whose final row is nonzero are the categories.
+Each layer is one fused :func:`kkpy.sparse.spgemm` with a bias/ReLU/cap
+epilogue that also drops the zeros.
+
+The ``kkpy-dnn`` command (also ``python -m kkpy.dnn``) runs whole challenge
+problems, checks them against the truth and reports the edge rate; under
+``mpiexec -n P`` it splits the inputs across the ranks.
+
+Examples
+--------
+>>> import numpy as np, scipy.sparse as sp
+>>> from kkpy import dnn
+>>> W = sp.csr_array(np.full((2, 2), 0.5))
+>>> Y = dnn.infer(sp.csr_array(np.array([[1.0, 1.0], [0.0, 0.0]])), [W, W], bias=-0.25)
+>>> dnn.categories(Y)
+array([0])
+"""
+from ._infer import categories, challenge_epilogue, infer
+
+__all__ = ["infer", "categories", "challenge_epilogue"]

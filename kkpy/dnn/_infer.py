@@ -1,0 +1,225 @@
+"""Sparse DNN inference: the Graph Challenge's layer recurrence on kkpy SpGEMM.
+
+Each layer computes ``Y = min(max(Y @ W + b, 0), ymax)`` where the bias is
+added only to the entries of ``Y @ W`` that are nonzero.  One fused SpGEMM
+per layer does it all: the epilogue applies bias, ReLU and cap to each
+computed entry and ``drop_zeros`` removes the entries that end up 0, so no
+dense or intermediate matrix is ever built.
+
+Rows that die (become empty) stay dead, because an empty row of ``Y`` gives
+an empty row of ``Y @ W``.  They are dropped from the working matrix so later
+layers never visit them: ``Y`` is kept compact, holding only live rows, with
+``live`` mapping each of its rows back to an input row.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import kkpy
+
+__all__ = ["infer", "categories", "challenge_epilogue"]
+
+
+@kkpy.kernel
+def challenge_epilogue(z, j, bias, ymax):
+    """Bias, ReLU and cap of one entry ``z`` in column ``j`` of ``Y @ W``.
+
+    The bias is added only where ``z`` is nonzero (the challenge's
+    definition); an entry that cancels to exactly 0 stays 0, and
+    ``drop_zeros`` then removes it whatever the sign of the bias.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b = np.array([-0.5, 0.5])
+    >>> challenge_epilogue(2.0, 0, b, 32.0), challenge_epilogue(0.0, 1, b, 32.0)
+    (1.5, 0.0)
+    >>> challenge_epilogue(0.25, 0, b, 32.0), challenge_epilogue(40.0, 1, b, 32.0)
+    (0.0, 32.0)
+    """
+    if z == 0:
+        return z
+    z += bias[j]
+    if z < 0:
+        return ymax - ymax  # a zero of z's type (a literal 0.0 would widen float32 to float64)
+    if z > ymax:
+        return ymax
+    return z
+
+
+@kkpy.kernel
+def _row_sum(i, row_map, values, out):
+    s = 0.0
+    for p in range(row_map[i], row_map[i + 1]):
+        s += values[p]
+    out[i] = s
+
+
+def categories(Y, space=None):
+    """Rows of ``Y`` whose sum is nonzero: the challenge's categories.
+
+    Parameters
+    ----------
+    Y : CrsMatrix or scipy.sparse matrix
+        Usually the result of :func:`infer`.
+    space : ExecutionSpace, optional
+        Where to compute the row sums (default: the default space).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Sorted **0-based** row indices.  The challenge's truth files (and
+        ``kkpy-dnn run --categories-out``) are 1-based: add 1 to compare.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.dnn import categories
+    >>> categories(sp.csr_array(np.array([[0.0, 1.0], [0.0, 0.0], [2.0, -2.0], [0.0, 3.0]])))
+    array([0, 3])
+    """
+    from ..sparse import as_crs
+
+    Y = as_crs(Y)
+    row_map = np.asarray(Y.row_map)
+    sums = np.zeros(Y.nrows, np.float64)
+    if Y.nrows:
+        policy = kkpy.RangePolicy(space or kkpy.DefaultHostExecutionSpace(), 0, Y.nrows)
+        kkpy.parallel_for("kkpy.dnn.categories", policy, _row_sum, row_map,
+                          np.asarray(Y.values), sums)
+    return np.flatnonzero(sums).astype(np.int64)
+
+
+def _per_layer_bias(bias, nlayers):
+    """One bias (scalar or per-neuron vector) per layer, from any accepted form."""
+    if isinstance(bias, (list, tuple)) and len(bias) == nlayers:
+        return [np.asarray(b) for b in bias]
+    b = np.asarray(bias)
+    if b.ndim == 2:
+        if b.shape[0] != nlayers:
+            raise ValueError(f"bias has {b.shape[0]} rows but there are {nlayers} layers")
+        return list(b)
+    if b.ndim > 2:
+        raise ValueError(f"bias must be a scalar, a vector or one per layer; got shape {b.shape}")
+    return [b] * nlayers
+
+
+def _bias_vector(b, ncols, dtype, layer):
+    if b.ndim == 0:
+        return np.full(ncols, b, dtype)
+    if b.shape != (ncols,):
+        raise ValueError(f"layer {layer}: bias has {b.size} entries but the layer has "
+                         f"{ncols} neurons (columns)")
+    return np.ascontiguousarray(b, dtype)
+
+
+def _with_dtype(A, dtype):
+    from ..sparse import CrsMatrix, as_crs
+
+    A = as_crs(A)
+    if A.dtype == dtype:
+        return A
+    return CrsMatrix(np.asarray(A.values).astype(dtype), A.entries, A.row_map, A.ncols)
+
+
+def _compact(Y, live):
+    """Drop the empty rows of ``Y``; their entries are gone already, so only row_map changes."""
+    from ..sparse import CrsMatrix
+
+    row_map = np.asarray(Y.row_map)
+    counts = np.diff(row_map)
+    alive = counts > 0
+    if alive.all():
+        return Y, live
+    new_map = np.zeros(int(alive.sum()) + 1, row_map.dtype)
+    np.cumsum(counts[alive], out=new_map[1:])
+    return CrsMatrix(Y.values, Y.entries, new_map, Y.ncols), live[alive]
+
+
+def _expand(Y, live, nrows):
+    """Put the live rows back at their input positions, as empty rows among the dead."""
+    from ..sparse import CrsMatrix
+
+    row_map = np.asarray(Y.row_map)
+    counts = np.zeros(nrows, row_map.dtype)
+    counts[live] = np.diff(row_map)
+    full = np.zeros(nrows + 1, row_map.dtype)
+    np.cumsum(counts, out=full[1:])
+    return CrsMatrix(Y.values, Y.entries, full, Y.ncols)
+
+
+def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=None):
+    """Run a sparse deep neural network on a batch of inputs (Graph Challenge inference).
+
+    For every layer ``W``: ``Z = Y @ W``; add the bias to the entries of ``Z``
+    that are nonzero; set negative entries to 0; cap entries at ``ymax``;
+    drop the zeros.  Works for any sparse network: uneven rows, signed
+    weights, any bias, and rectangular layers (``N_in x N_out`` chains).
+
+    Parameters
+    ----------
+    Y0 : CrsMatrix or scipy.sparse matrix
+        Inputs, one row each (``images x N_0``).
+    layers : sequence of CrsMatrix or scipy.sparse matrix
+        Weights; layer ``k`` is ``N_k x N_(k+1)``.
+    bias : float, vector, or one per layer
+        A scalar for every neuron of every layer; a per-neuron vector (its
+        length the layer's number of columns) used for every layer; or a
+        list/tuple with one scalar or vector per layer (also a 2-D array
+        with one row per layer).
+    ymax : float
+        The cap (32 in the challenge).
+    space : ExecutionSpace, optional
+        Where the SpGEMMs run (default: the default space).
+    dtype : numpy dtype
+        Value type of the computation (float32, as in the challenge).
+    callback : callable, optional
+        ``callback(layer_index, stats)`` after each layer, ``layer_index``
+        0-based; ``stats`` has ``layer`` (1-based), ``active_rows`` (rows
+        still alive after it), ``nnz`` and ``seconds``.
+
+    Returns
+    -------
+    CrsMatrix
+        The final ``Y``, ``images x N_L``; rows that died are empty.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.dnn import infer, categories
+    >>> W = sp.csr_array(np.array([[1.0, -1.0], [1.0, 2.0]]))
+    >>> Y0 = sp.csr_array(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    >>> Y = infer(Y0, [W, W], bias=-0.5)
+    >>> Y.to_scipy().toarray()
+    array([[0. , 0. ],
+           [1.5, 2. ],
+           [0. , 0. ]], dtype=float32)
+    >>> categories(Y)
+    array([1])
+    """
+    from ..sparse import spgemm
+
+    dtype = np.dtype(dtype)
+    layers = list(layers)
+    biases = _per_layer_bias(bias, len(layers))
+    cap = dtype.type(ymax)
+    Y = _with_dtype(Y0, dtype)
+    nrows = Y.nrows
+    Y, live = _compact(Y, np.arange(nrows, dtype=np.int64))
+    for k, W in enumerate(layers):
+        t0 = time.perf_counter()
+        W = _with_dtype(W, dtype)
+        if W.nrows != Y.ncols:
+            raise ValueError(f"layer {k + 1} is {W.nrows} x {W.ncols} but its input has "
+                             f"{Y.ncols} columns")
+        b = _bias_vector(biases[k], W.ncols, dtype, k + 1)
+        Z = spgemm(Y, W, epilogue=challenge_epilogue, epilogue_args=(b, cap),
+                   drop_zeros=True, space=space)
+        Y, live = _compact(Z, live)
+        seconds = time.perf_counter() - t0
+        if callback is not None:
+            callback(k, {"layer": k + 1, "active_rows": int(Y.nrows), "nnz": int(Y.nnz),
+                         "seconds": seconds})
+    return _expand(Y, live, nrows)
