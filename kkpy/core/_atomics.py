@@ -14,7 +14,9 @@ one per dimension; negative indices count from the end as in NumPy, and
 bounds are checked only where numba checks them (``boundscheck=True`` or
 ``NUMBA_BOUNDSCHECK=1``).  ``value`` is first converted to the element type,
 as an assignment ``view[index] = value`` would.  Integer arithmetic wraps
-around on overflow.
+around on overflow.  Elements must be naturally aligned, as NumPy
+allocates them; the interpreter versions reject an unaligned array, but
+numba types every array as aligned, so compiled code cannot check.
 """
 
 import operator
