@@ -5,7 +5,7 @@ On the host the threads of one team run one after another on one core:
 the generated driver is, in outline::
 
     for league_rank in prange(league_size):
-        scratch = <this team's scratch bytes>
+        scratch = <scratch bytes, shared by the teams one host thread runs>
         for team_rank in range(team_size):
             member = make_team_member(league_rank, league_size,
                                       team_rank, team_size, scratch)
@@ -19,8 +19,8 @@ What that implies for kernels:
   writes before it.  Kernels whose team threads only share work through
   nested ranges (the usual case) are correct; with ``team_size == 1`` every
   kernel is.
-* The scratch buffer is reused by the next team on the same host thread
-  and is not cleared: initialise it before reading, as with Kokkos.
+* The scratch buffer may be reused by the next team on the same host
+  thread and is not cleared: initialise it before reading, as with Kokkos.
 
 In compiled code the member is a value of a numba extension type (a plain
 struct, so functions using it can be cached with ``njit(cache=True)``); in
@@ -29,7 +29,6 @@ the same methods.
 """
 
 import numba
-import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
@@ -42,12 +41,9 @@ __all__ = [
     "TeamThreadRange",
     "ThreadVectorRange",
     "TeamVectorRange",
-    "team_scratch_pool",
-    "team_scratch_slot",
+    "member_type",
 ]
 
-_SCRATCH_ALIGN = 64  # bytes: a cache line, so teams on different threads
-                     # never share one, and any element view is aligned.
 _SCRATCH_LEVELS = (0, 1)
 
 
@@ -194,36 +190,6 @@ def _block(begin, end, rank, size):
     return lo, lo + quot + (1 if rank < rem else 0)
 
 
-@numba.njit(cache=True)
-def team_scratch_pool(scratch_bytes):
-    """Scratch for every host thread of a parallel region, allocated once.
-
-    Row ``t`` belongs to thread ``numba.get_thread_id() == t``; rows are
-    padded to a 64-byte cache line so threads never share a line and any
-    element type can be viewed in place.  Allocate the pool before the
-    ``prange`` loop and take each team's buffer with
-    :func:`team_scratch_slot`.
-
-    Examples
-    --------
-    >>> pool = team_scratch_pool(100)
-    >>> pool.shape[1], team_scratch_slot(pool, 100).shape
-    (128, (100,))
-    """
-    row = -(-max(scratch_bytes, 0) // _SCRATCH_ALIGN) * _SCRATCH_ALIGN
-    return np.empty((numba.get_num_threads(), row), np.uint8)
-
-
-@numba.njit(cache=True)
-def team_scratch_slot(pool, scratch_bytes):
-    """The calling host thread's ``scratch_bytes`` of a :func:`team_scratch_pool`.
-
-    Safe to reuse for every team the thread runs, since a thread runs its
-    teams (and their team ranks) one after another.
-    """
-    return pool[numba.get_thread_id(), :scratch_bytes]
-
-
 # ---------------------------------------------------------------------------
 # Compiled implementation for the CPU target.
 
@@ -233,6 +199,20 @@ class CpuTeamMemberType(types.Type):
     def __init__(self, scratch):
         self.scratch = scratch
         super().__init__(name=f"CpuTeamMember({scratch})")
+
+
+def member_type(scratch=types.Array(types.uint8, 1, "C")):
+    """numba type of the member ``make_team_member`` builds around ``scratch``.
+
+    For typing a kernel before the driver exists; the default is the type
+    of ``np.empty(n, np.uint8)``.
+
+    Examples
+    --------
+    >>> member_type()
+    CpuTeamMember(array(uint8, 1d, C))
+    """
+    return CpuTeamMemberType(scratch)
 
 
 _FIELDS = ("league_rank", "league_size", "team_rank", "team_size")
@@ -293,24 +273,16 @@ def _make_team_member_cpu(league_rank, league_size, team_rank, team_size,
     return impl
 
 
-@overload_method(CpuTeamMemberType, "league_rank", target="cpu")
-def _league_rank(member):
-    return lambda member: member._league_rank
+def _register_getter(field):
+    attr = "_" + field
+
+    @overload_method(CpuTeamMemberType, field, target="cpu")
+    def getter(member):
+        return lambda member: getattr(member, attr)
 
 
-@overload_method(CpuTeamMemberType, "league_size", target="cpu")
-def _league_size(member):
-    return lambda member: member._league_size
-
-
-@overload_method(CpuTeamMemberType, "team_rank", target="cpu")
-def _team_rank(member):
-    return lambda member: member._team_rank
-
-
-@overload_method(CpuTeamMemberType, "team_size", target="cpu")
-def _team_size(member):
-    return lambda member: member._team_size
+for _field in _FIELDS:
+    _register_getter(_field)
 
 
 @overload_method(CpuTeamMemberType, "team_barrier", target="cpu")
@@ -336,10 +308,10 @@ def _check_range_args(name, member, begin, end):
     if not isinstance(member, CpuTeamMemberType):
         raise TypingError(f"{name}: first argument must be a team member, "
                           f"got {member}")
-    for arg in (begin, end):
-        # An omitted ``end`` arrives as None itself or as its numba type.
-        if arg is not None and not isinstance(
-                arg, (types.Integer, types.NoneType, types.Omitted)):
+    # An omitted ``end`` arrives as None itself or as its numba type.
+    no_end = end is None or isinstance(end, (types.NoneType, types.Omitted))
+    for arg in (begin,) if no_end else (begin, end):
+        if not isinstance(arg, types.Integer):
             raise TypingError(f"{name}: bounds must be integers, got {arg}")
 
 
