@@ -26,11 +26,11 @@ REPEAT = 128  # copies of each hypothesis example, so threads collide
 
 
 @njit(parallel=True)
-def _update_all(acc, lo, hi, idx, vals, old_lo, old_hi):
+def _update_all(acc, lo, hi, idx, terms, vals, old_lo, old_hi):
     """add/sub on acc rows 0/1; min/max on row 0, their fetch variants on row 1."""
     for i in prange(idx.shape[0]):
-        atomic_add(acc, (0, idx[i]), vals[i])
-        atomic_sub(acc, (1, idx[i]), vals[i])
+        atomic_add(acc, (0, idx[i]), terms[i])
+        atomic_sub(acc, (1, idx[i]), terms[i])
         atomic_min(lo, (0, idx[i]), vals[i])
         atomic_max(hi, (0, idx[i]), vals[i])
         old_lo[i] = atomic_fetch_min(lo, (1, idx[i]), vals[i])
@@ -73,13 +73,13 @@ def _exchange_all(slot, olds):
         olds[i] = atomic_exchange(slot, 0, i + 1)
 
 
-def _run_update_all(idx, vals, init_lo, init_hi):
+def _run_update_all(idx, terms, vals, init_lo, init_hi):
     dtype = vals.dtype
     acc = np.zeros((2, 4), dtype)
     acc[1] = 10**6
     lo, hi = np.full((2, 4), init_lo, dtype), np.full((2, 4), init_hi, dtype)
     old_lo, old_hi = np.empty_like(vals), np.empty_like(vals)
-    _update_all(acc, lo, hi, idx, vals, old_lo, old_hi)
+    _update_all(acc, lo, hi, idx, terms, vals, old_lo, old_hi)
     return acc, lo, hi, old_lo, old_hi
 
 
@@ -90,21 +90,23 @@ def _run_update_all(idx, vals, init_lo, init_hi):
     hnp.arrays(np.int64, n, elements=st.integers(0, 100)),
     hnp.arrays(np.float64, n, elements=st.floats(-1e6, 1e6)))))
 def test_updates_are_exact_under_contention(dtype, data):
-    idx, small, big = data
+    # Sums of small integers are exact in any order, even in float32;
+    # min and max take any value.
+    idx, terms, vals = data
     if np.dtype(dtype).kind == "u":
-        big = np.abs(big)
-    # Small integers make float sums exact; min/max take any value.
-    vals = np.where(np.arange(idx.shape[0]) % 2, small, big).astype(dtype)
-    idx, vals = np.tile(idx, REPEAT), np.tile(vals, REPEAT)
+        vals = np.abs(vals)
+    idx = np.tile(idx, REPEAT)
+    terms = np.tile(terms, REPEAT).astype(dtype)
+    vals = np.tile(vals, REPEAT).astype(dtype)
     info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
-    acc, lo, hi, old_lo, old_hi = _run_update_all(idx, vals, info.max,
+    acc, lo, hi, old_lo, old_hi = _run_update_all(idx, terms, vals, info.max,
                                                   info.min)
 
     ref_acc = np.zeros((2, 4), dtype)
     ref_acc[1] = 10**6
     ref_lo, ref_hi = np.full(4, info.max, dtype), np.full(4, info.min, dtype)
-    np.add.at(ref_acc[0], idx, vals)
-    np.subtract.at(ref_acc[1], idx, vals)
+    np.add.at(ref_acc[0], idx, terms)
+    np.subtract.at(ref_acc[1], idx, terms)
     np.minimum.at(ref_lo, idx, vals)
     np.maximum.at(ref_hi, idx, vals)
     np.testing.assert_array_equal(acc, ref_acc)
@@ -122,7 +124,7 @@ def test_updates_are_exact_under_contention(dtype, data):
 def test_float_min_max_ignore_nan_values(dtype):
     vals = np.array([3.0, np.nan, -2.5, 7.0, np.nan] * 4000, dtype)
     idx = np.zeros(vals.shape[0], np.int64)
-    _, lo, hi, _, _ = _run_update_all(idx, vals, np.inf, -np.inf)
+    _, lo, hi, _, _ = _run_update_all(idx, vals, vals, np.inf, -np.inf)
     assert (lo[:, 0] == np.nanmin(vals)).all()
     assert (hi[:, 0] == np.nanmax(vals)).all()
 
