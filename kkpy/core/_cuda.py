@@ -1,0 +1,295 @@
+"""The Cuda execution space: patterns run as numba-cuda kernels on an NVIDIA GPU.
+
+Importing this module needs ``numba.cuda`` (the ``numba-cuda`` package, the
+``gpu`` extra).  With ``NUMBA_ENABLE_CUDASIM=1`` set before numba is first
+imported, everything here runs in numba's CUDA simulator instead, which is how
+the test suite exercises it on machines without a GPU.
+
+The mapping is Kokkos' own:
+
+* ``RangePolicy`` and ``MDRangePolicy``: one GPU thread per index, in a
+  grid-stride loop (an MDRange's last index varies fastest between
+  neighbouring threads, so LayoutRight accesses coalesce);
+* ``TeamPolicy``: team = thread block, ``team_rank`` = thread index,
+  ``team_barrier`` = ``cuda.syncthreads()``, scratch = dynamic shared memory;
+* ``parallel_reduce``: a tree in shared memory per block, then one block
+  combines the block results in a fixed order, so a result does not change
+  from run to run;
+* ``parallel_scan``: per-block totals, a scan of those, then per-block scans.
+
+Kernels are the same Python functions the host runs: each is compiled once
+more with ``numba.cuda.jit(device=True)`` (``kernel.forms["cuda"]``) and called
+from a generated driver kernel, disk-cached like the host drivers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from numba import cuda
+except ImportError as err:  # pragma: no cover - depends on the environment
+    raise ImportError("kkpy.Cuda needs numba-cuda: pip install 'kkpy[gpu]'") from err
+
+from numba.core import config as _config
+
+from . import _cuda_team, _host  # noqa: F401  (_cuda_team registers the GPU member)
+from ._cuda_drivers import block_size, for_md, for_range, for_team, reduce_source, scan_source
+from ._cuda_views import CudaView, copy, device_array, fill, view_factory
+from ._spaces import CudaSpace, ExecutionSpace, register_space
+from ._views import DEVICE_VIEWS
+
+if not _config.ENABLE_CUDASIM:
+    # GPU versions of kkpy.atomic_*; the simulator runs the Python ones.
+    from . import _cuda_atomics  # noqa: F401
+
+__all__ = ["Cuda", "CudaView", "copy", "fill", "is_simulator", "parallel_for",
+           "parallel_reduce", "parallel_scan", "return_dtype"]
+
+
+def is_simulator() -> bool:
+    """Whether numba's CUDA simulator stands in for a GPU (``NUMBA_ENABLE_CUDASIM=1``)."""
+    return bool(_config.ENABLE_CUDASIM)
+
+
+class Cuda(ExecutionSpace):
+    """Run patterns on an NVIDIA GPU (``Kokkos::Cuda``).
+
+    Parameters
+    ----------
+    device_id : int, default 0
+        Which GPU of this process to use.  With MPI, give each rank its own
+        (``rank % number_of_gpus``).
+
+    Examples
+    --------
+    >>> import kkpy
+    >>> kkpy.Cuda.backend, kkpy.Cuda.memory_space
+    ('cuda', kkpy.CudaSpace)
+    """
+
+    name = "Cuda"
+    memory_space = CudaSpace
+    backend = "cuda"
+    parallel = True
+
+    def __init__(self, device_id: int = 0):
+        self.device_id = int(device_id)
+        _select(self.device_id)
+
+    def concurrency(self) -> int:
+        """Threads the GPU runs at once: multiprocessors x 2048."""
+        if is_simulator():
+            return 1
+        return cuda.get_current_device().MULTIPROCESSOR_COUNT * 2048
+
+    def fence(self) -> None:
+        """Wait until every kernel and copy launched on the GPU has finished."""
+        cuda.synchronize()
+
+    def _key(self):
+        return (self.device_id,)
+
+    def __repr__(self):
+        return f"kkpy.Cuda(device_id={self.device_id})"
+
+
+_selected = [None]
+
+
+def _select(device_id):
+    if is_simulator():
+        if device_id != 0:
+            raise ValueError("kkpy.Cuda: the CUDA simulator has only device 0")
+        return
+    if _selected[0] == device_id:
+        return
+    if not cuda.is_available():
+        raise RuntimeError("kkpy.Cuda: no usable CUDA GPU or driver was found "
+                           "(numba.cuda.is_available() is False)")
+    count = len(cuda.gpus)
+    if not 0 <= device_id < count:
+        raise ValueError(f"kkpy.Cuda(device_id={device_id}): this process sees {count} GPU(s)")
+    cuda.select_device(device_id)
+    _selected[0] = device_id
+
+
+register_space("cuda", Cuda)
+DEVICE_VIEWS["CudaSpace"] = view_factory
+
+
+# -- launches -------------------------------------------------------------------
+
+_drivers: dict = {}
+_MAX_BLOCKS = 1024 if not _config.ENABLE_CUDASIM else 4
+
+
+def _host_arg_error(n, a):
+    return TypeError(
+        f"argument {n + 1} is a host array (shape {a.shape}); a Cuda kernel needs CudaSpace "
+        "views: kkpy.create_mirror_view_and_copy(kkpy.CudaSpace, array)")
+
+
+def _check_args(args):
+    for n, a in enumerate(args):
+        if isinstance(a, np.ndarray) and a.ndim > 0:
+            raise _host_arg_error(n, a)
+
+
+def _driver(kernel, key, make_source, bindings, names=("drv",)):
+    """The generated kernels for ``key``, built once per process (and cached on disk)."""
+    from ._codegen import build_driver
+
+    full = (id(kernel), key)
+    hit = _drivers.get(full)
+    if hit is None:
+        source = make_source()
+        funcs = tuple(build_driver(source, name, bindings, parallel=False,
+                                   fastmath=kernel.fastmath, target="cuda") for name in names)
+        hit = _drivers[full] = (funcs, kernel, bindings)  # keep ids alive and unique
+    return hit[0]
+
+
+def _grid(n):
+    bs = block_size()
+    return max(1, min(_MAX_BLOCKS, -(-n // bs))), bs
+
+
+def _call(func, grid, block, args, shared=0):
+    """Launch, turning numba-cuda's typing errors into the ones kkpy reports."""
+    from numba.core.errors import TypingError
+    if is_simulator():
+        args = _sim_args(args)
+    try:
+        from numba.cuda.core.errors import TypingError as CudaTypingError
+    except ImportError:  # pragma: no cover - older numba-cuda shares numba's classes
+        CudaTypingError = TypingError
+    try:
+        func[grid, block, 0, shared](*args)
+    except CudaTypingError as err:
+        if isinstance(err, TypingError):
+            raise
+        raise TypingError(str(err)) from None
+
+
+def _sim_args(args):
+    """Hand simulated kernels the numpy arrays behind device arrays, not copies.
+
+    The simulator would otherwise wrap each argument in its own array class,
+    which kkpy's Python atomics (and numpy) do not accept.
+    """
+    from numba.cuda.simulator.args import ArgHint
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+    class Shared(ArgHint):
+        def to_device(self, retr, stream=0):
+            return self.value
+
+    return tuple(Shared(a._ary) if isinstance(a, FakeCUDAArray) else a for a in args)
+
+
+def parallel_for(policy, kernel, args):
+    _check_args(args)
+    n = len(args)
+    if policy.kind == "range":
+        count = len(policy)
+        if count == 0:
+            return
+        (drv,) = _driver(kernel, ("for", n), lambda: for_range(n), {"_k": kernel})
+        _call(drv, *_grid(count), (np.int64(policy.begin), np.int64(policy.end), *args))
+    elif policy.kind == "mdrange":
+        rank = policy.rank
+        total = int(np.prod(policy.extents))
+        if total == 0:
+            return
+        (drv,) = _driver(kernel, ("md", n, rank), lambda: for_md(n, rank), {"_k": kernel})
+        lead = [np.int64(v) for be in zip(policy.begin, policy.extents) for v in be]
+        _call(drv, *_grid(total), (*lead, np.int64(total), *args))
+    else:
+        if policy.league_size == 0:
+            return
+        (drv,) = _driver(kernel, ("team", n), lambda: for_team(n), {"_k": kernel})
+        _call(drv, _team_grid(policy), policy.team_size,
+              (np.int64(policy.league_size), np.int64(policy.team_size), *args),
+              policy.scratch_size)
+
+
+def _team_grid(policy):
+    _check_team(policy)
+    return max(1, min(policy.league_size, 2**31 - 1 if not is_simulator() else 4))
+
+
+def _check_team(policy):
+    limit = 1024 if not is_simulator() else 256
+    if policy.team_size > limit:
+        raise ValueError(f"TeamPolicy: team_size {policy.team_size} exceeds the {limit} threads "
+                         "a Cuda thread block can hold")
+
+
+def parallel_reduce(policy, kernel, args, reducer, value_dtype):
+    _check_args(args)
+    n = len(args)
+    dtype = reducer.result_dtype(value_dtype)
+    ident = reducer.identity(dtype)
+    kind = policy.kind
+    rank = getattr(policy, "rank", 1)
+    if kind == "range":
+        count = len(policy)
+        lead = (np.int64(policy.begin), np.int64(policy.end))
+    elif kind == "mdrange":
+        count = int(np.prod(policy.extents))
+        lead = tuple(np.int64(v) for be in zip(policy.begin, policy.extents) for v in be)
+        lead += (np.int64(count),)
+    else:
+        count = policy.league_size
+        lead = (np.int64(policy.league_size), np.int64(policy.team_size))
+    if count == 0:
+        return reducer.finish(ident, -1)
+    key = ("reduce", kind, n, rank, id(reducer), reducer.name, dtype.str)
+    drv, fin = _driver(kernel, key, lambda: reduce_source(n, reducer, kind, rank, dtype),
+                       _host._bindings(kernel, reducer), names=("drv", "fin"))
+    if kind == "team":
+        grid, block, shared = _team_grid(policy), policy.team_size, policy.scratch_size
+    else:
+        (grid, block), shared = _grid(count), 0
+    part = device_array(grid, dtype)
+    ploc = device_array(grid, np.int64)
+    _call(drv, grid, block, (*lead, ident, part, ploc, *args), shared)
+    res = device_array(1, dtype)
+    rloc = device_array(1, np.int64)
+    _call(fin, 1, block_size(), (np.int64(grid), ident, part, ploc, res, rloc))
+    return reducer.finish(res.copy_to_host()[0], int(rloc.copy_to_host()[0]))
+
+
+def parallel_scan(policy, kernel, args, out, inclusive):
+    _check_args(args)
+    if isinstance(out, np.ndarray):
+        raise TypeError("parallel_scan: out is a host array; on Cuda it must be a CudaSpace view")
+    n = len(args)
+    count = len(policy)
+    dtype = np.dtype(out.dtype)
+    zero = dtype.type(0)
+    if count == 0:
+        if not inclusive and out.shape[0] > 0:
+            fill(out[0:1], zero)
+        return zero.item()
+    p1, p2, p3 = _driver(kernel, ("scan", n, dtype.str), lambda: scan_source(n, dtype),
+                         {"_k": kernel}, names=("scan_sums", "scan_part", "scan_write"))
+    grid, block = _grid(count)
+    part = device_array(grid, dtype)
+    tsum = device_array(grid * block, dtype)
+    total = device_array(1, dtype)
+    lead = (np.int64(policy.begin), np.int64(policy.end))
+    _call(p1, grid, block, (*lead, zero, out, part, tsum, *args))
+    _call(p2, 1, 1, (np.int64(grid), zero, part, total, out, np.int64(count),
+                     np.bool_(inclusive)))
+    _call(p3, grid, block, (*lead, out, part, tsum, np.bool_(inclusive)))
+    return total.copy_to_host()[0].item()
+
+
+def return_dtype(kernel, index_types, args):
+    """The numpy dtype ``kernel`` returns, from numba's typing of its host form.
+
+    Typing needs no GPU: a device array has the same numba type as a host
+    array of its dtype, rank and layout.
+    """
+    return _host.return_dtype(kernel, index_types, args)
