@@ -50,7 +50,7 @@ def _import_line(alias, obj):
     target = module
     for part in qualname.split("."):
         target = getattr(target, part, None)
-    if target is not obj and getattr(target, "py_func", None) is not func:
+    if target is not obj and target is not func and getattr(target, "py_func", None) is not func:
         return None, None
     head, _, tail = qualname.partition(".")
     if tail:  # a method or nested attribute: import the head, then walk
@@ -94,6 +94,45 @@ def _write_once(path, text):
             os.unlink(tmp)
 
 
+def _drivers_package():
+    """Make generated modules importable as ``kkpy_drivers.<name>``.
+
+    Generated kernels (see :func:`build_kernel`) are called from generated
+    drivers, which import them by name; a package whose path is the cache
+    folder lets that import work in any process.
+    """
+    pkg = sys.modules.get("kkpy_drivers")
+    if pkg is None:
+        import types
+
+        pkg = types.ModuleType("kkpy_drivers")
+        pkg.__path__ = [os.path.join(cache_dir(), "drivers")]
+        sys.modules["kkpy_drivers"] = pkg
+    return pkg
+
+
+def build_kernel(source: str, func_name: str, bindings: dict, *, fastmath: bool = False):
+    """Build a :class:`~kkpy.core._kernel.Kernel` from source with ``bindings`` as globals.
+
+    This is the kernel-factory form of :func:`build_driver`: libraries use it
+    to specialise one kernel template for a user's function (for example an
+    SpGEMM epilogue), while keeping numba's disk cache.
+    """
+    from ._kernel import Kernel
+
+    key = ("kernel", source, func_name, tuple(sorted((k, id(v)) for k, v in bindings.items())),
+           fastmath)
+    hit = _memo.get(key)
+    if hit is None:
+        with _lock:
+            hit = _memo.get(key)
+            if hit is None:
+                func = _build(source, func_name, bindings, False, fastmath, "kernel",
+                              decorate=False)
+                hit = _memo[key] = (Kernel(func, fastmath=fastmath), bindings)
+    return hit[0]
+
+
 def build_driver(source: str, func_name: str, bindings: dict, *, parallel: bool,
                  fastmath: bool = False, target: str = "host"):
     """Compile ``source`` (defining ``func_name``) with ``bindings`` as its globals.
@@ -125,7 +164,7 @@ def build_driver(source: str, func_name: str, bindings: dict, *, parallel: bool,
     return hit
 
 
-def _build(source, func_name, bindings, parallel, fastmath, target):
+def _build(source, func_name, bindings, parallel, fastmath, target, decorate=True):
     header = ["import numpy as np", "import numba", "from numba import prange"]
     if "make_team_member" in source:
         header.append("from kkpy.core._team import make_team_member")
@@ -142,6 +181,8 @@ def _build(source, func_name, bindings, parallel, fastmath, target):
         digests.append(_file_digest(path))
     decorator = (f"@numba.njit(cache={importable}, parallel={parallel}, "
                  f"fastmath={fastmath}, nogil=True)")
+    if not decorate:
+        decorator = ""
     body = source.replace("@DRIVER", decorator)
     if importable:
         header.insert(0, "from kkpy.core._kernel import as_kernel as _as_kernel")
@@ -153,6 +194,7 @@ def _build(source, func_name, bindings, parallel, fastmath, target):
         except OSError:
             importable = False  # read-only home: fall back to an in-memory driver
         else:
+            _drivers_package()
             modname = f"kkpy_drivers.kkdrv_{digest}"
             module = sys.modules.get(modname)
             if module is None:
@@ -170,7 +212,8 @@ def _build(source, func_name, bindings, parallel, fastmath, target):
         namespace["make_team_member"] = make_team_member
     for alias, obj in bindings.items():
         namespace[alias] = as_kernel(obj).host
-    body = source.replace("@DRIVER", decorator.replace("cache=True", "cache=False"))
+    body = source.replace("@DRIVER", decorator.replace("cache=True", "cache=False")
+                          if decorate else "")
     exec(compile(body, f"<kkpy driver {func_name}>", "exec"), namespace)
     return namespace[func_name]
 
