@@ -16,7 +16,9 @@ dtype, as ``np.loadtxt`` does.
 """
 
 import gzip
+import itertools
 import os
+import re
 import zlib
 
 import numba
@@ -40,12 +42,12 @@ _POW10 = np.array([10.0**i for i in range(23)])
 _MAX_EXACT = 2**53
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _is_blank(b):
     return b == 32 or b == 9 or b == 13
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _parse_index(buf, s, e):
     """Unsigned decimal in buf[s:e]; -1 if not one (or absurdly long)."""
     if e - s > 18 or e == s:
@@ -80,7 +82,7 @@ def _is_special(buf, s, e):
     return False
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _parse_float(buf, s, e, pow10):
     """Parse buf[s:e]; returns (value, status), status 0 ok, 1 slow, 2 bad."""
     i = s
@@ -144,24 +146,62 @@ def _parse_float(buf, s, e, pow10):
     return -v if neg else v, 0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _parse_int(buf, s, e):
-    """Signed int64 in buf[s:e]; returns (value, ok)."""
+    """Signed int64 in buf[s:e]; returns (value, ok), not ok on overflow."""
     i = s
     neg = False
     if i < e and (buf[i] == 43 or buf[i] == 45):
         neg = buf[i] == 45
         i += 1
-    if i == e or e - i > 18:
+    if i == e:
         return 0, False
+    # Accumulate negatively: int64 holds -2**63 but not +2**63.
     v = 0
     while i < e:
         d = buf[i] - 48
         if d < 0 or d > 9:
             return 0, False
-        v = v * 10 + d
+        if v < -922337203685477580 or (v == -922337203685477580 and d > 8):
+            return 0, False
+        v = v * 10 - d
         i += 1
-    return -v if neg else v, True
+    if neg:
+        return v, True
+    if v == -9223372036854775807 - 1:
+        return 0, False
+    return -v, True
+
+
+_BLANKS = re.compile(rb"[ \t\r]+")
+
+
+def _diagnose(line, nfields, value_kind, nrows, ncols):
+    """Say what is wrong with one line the scanner rejected: (code, detail).
+
+    Runs once per bad file, so it is plain Python; it splits on the same
+    blanks and checks values with the same compiled parsers as the
+    scanner, so the two agree on what is valid.  Checks the field count
+    first, then each field in turn.
+    """
+    fields = [f for f in _BLANKS.split(line) if f]
+    if len(fields) != nfields:
+        return _E_FIELDS, len(fields)
+    r, c = (int(f) if f.isdigit() and len(f) <= 18 else -1 for f in fields[:2])
+    if r < 0:
+        return _E_ROW, 0
+    if c < 0:
+        return _E_COL, 0
+    if not 1 <= r <= nrows:
+        return _E_ROW_RANGE, r
+    if not 1 <= c <= ncols:
+        return _E_COL_RANGE, c
+    if value_kind != NO_VALUE:
+        v = np.frombuffer(fields[2], np.uint8)
+        if (_parse_float(v, 0, v.size, _POW10)[1] == 2 if value_kind == FLOAT_VALUE
+                else not _parse_int(v, 0, v.size)[1]):
+            return _E_VALUE, 0
+    return 0, 0
 
 
 @numba.njit(cache=True)
@@ -169,8 +209,10 @@ def _scan(buf, nfields, value_kind, nrows, ncols, row_lo, row_hi,
           out_r, out_c, out_f, out_i, slow_idx, slow_buf, pow10):
     """Scan complete lines in ``buf`` (which ends with a newline).
 
-    Returns (stored, lines, error, error_line, error_pos, detail, nslow,
-    slow_bytes, max_row, max_col); on error the scan stops at that line.
+    Returns (stored, lines, bad_pos, nslow, slow_bytes, max_row, max_col).
+    A line it rejects stops the scan: ``lines`` counts the good lines
+    before it, ``bad_pos`` is where it starts (-1 if none), and
+    :func:`_diagnose` then names the problem.
     """
     n = buf.size
     pos = 0
@@ -180,82 +222,95 @@ def _scan(buf, nfields, value_kind, nrows, ncols, row_lo, row_hi,
     nbytes = 0
     maxr = 0
     maxc = 0
+    # The last value token and what it parsed to: challenge files repeat
+    # one value on every line, and a byte compare beats re-parsing.
+    ps = pe = 0
+    pv = 0.0
     while pos < n:
         start = pos
-        while pos < n and _is_blank(buf[pos]):
+        while _is_blank(buf[pos]):
             pos += 1
-        if pos >= n:
-            break
         if buf[pos] == 10:
             pos += 1
             line += 1
             continue
-        # Tokenise the line: remember the first three fields, count all.
-        nf = 0
-        s0 = e0 = s1 = e1 = s2 = e2 = 0
-        while True:
+        ok = True
+        # Row and column: digits then a blank (the row always, the column
+        # unless it ends a pattern line).
+        r = 0
+        fs = pos
+        while 48 <= buf[pos] <= 57:
+            r = r * 10 + (buf[pos] - 48)
+            pos += 1
+        if pos == fs or pos - fs > 18 or not _is_blank(buf[pos]):
+            ok = False
+        else:
+            while _is_blank(buf[pos]):
+                pos += 1
+            c = 0
             fs = pos
-            while pos < n and buf[pos] != 10 and not _is_blank(buf[pos]):
+            while 48 <= buf[pos] <= 57:
+                c = c * 10 + (buf[pos] - 48)
                 pos += 1
-            if nf == 0:
-                s0, e0 = fs, pos
-            elif nf == 1:
-                s1, e1 = fs, pos
-            elif nf == 2:
-                s2, e2 = fs, pos
-            nf += 1
-            while pos < n and _is_blank(buf[pos]):
+            if pos == fs or pos - fs > 18:
+                ok = False
+            elif nfields == 3:
+                if not _is_blank(buf[pos]):
+                    ok = False
+                while _is_blank(buf[pos]):
+                    pos += 1
+                vs = pos
+                while buf[pos] != 10 and not _is_blank(buf[pos]):
+                    pos += 1
+                ve = pos
+        if ok:
+            while _is_blank(buf[pos]):
                 pos += 1
-            if pos >= n or buf[pos] == 10:
-                break
+            ok = (buf[pos] == 10 and 1 <= r <= nrows and 1 <= c <= ncols
+                  and (nfields == 2 or ve > vs))
+        if ok:
+            keep = row_lo <= r - 1 < row_hi
+            if value_kind == 1:
+                same = ve - vs == pe - ps
+                if same:
+                    for i in range(ve - vs):
+                        if buf[vs + i] != buf[ps + i]:
+                            same = False
+                            break
+                if same:
+                    v = pv
+                else:
+                    v, status = _parse_float(buf, vs, ve, pow10)
+                    if status == 2:
+                        ok = False
+                    elif status == 1:
+                        if keep:
+                            slow_idx[nslow] = k
+                            nslow += 1
+                            for i in range(vs, ve):
+                                slow_buf[nbytes] = buf[i]
+                                nbytes += 1
+                            slow_buf[nbytes] = 32
+                            nbytes += 1
+                    else:
+                        ps, pe, pv = vs, ve, v
+                if keep:
+                    out_f[k] = v
+            elif value_kind == 2:
+                iv, ok = _parse_int(buf, vs, ve)
+                if keep:
+                    out_i[k] = iv
+        if not ok:
+            return k, line, start, nslow, nbytes, maxr, maxc
         pos += 1  # past the newline
-        if nf != nfields:
-            return k, line, _E_FIELDS, line, start, nf, nslow, nbytes, maxr, maxc
-        r = _parse_index(buf, s0, e0)
-        if r < 0:
-            return k, line, _E_ROW, line, start, 0, nslow, nbytes, maxr, maxc
-        c = _parse_index(buf, s1, e1)
-        if c < 0:
-            return k, line, _E_COL, line, start, 0, nslow, nbytes, maxr, maxc
-        if r < 1 or r > nrows:
-            return k, line, _E_ROW_RANGE, line, start, r, nslow, nbytes, maxr, maxc
-        if c < 1 or c > ncols:
-            return k, line, _E_COL_RANGE, line, start, c, nslow, nbytes, maxr, maxc
         maxr = max(maxr, r)
         maxc = max(maxc, c)
-        if r - 1 < row_lo or r - 1 >= row_hi:
-            # Still validate the value so a file is good or bad as a whole.
-            if value_kind == 1:
-                if _parse_float(buf, s2, e2, pow10)[1] == 2:
-                    return k, line, _E_VALUE, line, start, 0, nslow, nbytes, maxr, maxc
-            elif value_kind == 2:
-                if not _parse_int(buf, s2, e2)[1]:
-                    return k, line, _E_VALUE, line, start, 0, nslow, nbytes, maxr, maxc
-            line += 1
-            continue
-        if value_kind == 1:
-            v, status = _parse_float(buf, s2, e2, pow10)
-            if status == 2:
-                return k, line, _E_VALUE, line, start, 0, nslow, nbytes, maxr, maxc
-            if status == 1:
-                slow_idx[nslow] = k
-                nslow += 1
-                for i in range(s2, e2):
-                    slow_buf[nbytes] = buf[i]
-                    nbytes += 1
-                slow_buf[nbytes] = 32
-                nbytes += 1
-            out_f[k] = v
-        elif value_kind == 2:
-            iv, ok = _parse_int(buf, s2, e2)
-            if not ok:
-                return k, line, _E_VALUE, line, start, 0, nslow, nbytes, maxr, maxc
-            out_i[k] = iv
-        out_r[k] = r - 1
-        out_c[k] = c - 1
-        k += 1
+        if keep:
+            out_r[k] = r - 1
+            out_c[k] = c - 1
+            k += 1
         line += 1
-    return k, line, 0, 0, 0, 0, nslow, nbytes, maxr, maxc
+    return k, line, -1, nslow, nbytes, maxr, maxc
 
 
 class open_chunks:
@@ -296,30 +351,24 @@ class open_chunks:
             yield block
 
 
-def _line_text(buf, pos):
-    end = buf.find(b"\n", pos)
-    text = buf[pos:end if end >= 0 else len(buf)].decode("utf-8", "replace")
-    return text.strip()
-
-
-def _field(text, i):
-    fields = text.split()
-    return fields[i] if i < len(fields) else ""
-
-
-def _describe(code, detail, text, nfields, sep_word, shape, shape_declared):
+def _describe(line, nfields, value_kind, sep_word, shape, shape_declared):
+    """One-line message for a line the scanner rejected."""
+    code, detail = _diagnose(line, nfields, value_kind, *shape)
+    fields = [f.decode("utf-8", "replace") for f in _BLANKS.split(line) if f]
     if code == _E_FIELDS:
         return f"expected {nfields} {sep_word} fields, got {detail}"
     if code == _E_ROW:
-        return f"row index {_field(text, 0)!r} is not a positive integer"
+        return f"row index {fields[0]!r} is not a positive integer"
     if code == _E_COL:
-        return f"column index {_field(text, 1)!r} is not a positive integer"
+        return f"column index {fields[1]!r} is not a positive integer"
     if code == _E_VALUE:
-        return f"value {_field(text, 2)!r} is not a number"
-    which, bound = ("row", shape[0]) if code == _E_ROW_RANGE else ("column", shape[1])
-    if shape_declared:
-        return f"{which} index {detail} out of range 1..{bound}"
-    return f"{which} index {detail} does not fit the index dtype"
+        return f"value {fields[2]!r} is not a number"
+    if code in (_E_ROW_RANGE, _E_COL_RANGE):
+        which, bound = ("row", shape[0]) if code == _E_ROW_RANGE else ("column", shape[1])
+        if shape_declared:
+            return f"{which} index {detail} out of range 1..{bound}"
+        return f"{which} index {detail} does not fit the index dtype"
+    return "malformed line"  # the scanner and _diagnose disagree: a bug
 
 
 def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
@@ -358,7 +407,8 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
         Largest 1-based row and column seen (0 when the file is empty).
     """
     index_dtype = np.dtype(index_dtype)
-    limit = int(np.iinfo(index_dtype).max) + 1  # 1-based ceiling
+    # 1-based ceiling; the scanner's int64 arguments cap it at 2**63 - 1.
+    limit = min(int(np.iinfo(index_dtype).max) + 1, 2**63 - 1)
     declared = shape is not None
     nrows, ncols = (int(shape[0]), int(shape[1])) if declared else (limit, limit)
     if declared and max(nrows, ncols) > limit:
@@ -368,7 +418,7 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
     out_r, out_c, out_v = [], [], []
     maxr = maxc = 0
     line0 = first_line
-    carry = initial
+    carry = b""
     empty_f = np.empty(0, np.float64)
     empty_i = np.empty(0, np.int64)
 
@@ -376,30 +426,33 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
         nonlocal maxr, maxc, line0
         buf = np.frombuffer(block, np.uint8)
         cap = block.count(b"\n")
-        r = np.empty(cap, index_dtype)
-        c = np.empty(cap, index_dtype)
+        # One compiled signature for all index dtypes: scan into int64 and
+        # narrow afterwards (cheap next to parsing; saves a compile).
+        r = np.empty(cap, np.int64)
+        c = np.empty(cap, np.int64)
         vf = np.empty(cap, np.float64) if value_kind == FLOAT_VALUE else empty_f
         vi = np.empty(cap, np.int64) if value_kind == INT_VALUE else empty_i
         slow_idx = np.empty(cap if value_kind == FLOAT_VALUE else 0, np.int64)
         slow_buf = np.empty(len(block) + cap if value_kind == FLOAT_VALUE else 0, np.uint8)
-        (k, nlines, err, eline, epos, detail, nslow, nbytes, mr, mc) = _scan(
+        k, nlines, bad_pos, nslow, nbytes, mr, mc = _scan(
             buf, nfields, value_kind, nrows, ncols, lo, hi,
             r, c, vf, vi, slow_idx, slow_buf, _POW10)
-        if err:
-            text = _line_text(block, epos)
-            raise ParseError(name, line0 + eline, _describe(
-                err, detail, text, nfields, sep_word, (nrows, ncols), declared))
+        if bad_pos >= 0:
+            bad = block[bad_pos:block.find(b"\n", bad_pos)]
+            raise ParseError(name, line0 + nlines, _describe(
+                bad, nfields, value_kind, sep_word, (nrows, ncols), declared))
         if nslow:
             vf[slow_idx[:nslow]] = np.fromstring(slow_buf[:nbytes].tobytes(), sep=" ")
         maxr, maxc = max(maxr, mr), max(maxc, mc)
         line0 += nlines
-        out_r.append(r[:k].copy() if k < cap // 2 else r[:k])
-        out_c.append(c[:k].copy() if k < cap // 2 else c[:k])
+        out_r.append(r[:k].astype(index_dtype))
+        out_c.append(c[:k].astype(index_dtype))
         if value_kind != NO_VALUE:
+            # Copy when mostly empty (a row filter) so the block can go.
             v = vf if value_kind == FLOAT_VALUE else vi
             out_v.append(v[:k].copy() if k < cap // 2 else v[:k])
 
-    for block in chunks:
+    for block in itertools.chain((initial,), chunks):
         data = carry + block if carry else block
         cut = data.rfind(b"\n") + 1
         if cut:
@@ -410,6 +463,7 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
         chunks.lines_done = line0 - 1
     if carry.strip():
         scan_block(carry + b"\n")
+    chunks.lines_done = line0 - 1
     if not out_r:
         out_r.append(np.empty(0, index_dtype))
         out_c.append(np.empty(0, index_dtype))

@@ -1,0 +1,143 @@
+"""The Graph Challenge's TSV triples: ``row<TAB>col<TAB>value``, 1-based."""
+
+import os
+
+import numpy as np
+import scipy.sparse
+
+from ._atomic import atomic_write
+from ._format import write_triples
+from ._parse import FLOAT_VALUE, open_chunks, scan_triples
+
+__all__ = ["read_tsv_coo", "read_tsv", "write_tsv"]
+
+
+def _slice_shape(nrows, ncols, rows):
+    if rows is None:
+        return nrows, ncols
+    start, stop = rows
+    return max(0, min(stop, nrows) - start), ncols
+
+
+def _check_rows(rows):
+    if rows is None:
+        return None
+    start, stop = (int(x) for x in rows)
+    if start < 0 or stop < start:
+        raise ValueError(f"rows must be a range [start, stop) with 0 <= start <= stop, got {rows}")
+    return start, stop
+
+
+def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None):
+    """Read a TSV triples file into 0-based COO arrays.
+
+    The file holds one ``row<TAB>col<TAB>value`` line per entry, 1-based,
+    plain or gzip-compressed (chosen by a ``.gz`` suffix).  Runs of blanks
+    also separate fields, and blank lines are skipped.  The file is read in
+    blocks, so memory is bounded by the result, not the text.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    shape : tuple of int, optional
+        Matrix shape; indices beyond it are errors.  By default the largest
+        row and column index in the file.
+    dtype : numpy dtype
+        Value type (values are parsed as float64, then cast).
+    index_dtype : numpy dtype
+        Type of the returned index arrays.
+    rows : tuple of int, optional
+        Keep only the 0-based rows ``[start, stop)``, re-based to start at
+        0, without materialising the others (the whole file is still
+        checked).
+
+    Returns
+    -------
+    rows, cols : ndarray of index_dtype
+        0-based indices, in file order; duplicates are kept.
+    vals : ndarray of dtype
+    shape : tuple of int
+        Of the returned rows (``stop - start`` rows when ``rows`` is given,
+        clipped to the matrix).
+
+    Raises
+    ------
+    ParseError
+        Malformed line, index out of range, or corrupt gzip data; the
+        message names the file and line.
+    OSError
+        The file cannot be opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.tsv")
+    >>> _ = open(p, "w").write("1\\t2\\t0.5\\n3\\t1\\t2\\n")
+    >>> r, c, v, shape = read_tsv_coo(p)
+    >>> r.tolist(), c.tolist(), v.tolist(), shape
+    ([0, 2], [1, 0], [0.5, 2.0], (3, 2))
+    """
+    rows = _check_rows(rows)
+    name = os.fspath(path)
+    with open_chunks(path, name) as chunks:
+        r, c, v, (maxr, maxc) = scan_triples(
+            name, chunks, nfields=3, value_kind=FLOAT_VALUE, shape=shape,
+            index_dtype=index_dtype, rows=rows)
+    full = (maxr, maxc) if shape is None else tuple(int(x) for x in shape)
+    return r, c, v.astype(dtype, copy=False), _slice_shape(*full, rows)
+
+
+def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None):
+    """Read a TSV triples file as a ``scipy.sparse.csr_array``.
+
+    Same arguments as :func:`read_tsv_coo`; duplicate entries are summed
+    and column indices are sorted within each row.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.tsv")
+    >>> _ = open(p, "w").write("1\\t1\\t1\\n2\\t2\\t3\\n1\\t1\\t1\\n")
+    >>> read_tsv(p).toarray()
+    array([[2., 0.],
+           [0., 3.]], dtype=float32)
+    """
+    r, c, v, shape = read_tsv_coo(path, shape, dtype, index_dtype, rows)
+    return coo_to_csr(r, c, v, shape)
+
+
+def coo_to_csr(rows, cols, vals, shape):
+    """COO arrays to a canonical ``csr_array`` (duplicates summed, sorted)."""
+    m = scipy.sparse.csr_array((vals, (rows, cols)), shape=shape)
+    m.sum_duplicates()
+    return m
+
+
+def write_tsv(path, matrix):
+    """Write a sparse matrix as 1-based TSV triples, atomically.
+
+    Entries are written in row-major order, values as the shortest text
+    that reads back to the same number.  A ``.gz`` suffix compresses.  The
+    file appears only once complete.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    matrix : scipy sparse array or matrix, or dense array_like
+        Stored entries are written, explicit zeros included.
+
+    Examples
+    --------
+    >>> import os, tempfile, scipy.sparse
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.tsv")
+    >>> write_tsv(p, scipy.sparse.csr_array([[0, 0.0625], [1.0, 0]]))
+    >>> print(open(p).read(), end="")
+    1	2	0.0625
+    2	1	1
+    """
+    coo = scipy.sparse.coo_array(matrix)
+    if coo.ndim != 2:
+        raise ValueError("write_tsv needs a 2-D matrix")
+    csr_order = np.lexsort((coo.col, coo.row))
+    with atomic_write(path) as f:
+        write_triples(f, coo.row[csr_order], coo.col[csr_order], coo.data[csr_order])
