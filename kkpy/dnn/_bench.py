@@ -1,0 +1,183 @@
+"""``kkpy-dnn bench``: kkpy, the scipy reference and SuiteSparse:GraphBLAS side by side.
+
+All implementations run in one process on the same inputs, one after the
+other, so their ratios are fair on a noisy machine; each reports seconds
+(median of ``--repeat`` runs), edges per second and peak memory, and the
+categories of all of them must agree.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+
+import numpy as np
+
+__all__ = ["main", "run_bench"]
+
+
+class _PeakRSS:
+    """Peak resident memory above the starting point, sampled from /proc while a run lasts.
+
+    tracemalloc cannot see memory that compiled kernels or GraphBLAS allocate,
+    so the whole process is watched instead.
+    """
+
+    def __init__(self, interval=0.002):
+        self.interval = interval
+
+    @staticmethod
+    def rss():
+        try:
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            return 0
+
+    def __enter__(self):
+        self.base = self.peak = self.rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self.rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+        self.bytes = self.peak - self.base
+        return False
+
+
+def _timed(fn, repeat):
+    times, result, peak = [], None, 0
+    for _ in range(repeat):
+        with _PeakRSS() as mem:
+            t0 = time.perf_counter()
+            result = fn()
+            times.append(time.perf_counter() - t0)
+        peak = max(peak, mem.bytes)
+    return result, statistics.median(times), peak
+
+
+def _tile_rows(Y, copies):
+    import scipy.sparse as sp
+
+    return sp.vstack([Y] * copies, format="csr")
+
+
+def run_bench(data=None, neurons=None, layers=None, images=None, space="threads", threads=None,
+              repeat=3, peers=("scipy", "graphblas"), peer_repeat=1):
+    """Run kkpy and its peers on one problem; returns a dict of the results.
+
+    Without ``data`` the embedded real problem is used; ``images`` larger than
+    its 1200 rows repeats them (the truth repeats with them), which is how
+    the 60000-image figures are made from the real data.
+    """
+    import scipy.sparse as sp
+
+    from . import _engine, _peers
+    from ._infer import categories, infer
+
+    exec_space = _engine.make_space(space, threads)
+    problem = _engine._load(data, neurons, layers, None if data is None else images, None, None)
+    Y0 = sp.csr_array(problem.Y0.to_scipy() if hasattr(problem.Y0, "to_scipy") else problem.Y0)
+    truth = problem.truth
+    if data is None and images is not None and images != Y0.shape[0]:
+        base = Y0.shape[0]
+        copies = -(-images // base)
+        Y0 = _tile_rows(Y0, copies)[:images]
+        if truth is not None:
+            truth = np.concatenate([np.asarray(truth) + c * base for c in range(copies)])
+            truth = truth[truth < images]
+    layers_ = problem.layers
+    nimages = Y0.shape[0]
+    edges = int(sum(W.nnz for W in layers_))
+    _engine._warm_up(problem, exec_space)
+
+    results = {}
+
+    def record(name, cats, seconds, peak):
+        results[name] = {"seconds": seconds, "edges_per_second": nimages * edges / seconds,
+                         "peak_bytes": int(peak), "categories": int(len(cats)),
+                         "_ids": np.sort(np.asarray(cats))}
+
+    Y, sec, peak = _timed(lambda: infer(Y0, layers_, problem.bias, space=exec_space), repeat)
+    record("kkpy", categories(Y), sec, peak)
+    if "scipy" in peers:
+        Ys = [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers_]
+        Y, sec, peak = _timed(lambda: _peers.scipy_infer(Y0, Ys, problem.bias), peer_repeat)
+        record("scipy", np.flatnonzero(Y.sum(axis=1)), sec, peak)
+    if "graphblas" in peers and _peers.graphblas_available():
+        Ys = [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers_]
+        prepared = _peers.graphblas_prepare(Y0, Ys, problem.bias)
+        nthreads = exec_space.concurrency()
+        Y, sec, peak = _timed(lambda: _peers.graphblas_infer(prepared, nthreads=nthreads),
+                              peer_repeat)
+        record("graphblas", np.flatnonzero(Y.sum(axis=1)), sec, peak)
+
+    ref = results["kkpy"]["_ids"]
+    agree = all(np.array_equal(r["_ids"], ref) for r in results.values())
+    for name, r in results.items():
+        r["speedup_of_kkpy"] = r["seconds"] / results["kkpy"]["seconds"]
+        del r["_ids"]
+    return {
+        "neurons": problem.neurons, "layers": problem.nlayers, "images": nimages,
+        "edges": edges, "space": exec_space.name.lower(), "threads": exec_space.concurrency(),
+        "data": problem.source, "repeat": repeat, "agree": agree,
+        "passed": None if truth is None else bool(np.array_equal(ref, np.sort(truth))),
+        "results": results,
+    }
+
+
+def _format(res):
+    lines = [f"kkpy-dnn bench: {res['neurons']} neurons x {res['layers']} layers, "
+             f"{res['images']} images, {res['space']} x {res['threads']} threads ({res['data']})",
+             f"{'implementation':<12}{'seconds':>10}{'edges/s':>12}{'peak MB':>10}"
+             f"{'kkpy is x faster':>18}"]
+    for name, r in res["results"].items():
+        lines.append(f"{name:<12}{r['seconds']:>10.3f}{r['edges_per_second']:>12.3e}"
+                     f"{r['peak_bytes'] / 2**20:>10.1f}{r['speedup_of_kkpy']:>18.2f}")
+    lines.append("categories agree: " + ("yes" if res["agree"] else "NO"))
+    if res["passed"] is not None:
+        lines.append("truth: " + ("PASSED" if res["passed"] else "FAILED"))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """``kkpy-dnn bench [--data DIR --neurons N --layers L] [--images M] ...``; returns the exit code."""
+    from ._engine import UserError
+
+    p = argparse.ArgumentParser(prog="kkpy-dnn bench", description=__doc__.splitlines()[0])
+    p.add_argument("--data", metavar="DIR")
+    p.add_argument("--neurons", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--images", type=int,
+                   help="first M images; without --data, the 1200 real ones repeated up to M")
+    p.add_argument("--space", choices=("serial", "threads", "cuda"), default="threads")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--repeat", type=int, default=3, help="kkpy runs; the median is reported")
+    p.add_argument("--peer-repeat", type=int, default=1)
+    p.add_argument("--peers", default="scipy,graphblas",
+                   help="comma-separated peers to run (scipy, graphblas; empty for none)")
+    p.add_argument("--json", action="store_true", help="end stdout with one JSON line")
+    args = p.parse_args(argv)
+    try:
+        res = run_bench(args.data, args.neurons, args.layers, args.images, args.space,
+                        args.threads, args.repeat, tuple(filter(None, args.peers.split(","))),
+                        args.peer_repeat)
+    except UserError as err:
+        sys.stderr.write(f"kkpy-dnn bench: error: {err}\n")
+        return 2
+    print(_format(res))
+    if args.json:
+        print(json.dumps(res))
+    return 0 if res["agree"] and res["passed"] is not False else 1
