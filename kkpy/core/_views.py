@@ -103,27 +103,43 @@ class View(np.ndarray):
         alloc = np.zeros if initialize else np.empty
         obj = alloc(shape, dtype=dtype, order=layout.order).view(cls)
         obj.label = label
+        obj._layout = layout
         return obj
 
     def __array_finalize__(self, obj):
         self.label = getattr(obj, "label", "")
+        self._layout = getattr(obj, "_layout", None)
 
     @classmethod
-    def from_array(cls, label, array):
+    def from_array(cls, label, array, layout=None):
         """Wrap an existing numpy array without copying."""
         obj = np.asarray(array).view(cls)
         obj.label = label
+        obj._layout = layout
         return obj
 
     memory_space = HostSpace
 
     @property
     def layout(self):
-        if self.flags.c_contiguous:
-            return LayoutRight
-        if self.flags.f_contiguous:
+        """LayoutRight, LayoutLeft, or LayoutStride for a strided subview.
+
+        A View remembers the layout it was made with: with extents of 0 or 1
+        (or rank 1) the memory is both C- and F-contiguous, and only the
+        request tells the two apart.
+        """
+        c, f = self.flags.c_contiguous, self.flags.f_contiguous
+        if self._layout is LayoutLeft and f:
             return LayoutLeft
-        return LayoutStride
+        if c:
+            return LayoutRight
+        return LayoutLeft if f else LayoutStride
+
+    def __array_wrap__(self, arr, context=None, return_scalar=False):
+        # Reductions give numpy scalars, as they do for plain arrays.
+        if return_scalar:
+            return arr[()]
+        return super().__array_wrap__(arr, context, return_scalar)
 
     def extent(self, i: int) -> int:
         """Extent of dimension ``i``."""
@@ -142,8 +158,8 @@ class View(np.ndarray):
     def __repr__(self):
         return f"View({self.label!r}, {np.asarray(self)!r})"
 
-    def __reduce__(self):  # pickle as a plain array plus label
-        return (View.from_array, (self.label, np.asarray(self)))
+    def __reduce__(self):  # pickle as a plain array plus label and layout
+        return (View.from_array, (self.label, np.asarray(self), self.layout))
 
 
 def memory_space_of(array) -> MemorySpace:
@@ -165,6 +181,11 @@ def kernel_arg(a):
     """
     if isinstance(a, np.ndarray):
         return a if type(a) is np.ndarray else a.view(np.ndarray)
+    if isinstance(a, (list, dict, set)):
+        # numba would copy a list in and out on every call (reflection), and
+        # writes to a dict would be lost: ask for an array instead.
+        raise TypeError(f"is a {type(a).__name__}; pass a View or numpy array "
+                        "(np.asarray(...)) or a scalar")
     inner = getattr(a, "__kkpy_array__", None)
     return a if inner is None else inner()
 
@@ -175,8 +196,11 @@ def create_mirror(space, view=None):
         space, view = HostSpace, space
     mem = _memory_space(space)
     label = getattr(view, "label", "") or "mirror"
-    layout = LayoutLeft if (getattr(view, "flags", None) is not None and view.ndim > 1
-                            and view.flags.f_contiguous and not view.flags.c_contiguous) else LayoutRight
+    layout = getattr(view, "layout", None)
+    if layout not in (LayoutLeft, LayoutRight):
+        flags = getattr(view, "flags", None)
+        layout = (LayoutLeft if flags is not None and view.ndim > 1 and flags.f_contiguous
+                  and not flags.c_contiguous else LayoutRight)
     return View(label, view.shape, dtype=view.dtype, layout=layout, space=mem, initialize=False)
 
 
@@ -210,6 +234,8 @@ def create_mirror_view_and_copy(space, view):
 def deep_copy(dst, src):
     """Copy ``src`` (a View, array or scalar) into ``dst``; extents must match.
 
+    Like ``Kokkos::deep_copy`` it returns nothing.
+
     Examples
     --------
     >>> import numpy as np, kkpy
@@ -226,7 +252,7 @@ def deep_copy(dst, src):
         else:
             from . import _cuda
             _cuda.fill(dst, src)
-        return dst
+        return
     if tuple(dst.shape) != tuple(src.shape):
         raise ValueError(
             f"deep_copy: extents differ: dst {getattr(dst, 'label', '')!r} {tuple(dst.shape)} "
@@ -237,14 +263,14 @@ def deep_copy(dst, src):
     else:
         from . import _cuda
         _cuda.copy(dst, src)
-    return dst
 
 
 def subview(view, *indices):
     """A view of part of ``view``, sharing memory (``Kokkos::subview``).
 
     Each index is an int (drops that dimension), :data:`ALL`, a slice, or a
-    ``(begin, end)`` pair.
+    ``(begin, end)`` pair.  Integers for every dimension give a rank-0 View
+    of that element.
 
     Examples
     --------
@@ -257,4 +283,6 @@ def subview(view, *indices):
     if len(indices) > view.ndim:
         raise IndexError(f"subview: {len(indices)} indices for a rank-{view.ndim} view")
     idx = tuple(slice(*i) if isinstance(i, tuple) else i for i in indices)
-    return view[idx]
+    # The trailing Ellipsis keeps an all-integer subview a rank-0 View that
+    # shares memory (as in Kokkos), where numpy would return a copied scalar.
+    return view[idx + (Ellipsis,)]
