@@ -11,8 +11,16 @@ answer is bitwise the same on 1 or 16 threads.
 """
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
+
+try:
+    from numba._dispatcher import compute_fingerprint as _fingerprint
+except ImportError:  # a numba without it: key on the full numba type instead
+    def _fingerprint(a):
+        return numba.typeof(a)
 
 from ._codegen import build_driver
 from ._reducers import Reducer
@@ -20,19 +28,10 @@ from ._reducers import Reducer
 #: Chunks per reduction or scan; fixed, so results don't depend on threads.
 NCHUNK = 512
 
-_drivers: dict = {}
-_threads_now = [None]
 
 
 def _argnames(nargs):
     return "".join(f", a{n}" for n in range(nargs))
-
-
-def _set_threads(space):
-    n = space.concurrency()
-    if _threads_now[0] != n:
-        numba.set_num_threads(n)
-        _threads_now[0] = n
 
 
 def _chunk_bounds(first, n, indent):
@@ -45,11 +44,16 @@ def _chunk_bounds(first, n, indent):
 
 def _for_range(nargs):
     a = _argnames(nargs)
+    # A single index cannot be shared among threads; calling the kernel inline
+    # saves waking the thread pool (microseconds, far more on a busy machine).
     return f"""
 @DRIVER
 def drv(beg, end{a}):
-    for i in prange(beg, end):
-        _k(i{a})
+    if end - beg == 1:
+        _k(beg{a})
+    else:
+        for i in prange(beg, end):
+            _k(i{a})
 """
 
 
@@ -66,12 +70,16 @@ def _md_loops(rank, tiled, indent, call):
         return "\n".join(lines)
     for d in range(rank):
         lines.append(f"{pad}n{d} = (e{d} - b{d} + t{d} - 1) // t{d}")
-    lines.append(f"{pad}ntiles = " + " * ".join(f"n{d}" for d in range(rank)))
+    # Tile t has coordinates q_d = (t // s_d) % n_d; the last index varies
+    # fastest, like LayoutRight.  (No running remainder: numba refuses any
+    # variable that starts as a copy of the prange index and is then updated.)
+    lines.append(f"{pad}s{rank - 1} = 1")
+    for d in reversed(range(rank - 1)):
+        lines.append(f"{pad}s{d} = s{d + 1} * n{d + 1}")
+    lines.append(f"{pad}ntiles = s0 * n0")
     lines.append(f"{pad}for t in prange(ntiles):")
-    lines.append(f"{pad}    r = t")
-    for d in reversed(range(rank)):  # last index varies fastest, like LayoutRight
-        lines.append(f"{pad}    q{d} = r % n{d}")
-        lines.append(f"{pad}    r //= n{d}")
+    for d in range(rank):
+        lines.append(f"{pad}    q{d} = (t // s{d}) % n{d}")
     for d in range(rank):
         lines.append(f"{pad}    lo{d} = b{d} + q{d} * t{d}")
         lines.append(f"{pad}    hi{d} = min(lo{d} + t{d}, e{d})")
@@ -201,24 +209,43 @@ def drv(beg, end, nchunk, out, inclusive{a}):
 
 # -- launchers ------------------------------------------------------------------
 
-def _driver(space, kernel, key, make_source, bindings):
-    full = (id(kernel), space.parallel, key)
-    hit = _drivers.get(full)
+_tls = threading.local()
+
+
+def _set_threads(space):
+    # numba's thread count is per calling thread, so remember it per thread too.
+    n = space.concurrency()
+    if getattr(_tls, "threads", None) != n:
+        numba.set_num_threads(n)
+        _tls.threads = n
+
+
+def _driver(space, kernel, key, template, targs, bindings=None):
+    """The compiled driver for ``kernel``, memoised on the kernel itself.
+
+    The memo keeps ``bindings`` alive, so the ids in the code generator's key
+    stay unique.
+    """
+    full = (space.parallel, key)
+    hit = kernel.forms.get(full)
     if hit is None:
-        drv = build_driver(make_source(), "drv", bindings, parallel=space.parallel,
+        bindings = bindings or {"_k": kernel}
+        drv = build_driver(template(*targs), "drv", bindings, parallel=space.parallel,
                            fastmath=kernel.fastmath)
-        hit = _drivers[full] = (drv, kernel, bindings)  # keep objects alive: ids stay unique
+        hit = kernel.forms[full] = (drv, bindings)
     return hit[0]
 
 
-def _with_schedule(policy, call):
-    if policy.space.parallel and getattr(policy, "schedule", "static") == "dynamic":
-        old = numba.set_parallel_chunksize(policy.chunk or 1)
-        try:
-            return call()
-        finally:
-            numba.set_parallel_chunksize(old)
-    return call()
+def _dynamic(policy):
+    return policy.space.parallel and getattr(policy, "schedule", "static") == "dynamic"
+
+
+def _call_dynamic(policy, drv, *args):
+    old = numba.set_parallel_chunksize(policy.chunk or 1)
+    try:
+        return drv(*args)
+    finally:
+        numba.set_parallel_chunksize(old)
 
 
 def parallel_for(policy, kernel, args):
@@ -228,16 +255,19 @@ def parallel_for(policy, kernel, args):
     n = len(args)
     kind = policy.kind
     if kind == "range":
-        drv = _driver(space, kernel, ("for", n), lambda: _for_range(n), {"_k": kernel})
-        _with_schedule(policy, lambda: drv(policy.begin, policy.end, *args))
+        hit = kernel.forms.get((space.parallel, ("for", n)))  # inline fast path of _driver
+        drv = hit[0] if hit is not None else _driver(space, kernel, ("for", n), _for_range, (n,))
+        if policy.schedule == "dynamic" and space.parallel:
+            _call_dynamic(policy, drv, policy.begin, policy.end, *args)
+        else:
+            drv(policy.begin, policy.end, *args)
     elif kind == "mdrange":
         tiled = policy.tile is not None
-        drv = _driver(space, kernel, ("md", n, policy.rank, tiled),
-                      lambda: _for_md(n, policy.rank, tiled), {"_k": kernel})
+        drv = _driver(space, kernel, ("md", n, policy.rank, tiled), _for_md, (n, policy.rank, tiled))
         bounds = [v for be in zip(policy.begin, policy.end) for v in be]
         drv(*bounds, *(policy.tile or ()), *args)
     else:
-        drv = _driver(space, kernel, ("team", n), lambda: _for_team(n), {"_k": kernel})
+        drv = _driver(space, kernel, ("team", n), _for_team, (n,))
         nchunk = min(policy.league_size, max(1, 8 * space.concurrency()))
         drv(policy.league_size, policy.team_size, policy.scratch_size, nchunk, *args)
 
@@ -259,9 +289,13 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
     kind = policy.kind
     dtype = reducer.result_dtype(value_dtype)
     ident = reducer.identity(dtype)
-    key = ("reduce", kind, n, getattr(policy, "rank", 0), id(reducer), reducer.name)
-    drv = _driver(space, kernel, key, lambda: _reduce(n, reducer, kind, getattr(policy, "rank", 0)),
-                  _bindings(kernel, reducer))
+    rank = getattr(policy, "rank", 0)
+    bindings = _bindings(kernel, reducer)
+    # Key on what the code depends on, not on the Reducer object: user reducers
+    # are often made on the fly, and a dead one's id may be reused.
+    join = reducer.expr if reducer.expr is not None else id(bindings["_j"])
+    key = ("reduce", kind, n, rank, reducer.loc, join)
+    drv = _driver(space, kernel, key, _reduce, (n, reducer, kind, rank), bindings)
     if kind == "range":
         length = len(policy)
         lead = (policy.begin, policy.end)
@@ -272,7 +306,10 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
         length = policy.league_size
         lead = (policy.league_size, policy.team_size, policy.scratch_size)
     nchunk = max(1, min(length, NCHUNK))
-    value, loc = _with_schedule(policy, lambda: drv(*lead, nchunk, ident, *args))
+    if _dynamic(policy):
+        value, loc = _call_dynamic(policy, drv, *lead, nchunk, ident, *args)
+    else:
+        value, loc = drv(*lead, nchunk, ident, *args)
     if length == 0:
         value, loc = ident, -1
     return reducer.finish(value, loc)
@@ -283,20 +320,47 @@ def parallel_scan(policy, kernel, args, out, inclusive):
     if space.parallel:
         _set_threads(space)
     n = len(args)
-    drv = _driver(space, kernel, ("scan", n), lambda: _scan(n), {"_k": kernel})
+    drv = _driver(space, kernel, ("scan", n), _scan, (n,))
     nchunk = max(1, min(len(policy), NCHUNK))
-    total = drv(policy.begin, policy.end, nchunk, out, bool(inclusive), *args)
+    if _dynamic(policy):
+        total = _call_dynamic(policy, drv, policy.begin, policy.end, nchunk, out, inclusive, *args)
+    else:
+        total = drv(policy.begin, policy.end, nchunk, out, inclusive, *args)
     return total.item() if hasattr(total, "item") else total
 
 
 def return_dtype(kernel, index_types, args):
     """The numpy dtype a kernel returns for these arguments (compiling it if needed)."""
+    try:
+        # numba.typeof takes tens of microseconds per array; fingerprints (what
+        # numba's own dispatcher keys on) take a fraction of one.
+        key = ("return", index_types, tuple(map(_fingerprint, args)))
+    except Exception:
+        key = None
+    dtype = kernel.forms.get(key)
+    if dtype is None:
+        from numba.core.typing.typeof import Purpose
+
+        sig = tuple(index_types) + tuple(numba.typeof(a, Purpose.argument) for a in args)
+        dtype = _infer_return(kernel, sig)
+        if key is not None:
+            kernel.forms[key] = dtype
+    return dtype
+
+
+def _infer_return(kernel, sig):
     from numba.core import types
     from numba.np.numpy_support import as_dtype
 
     disp = kernel.host
-    sig = tuple(index_types) + tuple(numba.typeof(a, numba.core.typing.typeof.Purpose.argument)
-                                     for a in args)
+    if not hasattr(disp, "compile"):
+        # NUMBA_DISABLE_JIT: the kernel is plain Python; numba can still type it.
+        # If it cannot (it calls uncompiled helpers), accumulate in float64.
+        try:
+            disp = numba.core.registry.CPUDispatcher(kernel.py_func)
+            disp.compile(sig)
+        except Exception:
+            return np.dtype(np.float64)
     disp.compile(sig)
     for s in disp.nopython_signatures:
         if s.args == sig:

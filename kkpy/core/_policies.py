@@ -60,6 +60,8 @@ class RangePolicy:
     """
 
     kind = "range"
+    #: Number of index arguments a kernel receives.
+    nindex = 1
 
     def __init__(self, *args, schedule="static", chunk=None):
         space, rest = _split_space(args, 1, "RangePolicy")
@@ -119,7 +121,10 @@ class MDRangePolicy:
             tile = tuple(_index(v, "tile") for v in tile)
             if len(tile) != len(begin) or min(tile) < 1:
                 raise ValueError("MDRangePolicy: tile must have one positive extent per rank")
+        # An end below its begin is an empty extent, as in a RangePolicy.
+        end = tuple(max(b, e) for b, e in zip(begin, end))
         self.space, self.begin, self.end, self.tile = space, begin, end, tile
+        self.nindex = len(begin)
 
     @property
     def rank(self):
@@ -157,6 +162,7 @@ class TeamPolicy:
     """
 
     kind = "team"
+    nindex = 1  # the member
 
     def __init__(self, *args, vector_length=1, scratch_size=0):
         space, rest = _split_space(args, 1, "TeamPolicy")
