@@ -11,6 +11,14 @@ Examples
 ...     return x[i] * x[i]
 >>> kkpy.parallel_reduce("sumsq", kkpy.RangePolicy(kkpy.Threads(), 0, 3), square, np.arange(3.0))
 5.0
+
+Debugging
+---------
+Set ``NUMBA_DISABLE_JIT=1`` to run kernels as plain Python, so that ``print``,
+``pdb`` breakpoints and Python tracebacks work inside them.  Patterns keep
+their meaning (``Threads`` then runs indices one after another), so results
+match the compiled run; only speed differs.  Set ``KKPY_PROFILE=1`` to print a
+kernel-timer report (label, calls, total and mean time) at exit.
 """
 from . import profiling
 from .core._spaces import (
@@ -27,6 +35,9 @@ from .core._kernel import Kernel, kernel
 from .core._reducers import LAnd, LOr, Max, MaxLoc, Min, MinLoc, Prod, Reducer, Sum
 from .core._patterns import KernelError, parallel_for, parallel_reduce, parallel_scan
 from .profiling import Timer
+# Registers the compiled atomics now: numba must see them before it types
+# the first kernel that calls kkpy.atomic_*, or that kernel fails to compile.
+from .core import _atomics as _atomics  # noqa: E402
 
 __version__ = "0.1.0"
 

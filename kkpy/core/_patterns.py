@@ -10,10 +10,13 @@ import numpy as np
 from numba.core.errors import TypingError
 
 from .. import profiling
-from ._kernel import as_kernel
-from ._policies import as_policy
+from ._kernel import Kernel, as_kernel
+from ._policies import MDRangePolicy, RangePolicy, TeamPolicy, as_policy
 from ._reducers import Reducer, Sum
 from ._views import kernel_arg
+
+_ndarray = np.ndarray
+_POLICIES = frozenset((RangePolicy, MDRangePolicy, TeamPolicy))
 
 __all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "KernelError"]
 
@@ -22,76 +25,135 @@ class KernelError(TypeError):
     """A kernel could not be launched with the given arguments."""
 
 
+_BACKENDS: dict = {}
+
+
 def _backend(space):
-    if space.backend == "host":
-        from . import _host
-        return _host
-    from . import _cuda
-    return _cuda
-
-
-def _split_label(label, policy, kernel, args):
-    """Kokkos makes the label optional: ``parallel_for(policy, kernel, *args)``."""
-    if isinstance(label, str):
-        return label, policy, kernel, args
-    return None, label, policy, (kernel, *args) if kernel is not _NO_ARG else args
+    backend = _BACKENDS.get(space.backend)
+    if backend is None:
+        if space.backend == "host":
+            from . import _host as backend
+        else:
+            from . import _cuda as backend
+        _BACKENDS[space.backend] = backend
+    return backend
 
 
 _NO_ARG = object()
 
 
-def _index_count(policy):
-    return {"range": 1, "team": 1}.get(policy.kind) or policy.rank
+def _split_label(label, policy, kernel, args):
+    """Kokkos makes the label optional: ``parallel_for(policy, kernel, *args)``."""
+    if label is None or isinstance(label, str):
+        return label, policy, kernel, args
+    return None, label, policy, (kernel, *args) if kernel is not _NO_ARG else args
 
 
-def _check_arity(pattern, label, policy, k, args):
-    nidx = _index_count(policy)
-    if k.nparams is not None and k.nparams != nidx + len(args):
-        what = "member" if policy.kind == "team" else ("i" if nidx == 1 else f"{nidx} indices")
-        raise KernelError(
-            f"{pattern} '{label}': kernel '{k.name}' takes {k.nparams} arguments "
-            f"({what} plus {k.nparams - nidx}), but {len(args)} extra argument(s) were given")
+def _params(k):
+    """Positional parameter names of a kernel, for messages."""
+    import inspect
+
+    try:
+        params = inspect.signature(k.py_func).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def _first_line(err):
-    for line in str(err).splitlines():
-        line = line.strip()
-        if line and not line.startswith(("- ", "During:", "File", "^", "[1]", "Failed in")):
-            return line
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+def _arity_error(pattern, label, policy, k, args):
+    names = _params(k)
+    nidx = policy.nindex
+    lead = ", ".join(names[:nidx]) or "the index"
+    need = names[nidx:]
+    head = f"{pattern} '{label}': kernel '{k.name}({', '.join(names)})' takes {len(need)} " \
+           f"argument(s) after {lead}, got {len(args)}"
+    if len(args) < len(need):
+        return KernelError(head + "; missing " + ", ".join(repr(n) for n in need[len(args):]))
+    return KernelError(head + f"; unexpected argument {len(need) + 1}")
 
 
-def _describe(args):
+def _arg_name(k, policy, n):
+    names = _params(k)[policy.nindex:]
+    return f"argument {n + 1} ('{names[n]}')" if n < len(names) else f"argument {n + 1}"
+
+
+def _describe(k, policy, args):
     from numba import typeof
 
+    names = _params(k)[policy.nindex:]
     out = []
     for n, a in enumerate(args):
+        name = names[n] if n < len(names) else f"arg {n + 1}"
         try:
-            out.append(f"arg {n + 1}: {typeof(a)}")
+            out.append(f"{name}: {typeof(a)}")
         except Exception:
-            out.append(f"arg {n + 1}: unsupported {type(a).__name__}")
+            out.append(f"{name}: unsupported {type(a).__name__}")
     return ", ".join(out) or "no arguments"
 
 
-def _launch(pattern, label, policy, kernel, args, run):
-    k = as_kernel(kernel)
-    policy = as_policy(policy)
+_NOISE = ("- ", "During:", "File", "^", "[1]", "Failed in", "<source", "There are", "Of which",
+          "Overload", "With argument", "No match", "Rejected")
+
+
+def _reason(err):
+    """The one line of a numba typing error a user needs, plus where in their code."""
+    import re
+
+    lines = [ln.strip() for ln in str(err).splitlines()]
+    reason = next((ln for ln in lines if ln and not ln.startswith(_NOISE)), type(err).__name__)
+    sig = next((ln[3:].strip() for ln in lines if ln.startswith(">>>")), None)
+    if sig and reason.startswith("No implementation of function"):
+        reason = f"no implementation of {sig}"
+    reason = re.sub(r"\s+", " ", reason)
+    for m in re.finditer(r'File "([^"]+)", line (\d+)', str(err)):
+        if "kkdrv_" not in m.group(1) and "<kkpy driver" not in m.group(1):
+            import os
+            reason += f" (at {os.path.basename(m.group(1))}:{m.group(2)})"
+            break
+    return reason
+
+
+def _prepare(pattern, label, policy, kernel, args):
+    """Normalise a launch: the label, policy, Kernel, and the arguments as compiled code sees them."""
+    k = kernel if type(kernel) is Kernel else as_kernel(kernel)
+    if type(policy) not in _POLICIES:
+        policy = as_policy(policy)
     label = label or k.name
-    _check_arity(pattern, label, policy, k, args)
-    args = tuple(kernel_arg(a) for a in args)
+    nparams = k.nparams
+    if nparams is not None and nparams != policy.nindex + len(args):
+        raise _arity_error(pattern, label, policy, k, args)
+    for a in args:  # a loop, not a comprehension: plain arrays, the usual case, stay cheap
+        if type(a) is not _ndarray:
+            args = _kernel_args(pattern, label, policy, k, args)
+            break
+    return label, policy, k, args
+
+
+def _kernel_args(pattern, label, policy, k, args):
+    out = []
+    for n, a in enumerate(args):
+        try:
+            out.append(kernel_arg(a))
+        except TypeError as err:
+            raise KernelError(f"{pattern} '{label}': kernel '{k.name}' "
+                              f"{_arg_name(k, policy, n)} {err}") from None
+    return tuple(out)
+
+
+def _launch(pattern, label, policy, k, args, run, *extra):
     timing = profiling._timer_enabled
     if timing:
         profiling._begin(label, pattern)
     try:
-        return run(policy, k, args)
+        return run(policy, k, args, *extra)
     except TypingError as err:
         raise KernelError(
-            f"{pattern} '{label}': kernel '{k.name}' cannot be compiled for ({_describe(args)}): "
-            f"{_first_line(err)}") from None
+            f"{pattern} '{label}': kernel '{k.name}' cannot be compiled for "
+            f"({_describe(k, policy, args)}): {_reason(err)}") from None
     except ValueError as err:
-        if "cannot determine Numba type" in str(err):
+        if "cannot determine numba type" in str(err).lower():
             raise KernelError(f"{pattern} '{label}': kernel '{k.name}' got an argument numba "
-                              f"cannot compile for: {err}") from None
+                              f"cannot compile for ({_describe(k, policy, args)})") from None
         raise
     finally:
         if timing:
@@ -124,9 +186,10 @@ def parallel_for(label, policy, kernel=_NO_ARG, *args):
     >>> a.tolist()
     [[0, 1, 2], [10, 11, 12]]
     """
-    label, policy, kernel, args = _split_label(label, policy, kernel, args)
-    _launch("parallel_for", label, policy, kernel, args,
-            lambda p, k, a: _backend(p.space).parallel_for(p, k, a))
+    if type(label) is not str:
+        label, policy, kernel, args = _split_label(label, policy, kernel, args)
+    label, policy, k, args = _prepare("parallel_for", label, policy, kernel, args)
+    _launch("parallel_for", label, policy, k, args, _backend(policy.space).parallel_for)
 
 
 def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
@@ -155,21 +218,23 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     >>> x = np.arange(4.0)
     >>> kkpy.parallel_reduce("dot", 4, dot, x, x)
     14.0
-    >>> kkpy.parallel_reduce("argmax", 4, dot, x, -x, reducer=kkpy.MaxLoc)
-    (0.0, 0)
+    >>> kkpy.parallel_reduce("argmin", 4, dot, x, -x, reducer=kkpy.MinLoc)
+    (-9.0, 3)
     """
-    label, policy, kernel, args = _split_label(label, policy, kernel, args)
+    if type(label) is not str:
+        label, policy, kernel, args = _split_label(label, policy, kernel, args)
     if not isinstance(reducer, Reducer):
         raise TypeError(f"reducer must be a kkpy reducer (kkpy.Sum, ...), got {reducer!r}")
+    label, policy, k, args = _prepare("parallel_reduce", label, policy, kernel, args)
+    if reducer.loc and policy.kind != "range":
+        raise ValueError(f"parallel_reduce '{label}': {reducer.name} needs a RangePolicy")
+    return _launch("parallel_reduce", label, policy, k, args, _run_reduce, reducer)
 
-    def run(p, k, a):
-        if reducer.loc and p.kind != "range":
-            raise ValueError(f"{reducer.name} needs a RangePolicy")
-        backend = _backend(p.space)
-        dtype = backend.return_dtype(k, _index_types(p), a)
-        return backend.parallel_reduce(p, k, a, reducer, dtype)
 
-    return _launch("parallel_reduce", label, policy, kernel, args, run)
+def _run_reduce(policy, k, args, reducer):
+    backend = _backend(policy.space)
+    dtype = backend.return_dtype(k, _index_types(policy), args)
+    return backend.parallel_reduce(policy, k, args, reducer, dtype)
 
 
 def _index_types(policy):
@@ -177,7 +242,7 @@ def _index_types(policy):
     if policy.kind == "team":
         from ._team import member_type
         return (member_type(),)
-    return (types.int64,) * _index_count(policy)
+    return (types.int64,) * policy.nindex
 
 
 def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=False):
@@ -210,18 +275,19 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
     >>> out.tolist()
     [0, 3, 4, 6]
     """
-    label, policy, kernel, args = _split_label(label, policy, kernel, args)
+    if type(label) is not str:
+        label, policy, kernel, args = _split_label(label, policy, kernel, args)
+    label, policy, k, args = _prepare("parallel_scan", label, policy, kernel, args)
+    if policy.kind != "range":
+        raise ValueError(f"parallel_scan '{label}': needs a RangePolicy, got {policy!r}")
+    if out is None:
+        return _launch("parallel_scan", label, policy, k, args, _run_reduce, Sum)
+    target = kernel_arg(out)
+    if target.ndim != 1 or target.shape[0] < len(policy):
+        raise ValueError(f"parallel_scan '{label}': out must be 1-D with at least "
+                         f"{len(policy)} elements, got shape {tuple(target.shape)}")
+    return _launch("parallel_scan", label, policy, k, args, _run_scan, target, bool(inclusive))
 
-    def run(p, k, a):
-        if p.kind != "range":
-            raise ValueError("parallel_scan needs a RangePolicy")
-        backend = _backend(p.space)
-        if out is None:
-            return backend.parallel_reduce(p, k, a, Sum, backend.return_dtype(k, _index_types(p), a))
-        target = kernel_arg(out)
-        if target.ndim != 1 or target.shape[0] < len(p):
-            raise ValueError(f"parallel_scan '{label}': out must be 1-D with at least "
-                             f"{len(p)} elements, got shape {tuple(target.shape)}")
-        return backend.parallel_scan(p, k, a, target, inclusive)
 
-    return _launch("parallel_scan", label, policy, kernel, args, run)
+def _run_scan(policy, k, args, out, inclusive):
+    return _backend(policy.space).parallel_scan(policy, k, args, out, inclusive)

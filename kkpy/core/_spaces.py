@@ -219,7 +219,11 @@ def initialize(num_threads: int | None = None, default_space: str | ExecutionSpa
                     f"num_threads={num_threads}: must be between 1 and "
                     f"{numba.config.NUMBA_NUM_THREADS}")
         if default_space is None:
-            default_space = os.environ.get("KKPY_DEFAULT_SPACE") or "threads"
+            env = os.environ.get("KKPY_DEFAULT_SPACE")
+            try:
+                default_space = space_from_name(env or "threads")
+            except ValueError as err:
+                raise ValueError(f"environment variable KKPY_DEFAULT_SPACE={env!r}: {err}") from None
         if isinstance(default_space, str):
             default_space = space_from_name(default_space)
         _config["default"] = default_space
