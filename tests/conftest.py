@@ -7,6 +7,7 @@ The first example of a property compiles kernels, which can take a second;
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,15 +24,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kkpy"))
 def run_python():
     """Run ``script`` in a fresh interpreter; fail the test if it fails.
 
-    Keyword arguments are extra environment variables (``cwd`` is the
-    working directory, ``path`` folders to put first on ``PYTHONPATH``).
-    Returns the ``subprocess.CompletedProcess``.
+    Keyword arguments are extra environment variables (``None`` removes one;
+    ``cwd`` is the working directory, ``path`` folders to put first on
+    ``PYTHONPATH``).  Returns the ``subprocess.CompletedProcess``, or with
+    ``background=True`` the running ``subprocess.Popen`` at once.
     """
-    def run(script, cwd=None, path=(), **env):
-        env = dict(os.environ, **env)
+    def run(script, cwd=None, path=(), background=False, **env):
+        env = {k: v for k, v in dict(os.environ, **env).items() if v is not None}
         env["PYTHONPATH"] = os.pathsep.join([*map(str, path), *sys.path])
-        done = subprocess.run([sys.executable, "-c", script], cwd=cwd,
-                              env=env, capture_output=True, text=True,
+        args = [sys.executable, "-c", textwrap.dedent(script)]
+        if background:
+            return subprocess.Popen(args, cwd=cwd, env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, done.stderr
         return done
