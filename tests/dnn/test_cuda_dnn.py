@@ -1,0 +1,100 @@
+"""GPU inference (``kkpy.dnn.infer(..., space=kkpy.Cuda())``) against a scipy reference.
+
+Runs on a GPU when there is one; otherwise one test reruns this module under
+numba's CUDA simulator, at small sizes.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kkpy.core._cuda_testing import cuda_test_mode, run_under_simulator
+
+MODE = cuda_test_mode()
+if MODE == "skip":
+    pytest.skip("numba-cuda is not installed", allow_module_level=True)
+
+on_device = pytest.mark.skipif(MODE == "spawn", reason="runs in the simulator child process")
+
+
+@pytest.mark.skipif(MODE != "spawn", reason="a GPU or the simulator runs the tests directly")
+def test_module_passes_under_the_simulator():
+    run_under_simulator(__file__)
+
+
+def reference(Y, layers, biases, ymax):
+    """The challenge recurrence in float64 scipy: bias only on nonzero entries."""
+    Y = sp.csr_array(Y, dtype=np.float64)
+    for W, b in zip(layers, biases):
+        Z = (Y @ sp.csr_array(W, dtype=np.float64)).tocoo()
+        z = Z.data
+        nz = z != 0
+        bias = np.broadcast_to(np.asarray(b, np.float64), (Z.shape[1],))
+        z[nz] = np.clip(z[nz] + bias[Z.col[nz]], 0, ymax)
+        Y = sp.csr_array((z, (Z.row, Z.col)), shape=Z.shape)
+        Y.eliminate_zeros()
+    return Y
+
+
+def random_network(rng, sizes, density):
+    """Uneven rows, signed weights, explicit zero rows: nothing challenge-shaped."""
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        W = sp.random(a, b, density=density, format="csr", random_state=rng,
+                      data_rvs=lambda n: rng.normal(0.3, 0.6, n))
+        layers.append(W.astype(np.float32))
+    return layers
+
+
+@on_device
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2**16), nrows=st.integers(1, 70),
+       sizes=st.lists(st.integers(1, 40), min_size=2, max_size=5),
+       per_neuron=st.booleans())
+def test_gpu_inference_matches_scipy(seed, nrows, sizes, per_neuron):
+    import kkpy
+    from kkpy.dnn import categories
+    from kkpy.dnn._infer_cuda import infer_cuda
+
+    rng = np.random.default_rng(seed)
+    layers = random_network(rng, sizes, 0.3)
+    Y0 = sp.random(nrows, sizes[0], density=0.4, format="csr", random_state=rng,
+                   dtype=np.float32)
+    if per_neuron:
+        biases = [rng.normal(-0.1, 0.3, b).astype(np.float32) for b in sizes[1:]]
+    else:
+        biases = [np.float32(-0.05)] * (len(sizes) - 1)
+    got = infer_cuda(Y0, layers, biases, ymax=4.0)
+    want = reference(Y0, layers, biases, 4.0)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(categories(got), np.flatnonzero(want.sum(axis=1)))
+    assert kkpy.Cuda().backend == "cuda"
+
+
+@on_device
+def test_challenge_shaped_network_keeps_live_rows_and_stats():
+    from kkpy.dnn._infer_cuda import CudaNetwork
+
+    rng = np.random.default_rng(7)
+    n, nlayers = 64, 6
+    layers = []
+    for _ in range(nlayers):
+        cols = np.stack([rng.permutation(n) for _ in range(4)], axis=1)
+        rows = np.repeat(np.arange(n), 4)
+        layers.append(sp.csr_array((np.full(4 * n, 0.25, np.float32), (rows, cols.ravel())),
+                                   shape=(n, n)))
+    dense = (rng.random((90, n)) < 0.3).astype(np.float32)
+    dense[5] = 0                                     # an empty input row: dead from the start
+    Y0 = sp.csr_array(dense)
+    net = CudaNetwork(layers, -0.3, ymax=32.0)
+    timings, stats = {}, []
+    Y = net.infer(Y0, callback=lambda k, s: stats.append(s), timings=timings)
+    want = reference(Y0, layers, [-0.3] * nlayers, 32.0)
+    np.testing.assert_allclose(Y.toarray(), want.toarray(), rtol=1e-6)
+    np.testing.assert_array_equal(timings["categories"], np.flatnonzero(want.sum(axis=1)))
+    assert [s["layer"] for s in stats] == list(range(1, nlayers + 1))
+    assert stats[-1]["active_rows"] == len(timings["categories"])
+    assert stats[-1]["nnz"] == want.nnz
+    assert all(a["active_rows"] >= b["active_rows"] for a, b in zip(stats, stats[1:]))
