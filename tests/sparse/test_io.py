@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from csr_equal import same
 from kkpy.sparse import io as kio
 from kkpy.sparse.io import ParseError, read_mtx, read_tsv, read_tsv_coo, write_mtx, write_tsv
 from kkpy.sparse.io import _parse
@@ -27,15 +28,6 @@ def put(path, text):
         data = gzip.compress(data)
     path.write_bytes(data)
     return path
-
-
-def same(a, b):
-    """Same shape, pattern and values (exactly)."""
-    a, b = scipy.sparse.csr_array(a), scipy.sparse.csr_array(b)
-    a.sum_duplicates()
-    b.sum_duplicates()
-    return (a.shape == b.shape and np.array_equal(a.indptr, b.indptr)
-            and np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data))
 
 
 @st.composite

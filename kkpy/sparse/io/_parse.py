@@ -351,7 +351,7 @@ class open_chunks:
             yield block
 
 
-def _describe(line, nfields, value_kind, sep_word, shape, shape_declared):
+def _describe(line, nfields, value_kind, sep_word, shape, declared):
     """One-line message for a line the scanner rejected."""
     code, detail = _diagnose(line, nfields, value_kind, *shape)
     fields = [f.decode("utf-8", "replace") for f in _BLANKS.split(line) if f]
@@ -364,8 +364,9 @@ def _describe(line, nfields, value_kind, sep_word, shape, shape_declared):
     if code == _E_VALUE:
         return f"value {fields[2]!r} is not a number"
     if code in (_E_ROW_RANGE, _E_COL_RANGE):
-        which, bound = ("row", shape[0]) if code == _E_ROW_RANGE else ("column", shape[1])
-        if shape_declared:
+        axis = 0 if code == _E_ROW_RANGE else 1
+        which, bound = ("row", "column")[axis], shape[axis]
+        if declared[axis]:
             return f"{which} index {detail} out of range 1..{bound}"
         return f"{which} index {detail} does not fit the index dtype"
     return "malformed line"  # the scanner and _diagnose disagree: a bug
@@ -387,8 +388,9 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
     value_kind : int
         ``NO_VALUE``, ``FLOAT_VALUE`` (float64 out) or ``INT_VALUE``
         (int64 out).
-    shape : tuple of int, optional
-        Declared shape; indices beyond it are errors.  Without it, indices
+    shape : tuple of (int or None), optional
+        Declared shape; indices beyond it are errors.  Where None (or for
+        both axes when ``shape`` is None), indices
         are limited only by ``index_dtype``.
     rows : tuple of int, optional
         Keep only 0-based rows in ``[start, stop)`` (re-based to 0);
@@ -409,9 +411,10 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
     index_dtype = np.dtype(index_dtype)
     # 1-based ceiling; the scanner's int64 arguments cap it at 2**63 - 1.
     limit = min(int(np.iinfo(index_dtype).max) + 1, 2**63 - 1)
-    declared = shape is not None
-    nrows, ncols = (int(shape[0]), int(shape[1])) if declared else (limit, limit)
-    if declared and max(nrows, ncols) > limit:
+    shape = (None, None) if shape is None else shape
+    declared = tuple(s is not None for s in shape)
+    nrows, ncols = (limit if s is None else int(s) for s in shape)
+    if max(nrows, ncols) > limit:
         raise ValueError(f"shape {shape} does not fit index dtype {index_dtype}")
     lo, hi = (0, limit) if rows is None else (int(rows[0]), int(rows[1]))
     vdtype = np.int64 if value_kind == INT_VALUE else np.float64

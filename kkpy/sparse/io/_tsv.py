@@ -39,9 +39,9 @@ def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=
     Parameters
     ----------
     path : str or os.PathLike
-    shape : tuple of int, optional
-        Matrix shape; indices beyond it are errors.  By default the largest
-        row and column index in the file.
+    shape : tuple of (int or None), optional
+        Matrix shape; indices beyond it are errors.  Where None (either
+        axis, or both by default), the largest index in the file.
     dtype : numpy dtype
         Value type (values are parsed as float64, then cast).
     index_dtype : numpy dtype
@@ -83,7 +83,8 @@ def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=
         r, c, v, (maxr, maxc) = scan_triples(
             name, chunks, nfields=3, value_kind=FLOAT_VALUE, shape=shape,
             index_dtype=index_dtype, rows=rows)
-    full = (maxr, maxc) if shape is None else tuple(int(x) for x in shape)
+    shape = (None, None) if shape is None else shape
+    full = tuple(int(m if s is None else s) for s, m in zip(shape, (maxr, maxc)))
     return r, c, v.astype(dtype, copy=False), _slice_shape(*full, rows)
 
 
