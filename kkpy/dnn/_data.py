@@ -1,0 +1,353 @@
+"""Sparse DNN Graph Challenge data: the official layout, a cache, embedded data.
+
+A challenge data directory ``DIR`` holds, plain or gzip'd (``.gz``):
+
+- ``DIR/neuronN/nN-lK.tsv`` for K = 1..L: the layers, N x N;
+- ``DIR/sparse-images-N.tsv``: the inputs, one row per image;
+- ``DIR/neuronN-lL-categories.tsv``: the truth, 1-based row ids.
+
+Parsed files are kept in a binary cache (see :mod:`kkpy.dnn._cache`) so a
+rerun loads even the 65536-neuron networks in seconds.  The package also
+ships the real 1024-neuron network (all 120 layers), the first 1200
+official inputs and their truth: :func:`load_embedded`.
+"""
+
+import collections
+import errno
+import math
+import os
+
+import numpy as np
+import scipy.sparse
+
+from ..sparse.io import ParseError, read_tsv
+from ..sparse.io._parse import open_chunks
+from . import _cache
+
+__all__ = ["BIASES", "ChallengePaths", "bias_for", "check_neurons", "challenge_paths",
+           "load_layers", "load_images", "image_row_nnz", "load_truth", "load_embedded",
+           "embedded_available"]
+
+# The official bias of each challenge network.
+BIASES = {1024: -0.3, 4096: -0.35, 16384: -0.4, 65536: -0.45}
+
+EMBEDDED = os.path.join(os.path.dirname(__file__), "data", "graphchallenge-1024.npz")
+
+# Images files have no declared row count; bound rows by the index dtype.
+_INDEX = np.int32
+
+ChallengePaths = collections.namedtuple("ChallengePaths", "layers images truth")
+ChallengePaths.__doc__ = """Files of one challenge problem: a list of layer paths, the
+images path, and the truth path (None if there is no truth file)."""
+
+
+def check_neurons(neurons):
+    """Raise ValueError unless ``neurons`` is 16 * 2**k with k >= 1.
+
+    That is every size the challenge's network structure exists for: 32
+    connections per neuron in 16 groups of N/16.
+
+    Examples
+    --------
+    >>> check_neurons(1024)
+    >>> check_neurons(1000)
+    Traceback (most recent call last):
+    ...
+    ValueError: neurons must be 16 * 2**k with k >= 1 (32, 64, ..., 1024, ...), got 1000
+    """
+    n = int(neurons)
+    if n != neurons or n < 32 or n & (n - 1):
+        raise ValueError("neurons must be 16 * 2**k with k >= 1 (32, 64, ..., 1024, ...), "
+                         f"got {neurons}")
+
+
+def bias_for(neurons):
+    """The challenge bias for a network of ``neurons`` neurons.
+
+    The official values are -0.3, -0.35, -0.4 and -0.45 for 1024, 4096,
+    16384 and 65536 neurons: 0.05 less for every 4x.  Other sizes (which
+    only the generator makes) continue that rule, -0.025 per doubling;
+    that is kkpy's extension, not part of the challenge.
+
+    Examples
+    --------
+    >>> bias_for(1024), bias_for(65536), bias_for(2048)
+    (-0.3, -0.45, -0.325)
+    """
+    if neurons in BIASES:
+        return BIASES[neurons]
+    check_neurons(neurons)
+    return round(-0.3 - 0.025 * math.log2(neurons / 1024), 12)
+
+
+def _resolve(path):
+    """``path`` if it exists, else ``path.gz``; FileNotFoundError if neither."""
+    for p in (path, path + ".gz"):
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(errno.ENOENT, "no such file (nor .gz)", path)
+
+
+def challenge_paths(data_dir, neurons, layers):
+    """Locate the files of a challenge problem, plain or ``.gz``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+    neurons : int
+    layers : int
+
+    Returns
+    -------
+    ChallengePaths
+
+    Raises
+    ------
+    FileNotFoundError
+        A layer or the images file is missing (the truth is optional).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kkpy.dnn import generate
+    >>> d = tempfile.mkdtemp()
+    >>> generate(64, 2, 1, d)
+    >>> p = challenge_paths(d, 64, 2)
+    >>> [os.path.basename(x) for x in p.layers], os.path.basename(p.images), p.truth
+    (['n64-l1.tsv', 'n64-l2.tsv'], 'sparse-images-64.tsv', None)
+    """
+    d = os.fspath(data_dir)
+    if int(layers) < 1:
+        raise ValueError(f"layers must be >= 1, got {layers}")
+    layer_paths = [_resolve(os.path.join(d, f"neuron{neurons}", f"n{neurons}-l{k}.tsv"))
+                   for k in range(1, int(layers) + 1)]
+    images = _resolve(os.path.join(d, f"sparse-images-{neurons}.tsv"))
+    try:
+        truth = _resolve(os.path.join(d, f"neuron{neurons}-l{layers}-categories.tsv"))
+    except FileNotFoundError:
+        truth = None
+    return ChallengePaths(layer_paths, images, truth)
+
+
+def _read(path, shape, cache, rows=None):
+    """A TSV file as float32 CSR, through the cache.
+
+    A full read fills the cache; a row range is served from the cache when
+    it is there, else by a streaming filter (which does not fill it).
+    """
+    root = _cache.cache_root(cache)
+    how = f"tsv shape={tuple(shape)} float32 {np.dtype(_INDEX)}"
+    m = _cache.load(root, path, how, rows)
+    if m is not None:
+        return m
+    if rows is not None:
+        return read_tsv(path, shape=shape, rows=rows)
+    key = _cache.stat_key(path)
+    m = read_tsv(path, shape=shape)
+    _cache.store(root, path, how, m, key)
+    return m
+
+
+def load_layers(data_dir, neurons, layers, *, cache=True):
+    """Read the first ``layers`` layers of a challenge network.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        A challenge data directory.
+    neurons, layers : int
+    cache : bool or path
+        Use the binary cache (default location, none, or this directory).
+
+    Returns
+    -------
+    list of scipy.sparse.csr_array
+        ``neurons x neurons``, float32.
+
+    Raises
+    ------
+    FileNotFoundError
+        A layer file is missing.
+    ParseError
+        A layer file is malformed (message names file and line).
+    """
+    paths = challenge_paths(data_dir, neurons, layers).layers
+    return [_read(p, (neurons, neurons), cache) for p in paths]
+
+
+def _images_path(data_dir, neurons):
+    return _resolve(os.path.join(os.fspath(data_dir), f"sparse-images-{neurons}.tsv"))
+
+
+def load_images(data_dir, neurons, images=None, rows=None, *, cache=True):
+    """Read the input images (one per row) of a challenge problem.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+    neurons : int
+        Columns of the images file.
+    images : int, optional
+        The problem has this many images, the first rows of the file
+        (default: up to the file's last nonempty row).  A TSV file cannot
+        show empty rows at its end, so rows past the file's last are empty.
+    rows : tuple of int, optional
+        Return only rows ``[start, stop)`` of those (clipped), e.g. one MPI
+        rank's share.  The other rows are never materialised: they are
+        memory-mapped from the cache if it holds the file, else filtered
+        out while streaming the text.
+    cache : bool or path
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        float32, ``(stop - start) x neurons`` (all rows if ``rows`` is None).
+
+    Raises
+    ------
+    FileNotFoundError, ParseError
+    """
+    path = _images_path(data_dir, neurons)
+    if rows is None and images is None:
+        return _read(path, (None, neurons), cache)
+    start, stop = (0, images) if rows is None else (int(rows[0]), int(rows[1]))
+    if images is not None:
+        stop = min(stop, images)
+    if start < 0:
+        raise ValueError(f"rows must start at 0 or later, got {rows}")
+    stop = max(start, stop)
+    m = _read(path, (None, neurons), cache, rows=(start, stop))
+    if images is not None and m.shape[0] < stop - start:
+        m.resize((stop - start, neurons))
+    return m
+
+
+def image_row_nnz(data_dir, neurons, images=None, *, cache=True):
+    """Nonzeros of each input row: what an MPI split balances.
+
+    Reads the whole images file once (filling the cache, so that ranks can
+    then load their own rows cheaply).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+    neurons : int
+    images : int, optional
+        As for :func:`load_images`: the first ``images`` rows, padded with
+        empty ones past the file's last row.
+    cache : bool or path
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    m = _read(_images_path(data_dir, neurons), (None, neurons), cache)
+    counts = np.diff(m.indptr).astype(np.int64)
+    if images is None:
+        return counts
+    out = np.zeros(int(images), np.int64)
+    out[:min(images, counts.size)] = counts[:images]
+    return out
+
+
+def load_truth(path):
+    """Read a categories (truth) file: 1-based row ids, one per line.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Plain or ``.gz``.
+
+    Returns
+    -------
+    ndarray of int64
+        Sorted, 0-based, without repeats.
+
+    Raises
+    ------
+    ParseError
+        A line that is not one positive integer.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "truth.tsv")
+    >>> _ = open(p, "w").write("5\\n2\\n\\n9\\n")
+    >>> load_truth(p)
+    array([1, 4, 8])
+    """
+    name = os.fspath(path)
+    ids = []
+    with open_chunks(path, name) as chunks:
+        text = b"".join(chunks)
+    for lineno, line in enumerate(text.split(b"\n"), 1):
+        word = line.strip()
+        if not word:
+            continue
+        if not (word.isdigit() and len(word) <= 18 and int(word) >= 1):
+            shown = word.decode("utf-8", "replace")
+            raise ParseError(name, lineno, f"expected one positive row id, got {shown!r}")
+        ids.append(int(word))
+    return np.unique(np.array(ids, dtype=np.int64)) - 1
+
+
+def embedded_available():
+    """Whether the package's embedded real data file is present.
+
+    Examples
+    --------
+    >>> embedded_available()
+    True
+    """
+    return os.path.exists(EMBEDDED)
+
+
+def load_embedded(path=EMBEDDED):
+    """The real challenge data that ships with kkpy.
+
+    The official 1024-neuron network (all 120 layers), the first 1200 of
+    the 60000 official input images, and the 19 of them that are
+    categories after 120 layers.  Converted losslessly from the public
+    challenge files by ``tools/embed_real_data.py``.
+
+    Parameters
+    ----------
+    path : str, optional
+        Another file in the same format (the conversion script checks its
+        output with this).
+
+    Returns
+    -------
+    layers : list of scipy.sparse.csr_array
+        120 float32 1024 x 1024 matrices, 32 entries of 1/16 per row.
+    images : scipy.sparse.csr_array
+        float32 1200 x 1024, entries 1.
+    truth : ndarray of int64
+        Sorted 0-based ids of the category rows.
+    bias : float
+        -0.3.
+    neurons : int
+        1024.
+
+    Examples
+    --------
+    >>> layers, images, truth, bias, neurons = load_embedded()
+    >>> len(layers), images.shape, truth.size, bias, neurons
+    (120, (1200, 1024), 19, -0.3, 1024)
+    """
+    with np.load(path) as z:
+        n = int(z["neurons"])
+        idx = z["layer_indices"].astype(_INDEX)  # (layers, n, per_row), sorted rows
+        per_row = idx.shape[2]
+        indptr = np.arange(0, n * per_row + 1, per_row, dtype=_INDEX)
+        value = z["layer_value"]
+        layers = [scipy.sparse.csr_array((np.full(n * per_row, value, np.float32),
+                                          idx[k].ravel(), indptr), shape=(n, n))
+                  for k in range(idx.shape[0])]
+        img_indices = z["image_indices"].astype(_INDEX)
+        images = scipy.sparse.csr_array(
+            (np.full(img_indices.size, z["image_value"], np.float32), img_indices,
+             z["image_indptr"].astype(_INDEX)), shape=(int(z["images"]), n))
+        truth = z["truth"].astype(np.int64)
+        bias = float(z["bias"])
+    return layers, images, truth, bias, n
