@@ -20,5 +20,11 @@ Examples
 array([0])
 """
 from ._infer import categories, challenge_epilogue, infer
+from ._data import (bias_for, challenge_paths, embedded_available, image_row_nnz,
+                    load_embedded, load_images, load_layers, load_truth)
+from ._generate import generate, generate_layer
 
-__all__ = ["infer", "categories", "challenge_epilogue"]
+__all__ = ["infer", "categories", "challenge_epilogue",
+           "bias_for", "challenge_paths", "embedded_available", "image_row_nnz",
+           "load_embedded", "load_images", "load_layers", "load_truth",
+           "generate", "generate_layer"]
