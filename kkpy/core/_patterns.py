@@ -218,7 +218,8 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     >>> x = np.arange(4.0)
     >>> kkpy.parallel_reduce("dot", 4, dot, x, x)
     14.0
-    >>> kkpy.parallel_reduce("argmin", 4, dot, x, -x, reducer=kkpy.MinLoc)
+    >>> serial = kkpy.RangePolicy(kkpy.Serial(), 0, 4)
+    >>> kkpy.parallel_reduce("argmin", serial, dot, x, -x, reducer=kkpy.MinLoc)
     (-9.0, 3)
     """
     if type(label) is not str:
@@ -270,7 +271,7 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
     ... def count(i, a):
     ...     return a[i]
     >>> a = np.array([3, 1, 2]); out = np.zeros(4, np.int64)
-    >>> kkpy.parallel_scan("offsets", 3, count, a, out=out)
+    >>> kkpy.parallel_scan("offsets", kkpy.RangePolicy(kkpy.Serial(), 0, 3), count, a, out=out)
     6
     >>> out.tolist()
     [0, 3, 4, 6]

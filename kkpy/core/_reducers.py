@@ -33,7 +33,8 @@ class Reducer:
     ... def value(i, x):
     ...     return x[i]
     >>> x = np.array([1.0, -7.0, 3.0])
-    >>> kkpy.parallel_reduce("absmax", 3, value, x, reducer=kkpy.Reducer(0.0, absmax))
+    >>> pol = kkpy.RangePolicy(kkpy.Serial(), 0, 3)
+    >>> kkpy.parallel_reduce("absmax", pol, value, x, reducer=kkpy.Reducer(0.0, absmax))
     7.0
     """
 
