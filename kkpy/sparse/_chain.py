@@ -43,13 +43,16 @@ class PreparedChain:
 
         self.shapes = []
         self.transposed = []
+        self.mats = []
         self.nnz = 0
         for n, m in enumerate(mats):
             row_map, entries, values, shape = _csr(m)
             if self.shapes and self.shapes[-1][1] != shape[0]:
                 raise ValueError(f"spgemm_chain: matrix {n} has {shape[0]} rows but the "
                                  f"previous one has {self.shapes[-1][1]} columns")
-            t = sp.csr_array((values.astype(dtype, copy=False), entries, row_map), shape=shape).T.tocsr()
+            m = sp.csr_array((values.astype(dtype, copy=False), entries, row_map), shape=shape)
+            self.mats.append(m)
+            t = m.T.tocsr()
             t.sum_duplicates()
             self.transposed.append((t.indptr.astype(np.int64), t.indices.astype(np.int32),
                                     t.data.astype(dtype, copy=False)))
@@ -70,7 +73,7 @@ def _launch(space, label, n, kern, *args):
 
 
 def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.float32,
-                 block_rows=32, max_bytes=2 << 30, callback=None):
+                 block_rows=32, max_bytes=2 << 30, dense_fraction=1 / 32, callback=None):
     """Multiply ``A`` through ``mats`` with an elementwise epilogue after each product.
 
     Parameters
@@ -92,13 +95,20 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     max_bytes : int
         Memory budget of the dense working set; inputs with more rows are
         processed in batches of rows that fit (rows are independent).
+    dense_fraction : float
+        Live rows are held densely while their average density is at least
+        this (and go back to sparse storage below half of it, so that they do
+        not flip at every product).  A dense product costs about
+        ``ncols * avg_col_nnz / vector_width`` per row against
+        ``row_nnz * avg_row_nnz`` scattered updates for sparse accumulation,
+        which breaks even near 1/32 on AVX2 hardware.
     callback : callable, optional
         ``callback(k, stats)`` after product ``k`` with ``stats`` a dict of
         ``active_rows``, ``nnz`` and ``seconds``.
 
     Returns
     -------
-    scipy.sparse.csr_array
+    CrsMatrix
         ``m x n_last``, columns sorted; rows that died are empty.
 
     Examples
@@ -135,81 +145,146 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
                 stats[k][key] += st[key]
 
     parts = []
-    for lo in range(0, max(nrows, 1), batch):
+    starts = range(0, max(nrows, 1), batch)
+    # With one batch (the usual case) each product is reported as it ends, so
+    # a progress bar can follow; batches' statistics are only known summed.
+    live = callback if len(starts) == 1 else None
+    for lo in starts:
         hi = min(nrows, lo + batch)
         sub = row_map[lo:hi + 1]
         parts.append(_run_batch(space, chain, sub - sub[0], entries[sub[0]:sub[-1]],
                                 values[sub[0]:sub[-1]], hi - lo, epilogue, epilogue_args,
-                                dtype, R, merge))
-    if callback is not None:
+                                dtype, R, live or merge, dense_fraction))
+    if callback is not None and live is None:
         for k, st in enumerate(stats):
             callback(k, st if st is not None else {"active_rows": 0, "nnz": 0, "seconds": 0.0})
-    import scipy.sparse as sp
-
-    n_last = chain.shapes[-1][1] if len(chain) else shape[1]
     if len(parts) == 1:
         return parts[0]
-    return sp.vstack(parts, format="csr").astype(dtype, copy=False) if parts else \
-        sp.csr_array((nrows, n_last), dtype=dtype)
+    return _stack(parts)
 
 
 def _run_batch(space, chain, row_map, entries, values, nrows, epilogue, epilogue_args, dtype,
-               R, record):
+               R, record, dense_fraction):
+    from ._crs import CrsMatrix
+    from ._spgemm import spgemm
+
     per_layer = isinstance(epilogue_args, list)
     width = chain.shapes[0][0] if len(chain) else 0
-    live = np.flatnonzero(np.diff(row_map)).astype(np.int64)  # input ids of live rows
-    nb = -(-len(live) // R)
-    src = np.empty((nb, width, R), dtype)
-    _launch(space, "spgemm_chain:scatter", nb, K.scatter_rows, row_map.astype(np.int64),
-            entries, values.astype(dtype, copy=False), live, src)
-    counts = None
+    row_nnz = np.diff(row_map)
+    live = np.flatnonzero(row_nnz).astype(np.int64)  # input ids of live rows
+    values = values.astype(dtype, copy=False)
+    dense = len(values) >= dense_fraction * len(live) * width
+    if dense:
+        src, counts = _densify(space, row_map.astype(np.int64), entries, values, live, width, R,
+                               dtype)
+    else:
+        Y = _compact_crs(CrsMatrix(values, entries, row_map, width), row_nnz)
     for k in range(len(chain)):
         t0 = time.perf_counter()
-        wt_ptr, wt_idx, wt_val = chain.transposed[k]
         eargs = tuple(epilogue_args[k] if per_layer else epilogue_args)
-        kern = K.layer_kernel(epilogue, len(eargs))
         n_out = chain.shapes[k][1]
-        dst = np.empty((nb, n_out, R), dtype)
-        counts = np.empty((nb, R), np.int64)
-        _launch(space, "spgemm_chain:layer", nb, kern, src, dst, counts, wt_ptr, wt_idx,
-                wt_val, *eargs)
-        flat = counts.reshape(-1)[:len(live)]
-        alive = flat > 0
-        if alive.all():
-            src = dst
+        if dense:
+            wt_ptr, wt_idx, wt_val = chain.transposed[k]
+            kern = K.layer_kernel(epilogue, len(eargs))
+            nb = src.shape[0]
+            dst = np.empty((nb, n_out, R), dtype)
+            counts = np.empty((nb, R), np.int64)
+            _launch(space, "spgemm_chain:layer", nb, kern, src, dst, counts, wt_ptr, wt_idx,
+                    wt_val, *eargs)
+            flat = counts.reshape(-1)[:len(live)]
+            alive = flat > 0
+            if alive.all():
+                src = dst
+            else:
+                keep = np.flatnonzero(alive)
+                live = live[keep]
+                nb = -(-len(live) // R)
+                src = np.empty((nb, n_out, R), dtype)
+                _launch(space, "spgemm_chain:repack", nb, K.repack, dst, src, keep)
+                counts = np.zeros(nb * R, np.int64)
+                counts[:len(live)] = flat[keep]
+                counts = counts.reshape(nb, R)
+            nnz = int(counts.sum())
+            if len(live) and nnz < 0.5 * dense_fraction * len(live) * n_out:
+                Y = _sparsify(space, src, counts, len(live), n_out, dtype)
+                dense = False
         else:
-            keep = np.flatnonzero(alive)
-            live = live[keep]
-            counts = flat[keep]
-            nb = -(-len(live) // R)
-            src = np.empty((nb, n_out, R), dtype)
-            _launch(space, "spgemm_chain:repack", nb, K.repack, dst, src, keep)
-            counts = np.concatenate([counts, np.zeros(nb * R - len(counts), np.int64)]).reshape(nb, R)
-        record(k, {"active_rows": int(len(live)), "nnz": int(counts.sum()),
+            ep = K.nonzero_only(epilogue, len(eargs))
+            Z = spgemm(Y, chain.mats[k], epilogue=ep, epilogue_args=eargs, drop_zeros=True,
+                       space=space)
+            rc = np.diff(np.asarray(Z.row_map))
+            live = live[rc > 0]
+            Y = _compact_crs(Z, rc)
+            nnz = int(Y.nnz)
+            if len(live) and nnz >= dense_fraction * len(live) * n_out:
+                src, counts = _densify(space, np.asarray(Y.row_map).astype(np.int64),
+                                       np.asarray(Y.entries), np.asarray(Y.values),
+                                       np.arange(len(live), dtype=np.int64), n_out, R, dtype)
+                dense = True
+        record(k, {"active_rows": int(len(live)), "nnz": nnz,
                    "seconds": time.perf_counter() - t0})
         if len(live) == 0:
             for rest in range(k + 1, len(chain)):
                 record(rest, {"active_rows": 0, "nnz": 0, "seconds": 0.0})
             break
     n_last = chain.shapes[-1][1] if len(chain) else width
-    return _to_csr(space, src, live, counts, nrows, n_last, dtype)
+    if dense:
+        Y = _sparsify(space, src, counts, len(live), n_last, dtype)
+    return _expand(Y, live, nrows, n_last)
 
 
-def _to_csr(space, blocks, live, counts, nrows, ncols, dtype):
-    import scipy.sparse as sp
+def _stack(parts):
+    """Stack row batches (CrsMatrix) into one CrsMatrix."""
+    from ._crs import CrsMatrix
 
-    if counts is None:  # an empty chain: the input itself, densified and back
-        counts = (blocks != 0).sum(axis=1)
-    per_row = counts.reshape(-1)[:len(live)]
-    local_map = np.zeros(len(live) + 1, np.int64)
-    np.cumsum(per_row, out=local_map[1:])
-    entries = np.empty(local_map[-1], np.int32)
-    values = np.empty(local_map[-1], dtype)
-    _launch(space, "spgemm_chain:gather", len(live), K.gather_csr, blocks,
-            np.arange(len(live), dtype=np.int64), local_map, entries, values)
+    offsets = np.cumsum([0] + [p.nnz for p in parts])
+    row_map = np.concatenate([np.asarray(parts[0].row_map)[:1]] +
+                             [np.asarray(p.row_map)[1:] + o for p, o in zip(parts, offsets)])
+    return CrsMatrix(np.concatenate([np.asarray(p.values) for p in parts]),
+                     np.concatenate([np.asarray(p.entries) for p in parts]), row_map,
+                     parts[0].ncols)
+
+
+def _densify(space, row_map, entries, values, rows, width, R, dtype):
+    """Dense blocks holding CSR rows ``rows``, and their nonzero counts."""
+    nb = -(-len(rows) // R)
+    src = np.empty((nb, width, R), dtype)
+    _launch(space, "spgemm_chain:scatter", nb, K.scatter_rows, row_map, entries, values, rows, src)
+    counts = np.zeros(nb * R, np.int64)
+    counts[:len(rows)] = (row_map[rows + 1] - row_map[rows]) if len(rows) else 0
+    return src, counts.reshape(nb, R)
+
+
+def _compact_crs(Y, row_nnz):
+    """Drop empty rows; their entries are gone already, so only row_map changes."""
+    from ._crs import CrsMatrix
+
+    keep = row_nnz[row_nnz > 0]
+    new_map = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(keep, out=new_map[1:])
+    return CrsMatrix(np.asarray(Y.values), np.asarray(Y.entries), new_map, Y.ncols)
+
+
+def _sparsify(space, blocks, counts, nlive, ncols, dtype):
+    """The first ``nlive`` rows held in dense blocks, as a CrsMatrix with sorted columns."""
+    from ._crs import CrsMatrix
+
+    per_row = counts.reshape(-1)[:nlive]
+    row_map = np.zeros(nlive + 1, np.int64)
+    np.cumsum(per_row, out=row_map[1:])
+    entries = np.empty(row_map[-1], np.int32)
+    values = np.empty(row_map[-1], dtype)
+    _launch(space, "spgemm_chain:gather", nlive, K.gather_csr, blocks,
+            np.arange(nlive, dtype=np.int64), row_map, entries, values)
+    return CrsMatrix(values, entries, row_map, ncols)
+
+
+def _expand(Y, live, nrows, ncols):
+    """Put the compact rows of ``Y`` back at input rows ``live`` (increasing)."""
+    from ._crs import CrsMatrix
+
     row_nnz = np.zeros(nrows, np.int64)
-    row_nnz[live] = per_row
+    row_nnz[live] = np.diff(np.asarray(Y.row_map))
     row_map = np.zeros(nrows + 1, np.int64)
     np.cumsum(row_nnz, out=row_map[1:])
-    # live ids are increasing, so the local rows are already in global order
-    return sp.csr_array((values, entries, row_map), shape=(nrows, ncols))
+    return CrsMatrix(np.asarray(Y.values), np.asarray(Y.entries), row_map, ncols)

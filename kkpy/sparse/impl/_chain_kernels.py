@@ -56,6 +56,25 @@ def layer_kernel(epilogue, n_eargs: int):
                         fastmath=True)
 
 
+_NONZERO_ONLY = """
+def nonzero_epilogue(z, j{eargs}):
+    if z != 0:
+        return _ep(z, j{eargs})
+    return z
+"""
+
+
+def nonzero_only(epilogue, n_eargs: int):
+    """``epilogue`` applied to nonzero entries only, as the dense layer kernel applies it.
+
+    The sparse path's SpGEMM calls its epilogue on every entry of the product's
+    structure; wrapping it keeps both paths' results identical even for an
+    epilogue that maps 0 to something else.
+    """
+    eargs = "".join(f", e{i}" for i in range(n_eargs))
+    return build_kernel(_NONZERO_ONLY.format(eargs=eargs), "nonzero_epilogue", {"_ep": epilogue})
+
+
 @kernel
 def scatter_rows(b, row_map, entries, values, rows, dst):
     """Fill dense block ``b`` from CSR rows ``rows[b*R:(b+1)*R]`` (-1 pads)."""
