@@ -1,19 +1,15 @@
 """Sparse DNN inference: the Graph Challenge's layer recurrence on kkpy SpGEMM.
 
 Each layer computes ``Y = min(max(Y @ W + b, 0), ymax)`` where the bias is
-added only to the entries of ``Y @ W`` that are nonzero.  One fused SpGEMM
-per layer does it all: the epilogue applies bias, ReLU and cap to each
-computed entry and ``drop_zeros`` removes the entries that end up 0, so no
-dense or intermediate matrix is ever built.
+added only to the entries of ``Y @ W`` that are nonzero.  The whole network
+is one :func:`kkpy.sparse.spgemm_chain`: a chain of SpGEMMs whose fused
+epilogue applies bias, ReLU and cap to every nonzero of each product and
+drops the entries that end up 0.
 
 Rows that die (become empty) stay dead, because an empty row of ``Y`` gives
-an empty row of ``Y @ W``.  They are dropped from the working matrix so later
-layers never visit them: ``Y`` is kept compact, holding only live rows, with
-``live`` mapping each of its rows back to an input row.
+an empty row of ``Y @ W``; the chain drops them from later products.
 """
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -115,41 +111,6 @@ def _bias_vector(b, ncols, dtype, layer):
     return np.ascontiguousarray(b, dtype)
 
 
-def _with_dtype(A, dtype):
-    from ..sparse import CrsMatrix, as_crs
-
-    A = as_crs(A)
-    if A.dtype == dtype:
-        return A
-    return CrsMatrix(np.asarray(A.values).astype(dtype), A.entries, A.row_map, A.ncols)
-
-
-def _compact(Y, live):
-    """Drop the empty rows of ``Y``; their entries are gone already, so only row_map changes."""
-    from ..sparse import CrsMatrix
-
-    row_map = np.asarray(Y.row_map)
-    counts = np.diff(row_map)
-    alive = counts > 0
-    if alive.all():
-        return Y, live
-    new_map = np.zeros(int(alive.sum()) + 1, row_map.dtype)
-    np.cumsum(counts[alive], out=new_map[1:])
-    return CrsMatrix(Y.values, Y.entries, new_map, Y.ncols), live[alive]
-
-
-def _expand(Y, live, nrows):
-    """Put the live rows back at their input positions, as empty rows among the dead."""
-    from ..sparse import CrsMatrix
-
-    row_map = np.asarray(Y.row_map)
-    counts = np.zeros(nrows, row_map.dtype)
-    counts[live] = np.diff(row_map)
-    full = np.zeros(nrows + 1, row_map.dtype)
-    np.cumsum(counts, out=full[1:])
-    return CrsMatrix(Y.values, Y.entries, full, Y.ncols)
-
-
 def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=None):
     """Run a sparse deep neural network on a batch of inputs (Graph Challenge inference).
 
@@ -162,8 +123,10 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     ----------
     Y0 : CrsMatrix or scipy.sparse matrix
         Inputs, one row each (``images x N_0``).
-    layers : sequence of CrsMatrix or scipy.sparse matrix
-        Weights; layer ``k`` is ``N_k x N_(k+1)``.
+    layers : sequence of CrsMatrix or scipy.sparse matrix, or a prepared chain
+        Weights; layer ``k`` is ``N_k x N_(k+1)``.  To run one network on
+        many batches, prepare it once with :func:`kkpy.sparse.prepare_chain`
+        (the weights transposed for the chain's column access) and pass that.
     bias : float, vector, or one per layer
         A scalar for every neuron of every layer; a per-neuron vector (its
         length the layer's number of columns) used for every layer; or a
@@ -199,27 +162,28 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     >>> categories(Y)
     array([1])
     """
-    from ..sparse import spgemm
+    from ..sparse import as_crs
+    from ..sparse._chain import PreparedChain, prepare_chain, spgemm_chain
 
     dtype = np.dtype(dtype)
-    layers = list(layers)
-    biases = _per_layer_bias(bias, len(layers))
-    cap = dtype.type(ymax)
-    Y = _with_dtype(Y0, dtype)
-    nrows = Y.nrows
-    Y, live = _compact(Y, np.arange(nrows, dtype=np.int64))
-    for k, W in enumerate(layers):
-        t0 = time.perf_counter()
-        W = _with_dtype(W, dtype)
-        if W.nrows != Y.ncols:
-            raise ValueError(f"layer {k + 1} is {W.nrows} x {W.ncols} but its input has "
-                             f"{Y.ncols} columns")
-        b = _bias_vector(biases[k], W.ncols, dtype, k + 1)
-        Z = spgemm(Y, W, epilogue=challenge_epilogue, epilogue_args=(b, cap),
-                   drop_zeros=True, space=space)
-        Y, live = _compact(Z, live)
-        seconds = time.perf_counter() - t0
-        if callback is not None:
-            callback(k, {"layer": k + 1, "active_rows": int(Y.nrows), "nnz": int(Y.nnz),
-                         "seconds": seconds})
-    return _expand(Y, live, nrows)
+    if not isinstance(layers, PreparedChain):
+        layers = list(layers)
+    shapes = layers.shapes if isinstance(layers, PreparedChain) else [W.shape for W in layers]
+    biases = _per_layer_bias(bias, len(shapes))
+    width = Y0.shape[1]
+    args = []
+    for k, (rows, cols) in enumerate(shapes):
+        if rows != width:
+            raise ValueError(f"layer {k + 1} is {rows} x {cols} but its input has {width} columns")
+        args.append((_bias_vector(biases[k], cols, dtype, k + 1), dtype.type(ymax)))
+        width = cols
+    if not shapes:
+        return as_crs(Y0).astype(dtype)
+    chain = layers if isinstance(layers, PreparedChain) else prepare_chain(layers, dtype)
+
+    def report(k, stats):
+        callback(k, {"layer": k + 1, **stats})
+
+    Y = spgemm_chain(Y0, chain, challenge_epilogue, args, space=space, dtype=dtype,
+                     callback=None if callback is None else report)
+    return as_crs(Y)

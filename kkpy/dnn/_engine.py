@@ -1,0 +1,273 @@
+"""One challenge run, end to end, on one process or on every rank of an MPI job.
+
+Load (untimed), warm up the compiled kernels (untimed), infer (timed), check
+the categories against the truth.  The command line is a thin layer over
+:func:`run_challenge`; benchmarks call it too.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+import kkpy
+
+from . import _mpi
+from ..sparse._chain import prepare_chain
+from ._infer import categories, infer
+
+__all__ = ["UserError", "make_space", "run_challenge"]
+
+#: Rows and layers of the warm-up run: enough to compile every kernel the
+#: real run uses (first layer on the input's types, later ones on SpGEMM
+#: output's), small enough to be instant.
+WARMUP_ROWS, WARMUP_LAYERS = 16, 2
+
+
+class UserError(Exception):
+    """A mistake in the user's arguments or data: one line, exit code 2."""
+
+
+def make_space(name="threads", threads=None, comm=None):
+    """The execution space for ``--space NAME --threads T``.
+
+    Under MPI, ranks on one node share its cores: by default each gets an
+    equal share.
+    """
+    try:
+        if name == "threads":
+            if threads is None and comm is not None:
+                import numba
+
+                threads = max(1, numba.config.NUMBA_NUM_THREADS // _mpi.local_size(comm))
+            return kkpy.Threads(num_threads=threads)
+        if threads not in (None, 1):
+            raise UserError(f"--threads {threads} needs --space threads")
+        return kkpy.space_from_name(name)
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001  (e.g. no GPU or numba-cuda missing)
+        raise UserError(f"--space {name}: {str(err).splitlines()[0]}") from None
+
+
+def _one_line(err):
+    """A user-facing message from a data error, naming the file where known."""
+    if isinstance(err, OSError) and err.filename is not None:
+        return f"{err.filename}: {err.strerror or err}"
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+class _Problem:
+    """What one rank needs: all layers, its block of input rows, the truth on rank 0."""
+
+    source = neurons = nlayers = bias = chain = None
+    layers = ()
+    Y0 = None
+    first_row = nimages = 0
+    truth = truth_path = None
+
+
+def _head(Y, nrows):
+    """The first ``nrows`` rows of a CrsMatrix or scipy matrix, same index and value types."""
+    from ..sparse import CrsMatrix, as_crs
+
+    Y = as_crs(Y)
+    nrows = min(nrows, Y.nrows)
+    row_map = np.asarray(Y.row_map)[: nrows + 1]
+    end = int(row_map[-1])
+    return CrsMatrix(np.asarray(Y.values)[:end], np.asarray(Y.entries)[:end], row_map, Y.ncols)
+
+
+def _rows(Y, start, stop):
+    """Rows ``[start, stop)`` of a scipy or CrsMatrix input, as CRS."""
+    from ..sparse import CrsMatrix, as_crs
+
+    Y = as_crs(Y)
+    row_map = np.asarray(Y.row_map)
+    lo, hi = int(row_map[start]), int(row_map[stop])
+    return CrsMatrix(np.asarray(Y.values)[lo:hi], np.asarray(Y.entries)[lo:hi],
+                     row_map[start: stop + 1] - lo, Y.ncols)
+
+
+def _row_nnz(Y):
+    from ..sparse import as_crs
+
+    return np.diff(np.asarray(as_crs(Y).row_map))
+
+
+def _embedded(problem, neurons, nlayers, images, truth, comm):
+    from . import _data
+
+    layers, Y, real_truth, bias, n = _data.load_embedded()
+    if neurons not in (None, n):
+        raise UserError(f"--neurons {neurons}: the embedded network has {n} neurons; "
+                        "give --data DIR for other sizes")
+    if nlayers is not None and nlayers > len(layers):
+        raise UserError(f"--layers {nlayers}: the embedded network has {len(layers)} layers")
+    total = _row_nnz(Y).size
+    if images is not None and images > total:
+        raise UserError(f"--images {images}: the embedded data has {total} images")
+    problem.source = "embedded"
+    problem.neurons, problem.bias = n, bias
+    problem.nlayers = nlayers or len(layers)
+    problem.layers = layers[: problem.nlayers]
+    problem.nimages = images or total
+    if truth is None and problem.nlayers == len(layers):
+        problem.truth, problem.truth_path = real_truth, "embedded"
+    bounds = _split(comm, lambda: _row_nnz(Y)[: problem.nimages])
+    r = comm.Get_rank() if comm else 0
+    problem.first_row = int(bounds[r])
+    problem.Y0 = _rows(Y, bounds[r], bounds[r + 1])
+    return bounds
+
+
+def _split(comm, row_nnz):
+    """Row-block boundaries, computed on rank 0 and shared with every rank."""
+    if comm is None:
+        return np.array([0, row_nnz().size])
+    bounds = _mpi.split_rows(row_nnz(), comm.Get_size()) if comm.Get_rank() == 0 else None
+    return comm.bcast(bounds, root=0)
+
+
+def _from_files(problem, data, neurons, nlayers, images, truth, comm):
+    from . import _data
+
+    if neurons is None or nlayers is None:
+        raise UserError("--data needs --neurons N and --layers L")
+    if not os.path.isdir(data):
+        raise UserError(f"{data}: no such directory")
+    problem.source = os.fspath(data)
+    problem.neurons, problem.nlayers = neurons, nlayers
+    problem.bias = _data.bias_for(neurons)
+    paths = _data.challenge_paths(data, neurons, nlayers)  # every file there, before parsing
+    # Rank 0 reads first so that it alone parses the text and writes the
+    # binary cache; the others then load from the cache.
+    rank = comm.Get_rank() if comm else 0
+    if rank != 0:
+        comm.Barrier()
+    problem.layers = _data.load_layers(data, neurons, nlayers)
+    counts = _data.image_row_nnz(data, neurons, images) if rank == 0 else None
+    if rank == 0 and comm is not None:
+        comm.Barrier()
+    bounds = _split(comm, lambda: counts)
+    problem.nimages = int(bounds[-1])
+    problem.first_row = int(bounds[rank])
+    problem.Y0 = _data.load_images(data, neurons, rows=(problem.first_row, int(bounds[rank + 1])))
+    if truth is None:
+        truth = paths.truth
+    problem.truth_path = truth
+    return bounds
+
+
+def _load(data, neurons, nlayers, images, truth, comm):
+    from . import _data
+
+    problem = _Problem()
+    try:
+        if data is None:
+            _embedded(problem, neurons, nlayers, images, truth, comm)
+        else:
+            _from_files(problem, data, neurons, nlayers, images, truth, comm)
+        if truth is not None:
+            problem.truth_path = truth
+        # Transposing the weights for the chain is part of loading the network,
+        # like parsing it, not of inference: done once, untimed.
+        problem.chain = prepare_chain(problem.layers)
+        if problem.truth_path not in (None, "embedded") and (comm is None or comm.Get_rank() == 0):
+            problem.truth = _data.load_truth(problem.truth_path)
+    except UserError:
+        raise
+    except (OSError, ValueError) as err:  # ParseError is a ValueError
+        raise UserError(_one_line(err)) from None
+    return problem
+
+
+def _warm_up(problem, space):
+    """Compile (or load from the disk cache) every kernel the timed run will call."""
+    Y = _head(problem.Y0, WARMUP_ROWS)
+    if Y.nnz == 0:  # this rank's rows are all empty: warm up on any one row
+        import scipy.sparse as sp
+
+        Y = sp.csr_array((np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32))),
+                         shape=(1, problem.neurons))
+    Y = infer(Y, problem.layers[:WARMUP_LAYERS], problem.bias, space=space)
+    categories(Y, space=space)
+
+
+def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
+                  space="threads", threads=None, comm=None, on_layer=None):
+    """Run one challenge problem; every rank of ``comm`` calls it.
+
+    Parameters
+    ----------
+    data : str, optional
+        Directory in the official layout; ``None`` runs the embedded real
+        problem (1024 neurons, 120 layers, 1200 images).
+    neurons, layers, images : int, optional
+        Problem size; ``images`` keeps the first rows only.
+    truth : str, optional
+        Truth file; by default ``DIR/neuronN-lL-categories.tsv`` when present.
+    space, threads : str, int
+        Execution space name and thread count.
+    comm : mpi4py communicator, optional
+        Split the images across its ranks.
+    on_layer : callable, optional
+        ``on_layer(layer_index, stats, nlayers)`` after each layer on this
+        rank, as :func:`~kkpy.dnn.infer`'s callback (its time is not counted).
+
+    Returns
+    -------
+    dict or None
+        On rank 0 the result (see ``kkpy-dnn run --json``) plus
+        ``category_ids`` (0-based); ``None`` on other ranks.
+
+    Raises
+    ------
+    UserError
+        Bad arguments or data, with a one-line message.
+    """
+    exec_space = make_space(space, threads, comm)
+    problem = _load(data, neurons, layers, images, truth, comm)
+    _warm_up(problem, exec_space)
+
+    stats, spent = [], [0.0]
+
+    def callback(k, s):
+        t = time.perf_counter()
+        stats.append(s)
+        if on_layer is not None:
+            on_layer(k, s, problem.nlayers)
+        spent[0] += time.perf_counter() - t
+
+    if comm is not None:
+        comm.Barrier()
+    t0 = time.perf_counter()
+    Y = infer(problem.Y0, problem.chain, problem.bias, space=exec_space, callback=callback)
+    found = categories(Y, space=exec_space) + problem.first_row
+    seconds = time.perf_counter() - t0 - spent[0]
+
+    if comm is not None:
+        gathered = comm.gather((found, seconds, stats), root=0)
+        if comm.Get_rank() != 0:
+            return None
+        found = np.concatenate([g[0] for g in gathered])
+        seconds = max(g[1] for g in gathered)
+        stats = _mpi.combine_layer_stats([g[2] for g in gathered])
+    truth_ids = problem.truth
+    if truth_ids is not None:
+        truth_ids = np.asarray(truth_ids, np.int64)
+        truth_ids = truth_ids[truth_ids < problem.nimages]  # rows are independent
+    edges = int(sum(W.nnz for W in problem.layers))
+    return {
+        "neurons": problem.neurons, "layers": problem.nlayers, "images": problem.nimages,
+        "edges": edges, "seconds": seconds,
+        "edges_per_second": problem.nimages * edges / seconds if seconds > 0 else None,
+        "categories": int(found.size),
+        "passed": None if truth_ids is None else bool(np.array_equal(np.sort(found), truth_ids)),
+        "ranks": comm.Get_size() if comm is not None else 1,
+        "threads": exec_space.concurrency(), "space": exec_space.name.lower(),
+        "data": problem.source, "truth": problem.truth_path,
+        "per_layer": stats, "category_ids": np.sort(found),
+    }
