@@ -1,0 +1,108 @@
+"""The distributed engine: row splitting, and real ``mpiexec -n 2`` runs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kkpy.dnn._cli import main
+from kkpy.dnn._mpi import combine_layer_stats, launcher_size, split_rows
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _private_cache(tmp_path_factory):
+    """Keep the parsed-file cache of these throwaway data sets out of the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KKPY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@given(st.lists(st.integers(0, 50), max_size=60), st.integers(1, 8))
+def test_split_rows_is_contiguous_and_balanced_by_work(row_nnz, nranks):
+    b = split_rows(row_nnz, nranks)
+    assert b[0] == 0 and b[-1] == len(row_nnz) and len(b) == nranks + 1
+    assert np.all(np.diff(b) >= 0)
+    work = np.asarray(row_nnz, np.int64) + 1
+    share = [work[b[r]:b[r + 1]].sum() for r in range(nranks)]
+    # each block is within one row of an exact share of the work
+    target = work.sum() / nranks
+    assert max(share, default=0) <= target + (work.max() if work.size else 0)
+
+
+def test_split_rows_follows_work_not_count():
+    b = split_rows([100] * 10 + [0] * 90, 2)
+    assert 4 <= b[1] <= 7  # half the work is in the first few rows
+
+
+def test_launcher_size_and_combining_stats():
+    assert launcher_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
+    assert launcher_size({"PMI_SIZE": ""}) == 1
+    a = [{"layer": 1, "active_rows": 1, "nnz": 2, "seconds": 0.1},
+         {"layer": 2, "active_rows": 0, "nnz": 0, "seconds": 0.3}]
+    assert combine_layer_stats([a, a])[1] == {"layer": 2, "active_rows": 0, "nnz": 0,
+                                              "seconds": 0.3}
+
+
+def _mpiexec():
+    exe = shutil.which("mpiexec") or os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if not os.path.exists(exe):
+        pytest.skip("mpiexec is not installed (pip install 'kkpy[mpi]')")
+    pytest.importorskip("mpi4py")
+    return exe
+
+
+def run(ranks, *args, timeout=300):
+    cmd = [sys.executable, "-m", "kkpy.dnn", "run", "--quiet", "--json", *args]
+    if ranks > 1:
+        cmd = [_mpiexec(), "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def one_process(*args):
+    """The single-process answer, in this process (saves starting one)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["run", "--quiet", "--json", *args]) == 0
+    return json.loads(out.getvalue().splitlines()[-1])
+
+
+def test_two_ranks_give_the_same_categories_as_one(tmp_path):
+    one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
+    r2 = run(2, "--categories-out", str(two))
+    assert r2.returncode == 0, r2.stderr
+    j1 = one_process("--categories-out", str(one))
+    j2 = json.loads(r2.stdout.splitlines()[-1])
+    assert (j1["ranks"], j2["ranks"]) == (1, 2)
+    assert j2["passed"] is True and j2["categories"] == j1["categories"] == 19
+    assert two.read_text() == one.read_text()
+    assert [s["active_rows"] for s in j2["per_layer"]] == [s["active_rows"] for s in j1["per_layer"]]
+    assert [s["nnz"] for s in j2["per_layer"]] == [s["nnz"] for s in j1["per_layer"]]
+    assert r2.stdout.count("PASSED") == 1  # only rank 0 reports
+
+
+def test_two_ranks_read_files(tmp_path):
+    from kkpy.dnn._generate import generate
+
+    generate(1024, 4, 60, tmp_path, seed=1)
+    one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
+    args = ["--data", str(tmp_path), "--neurons", "1024", "--layers", "4"]
+    r2 = run(2, *args, "--categories-out", str(two))
+    assert r2.returncode == 0, r2.stderr
+    one_process(*args, "--categories-out", str(one))
+    assert json.loads(r2.stdout.splitlines()[-1])["images"] == 60
+    assert two.read_text() == one.read_text()
+
+
+def test_a_failing_rank_ends_the_job_with_a_message(tmp_path):
+    (tmp_path / "neuron1024").mkdir()
+    r = run(2, "--data", str(tmp_path), "--neurons", "1024", "--layers", "2", timeout=120)
+    assert r.returncode == 2
+    assert "n1024-l1.tsv" in r.stderr and "Traceback" not in r.stderr
