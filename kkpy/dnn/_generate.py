@@ -223,8 +223,13 @@ def synthetic_images(neurons, images, seed=0, chunk=None):
         for i in range(first, stop):
             img = base[i % len(base)]
             block[i - first] = img if i < len(base) else _shift(img, *offsets[picks[i]])
-        flat = block.reshape(stop - first, neurons)
-        yield first, scipy.sparse.csr_array(flat.astype(np.float32))
+        # One flat search: 2-D nonzero is several times slower here.
+        r, c = np.divmod(np.flatnonzero(block), neurons)
+        indptr = np.zeros(stop - first + 1, np.int64)
+        np.cumsum(np.bincount(r, minlength=stop - first), out=indptr[1:])
+        yield first, scipy.sparse.csr_array(
+            (np.ones(c.size, np.float32), c.astype(np.int32), indptr),
+            shape=(stop - first, neurons))
 
 
 def generate(neurons, layers, images, out_dir, seed=0, compress=False):
@@ -256,7 +261,7 @@ def generate(neurons, layers, images, out_dir, seed=0, compress=False):
     >>> from kkpy.dnn._data import load_layers
     >>> d = tempfile.mkdtemp()
     >>> generate(64, 2, 3, d)
-    >>> (load_layers(d, 64, 2)[1] != generate_layer(64, 1)).nnz
+    >>> (load_layers(d, 64, 2, cache=False)[1] != generate_layer(64, 1)).nnz
     0
     """
     check_neurons(neurons)

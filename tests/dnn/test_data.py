@@ -1,7 +1,6 @@
 """Challenge data: layout, cache, truth, and the embedded real data."""
 
 import gzip
-import multiprocessing
 import os
 import runpy
 
@@ -149,18 +148,18 @@ def test_unwritable_cache_only_costs_speed(small, tmp_path):
     assert all(same(g, w) for g, w in zip(got, layers))
 
 
-def _load_in_child(args):
-    d, cache = args
-    m = load_images(d, 64, cache=cache)
-    return m.indptr.tolist(), m.indices.tolist()
-
-
-def test_ranks_starting_together_share_one_entry(small, cache_dir):
+def test_ranks_starting_together_share_one_entry(small, cache_dir, run_python):
+    """Fresh processes (like MPI ranks) race to fill the cache: all agree."""
     d, _, Y = small
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(4) as pool:
-        results = pool.map(_load_in_child, [(str(d), str(cache_dir))] * 8)
-    assert all(r == (Y.indptr.tolist(), Y.indices.tolist()) for r in results)
+    script = f"""
+        from kkpy.dnn._data import load_images
+        m = load_images({str(d)!r}, 64, cache={str(cache_dir)!r})
+        print(m.indptr.tolist(), m.indices.tolist())
+    """
+    procs = [run_python(script, background=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    assert {out for out, _ in outs} == {f"{Y.indptr.tolist()} {Y.indices.tolist()}\n"}
     assert len(os.listdir(cache_dir)) == 1
 
 

@@ -71,8 +71,21 @@ def _put_int(out, p, v):
 def _format_block(rows, cols, kind, tok_of, tok_bytes, tok_off, ints, sep, out):
     """Write lines ``r+1 sep c+1 [sep value]`` into ``out``; bytes used."""
     p = 0
+    # Sparse files list a row's entries together: copy the previous line's
+    # row text instead of formatting the same number again.
+    prev = -1
+    ps = pe = 0
     for i in range(rows.size):
-        p = _put_int(out, p, np.int64(rows[i]) + 1)
+        r = np.int64(rows[i])
+        if r == prev:
+            for j in range(ps, pe):
+                out[p] = out[j]
+                p += 1
+        else:
+            ps = p
+            p = _put_int(out, p, r + 1)
+            pe = p
+            prev = r
         out[p] = sep
         p = _put_int(out, p + 1, np.int64(cols[i]) + 1)
         if kind == 1:

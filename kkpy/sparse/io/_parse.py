@@ -204,7 +204,7 @@ def _diagnose(line, nfields, value_kind, nrows, ncols):
     return 0, 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _scan(buf, nfields, value_kind, nrows, ncols, row_lo, row_hi,
           out_r, out_c, out_f, out_i, slow_idx, slow_buf, pow10):
     """Scan complete lines in ``buf`` (which ends with a newline).
