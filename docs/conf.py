@@ -79,5 +79,27 @@ def _make_plots(app):
     plots.main(os.path.join(HERE, "_generated"))
 
 
+def _constant_doc(app, what, name, obj, options, lines):
+    """Give a re-exported constant (``kkpy.Sum``) the ``#:`` comment where it is defined.
+
+    autodoc reads such comments only in the module it documents, and the
+    public modules import their constants from private ones.
+    """
+    if what != "data":
+        return
+    from sphinx.pycode import ModuleAnalyzer
+
+    attr = name.rpartition(".")[2]
+    for module in sorted(m for m in sys.modules if m.startswith("kkpy.")):
+        try:
+            docs = ModuleAnalyzer.for_module(module).find_attr_docs()
+        except Exception:  # noqa: BLE001  (modules without source)
+            continue
+        if ("", attr) in docs and getattr(sys.modules[module], attr, None) is obj:
+            lines[:] = list(docs[("", attr)])
+            return
+
+
 def setup(app):
     app.connect("builder-inited", _make_plots)
+    app.connect("autodoc-process-docstring", _constant_doc)
