@@ -17,6 +17,10 @@ The mapping is Kokkos' own:
   from run to run;
 * ``parallel_scan``: per-block totals, a scan of those, then per-block scans.
 
+Floating-point results can differ from the host's in the last bit: the GPU
+compiler fuses ``a * b + c`` into one fused multiply-add, as nvcc does by
+default (and so Kokkos' Cuda backend).
+
 Kernels are the same Python functions the host runs: each is compiled once
 more with ``numba.cuda.jit(device=True)`` (``kernel.forms["cuda"]``) and called
 from a generated driver kernel, disk-cached like the host drivers.

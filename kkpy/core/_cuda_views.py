@@ -107,13 +107,23 @@ class CudaView:
             "kkpy.create_mirror_view_and_copy(kkpy.HostSpace, view)")
 
     def __getitem__(self, index):
-        sub = self._array[index]
+        sub = self._array[_no_ellipsis(index, self.ndim)]
         if isinstance(sub, (numbers.Number, np.generic)):
             return sub
         return CudaView(self.label, sub)
 
     def __repr__(self):
         return f"CudaView({self.label!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _no_ellipsis(index, ndim):
+    """numba's device arrays take no ``...``: spell it out as full slices."""
+    if not isinstance(index, tuple) or not any(i is Ellipsis for i in index):
+        return index
+    at = next(n for n, i in enumerate(index) if i is Ellipsis)
+    rest = index[:at] + index[at + 1:]
+    used = sum(i is not None for i in rest)
+    return index[:at] + (slice(None),) * (ndim - used) + index[at + 1:]
 
 
 def _contiguity(shape, strides, itemsize):

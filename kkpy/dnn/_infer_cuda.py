@@ -37,7 +37,7 @@ _SIM = bool(config.ENABLE_CUDASIM)
 _BLOCK = 64
 _LANES = 32
 #: Threads of the one block that plans each layer's compaction.
-_PLAN_BLOCK = 32 if _SIM else 1024
+_PLAN_BLOCK = 32 if _SIM else 256
 
 
 # -- kernels ----------------------------------------------------------------------------
@@ -55,27 +55,63 @@ def _load_inputs(indptr, indices, data, nrows, n_in, Y):
 
 
 @cuda.jit(device=True, inline="always")
-def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax):
+def _term(y, w, exact):
+    # A zero input adds nothing, even against an infinite weight, as on the
+    # CPU, whose SpGEMM never sees it.  Only a network with an infinite or NaN
+    # weight needs the test (``exact``); ``exact`` is the same for the whole
+    # loop, so the compiler makes one loop with it and one without.
+    if exact and y == 0:
+        return y - y
+    return y * w
+
+
+@cuda.jit(device=True, inline="always")
+def _dot(row, roff, vals, k, end, exact):
+    """``sum(row[roff[k]] * vals[k])`` over ``k < end``, in order.
+
+    Eight gathers are issued before any is used: each waits for the L2 (or
+    DRAM), so a warp needs several in flight to keep the memory system busy.
+    """
+    acc = np.float32(0)
+    eight = np.uint32(8)
+    while k + eight <= end:
+        y0 = row[roff[k]]
+        y1 = row[roff[k + np.uint32(1)]]
+        y2 = row[roff[k + np.uint32(2)]]
+        y3 = row[roff[k + np.uint32(3)]]
+        y4 = row[roff[k + np.uint32(4)]]
+        y5 = row[roff[k + np.uint32(5)]]
+        y6 = row[roff[k + np.uint32(6)]]
+        y7 = row[roff[k + np.uint32(7)]]
+        acc += _term(y0, vals[k], exact)
+        acc += _term(y1, vals[k + np.uint32(1)], exact)
+        acc += _term(y2, vals[k + np.uint32(2)], exact)
+        acc += _term(y3, vals[k + np.uint32(3)], exact)
+        acc += _term(y4, vals[k + np.uint32(4)], exact)
+        acc += _term(y5, vals[k + np.uint32(5)], exact)
+        acc += _term(y6, vals[k + np.uint32(6)], exact)
+        acc += _term(y7, vals[k + np.uint32(7)], exact)
+        k += eight
+    while k < end:
+        acc += _term(row[roff[k]], vals[k], exact)
+        k += np.uint32(1)
+    return acc
+
+
+@cuda.jit(device=True, inline="always")
+def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax, exact):
     """Outputs ``j, j + step, ... < j1`` of one lane's row; returns (any nonzero, nonzeros).
 
     Indices are unsigned, so numba adds no negative-index checks to the
-    inner loop: it compiles to a load of the row offset, a coalesced load of
-    the 32 rows, and a fused multiply-add.
+    inner loop: per gather, a broadcast load of the row offset, a coalesced
+    load of the 32 rows and a fused multiply-add.
     """
     zero = np.float32(0)
     row = inp[ibase:]
     live = False
     nz = 0
     while j < j1:
-        acc = zero
-        k = colptr[j]
-        end = colptr[j + np.uint64(1)]
-        while k < end:
-            y = row[roff[k]]
-            if y != 0:
-                acc += y * vals[k]
-            k += np.uint32(1)
-        v = acc
+        v = _dot(row, roff, vals, colptr[j], colptr[j + np.uint64(1)], exact)
         if v != 0:                                # the bias only where Y @ W is nonzero
             v += bias[j]
             if v < 0:
@@ -91,33 +127,41 @@ def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax
 
 
 @cuda.jit(cache=True)
-def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, tile, colptr, roff, vals, bias, ymax, mask, nnz):
-    """One layer for every live batch; marks which rows of each batch are still alive."""
+def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, max_tile, colptr, roff, vals, bias, ymax, exact,
+           mask, nnz):
+    """One layer for every live batch; marks which rows of each batch are still alive.
+
+    A work item is one batch and a tile of consecutive output neurons; the
+    tile shrinks when few batches are left, so that every block has work.
+    """
     sh = cuda.shared.array(33, dtype=np.int32)   # live lanes, then nonzeros
     tid = cuda.threadIdx.x
     lane = np.uint64(tid % 32)
     warp = np.uint64(tid // 32)
-    nwarp = np.uint64(cuda.blockDim.x // 32)
+    nwarp = cuda.blockDim.x // 32
+    nbatch = (cnt[l] + 31) // 32
+    tile = min(max_tile, max(2 * nwarp, (n_out * nbatch) // (4 * cuda.gridDim.x)))
     ntile = (n_out + tile - 1) // tile
-    nitems = ((cnt[l] + 31) // 32) * ntile
+    nitems = nbatch * ntile
     s = sel[l]
+    block_nz = 0
     item = cuda.blockIdx.x
     while item < nitems:
         if tid < 33:
             sh[tid] = 0
         cuda.syncthreads()
         b = item // ntile
-        j0 = np.uint64((item - b * ntile) * tile)
-        j1 = np.uint64(min((item - b * ntile) * tile + tile, n_out))
+        j0 = (item - b * ntile) * tile
+        j1 = np.uint64(min(j0 + tile, n_out))
         ibase = np.uint64(b * n_in * 32) + lane
         obase = np.uint64(b * n_out * 32) + lane
         # Two calls, so that each knows which buffer it reads: plain global loads.
         if s == 0:
-            live, nz = _outputs(Ya, Yb, ibase, obase, j0 + warp, j1, nwarp, colptr, roff,
-                                vals, bias, ymax)
+            live, nz = _outputs(Ya, Yb, ibase, obase, np.uint64(j0) + warp, j1,
+                                np.uint64(nwarp), colptr, roff, vals, bias, ymax, exact)
         else:
-            live, nz = _outputs(Yb, Ya, ibase, obase, j0 + warp, j1, nwarp, colptr, roff,
-                                vals, bias, ymax)
+            live, nz = _outputs(Yb, Ya, ibase, obase, np.uint64(j0) + warp, j1,
+                                np.uint64(nwarp), colptr, roff, vals, bias, ymax, exact)
         if live:
             sh[tid % 32] = 1
         if nz:
@@ -130,9 +174,11 @@ def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, tile, colptr, roff, vals, bias, yma
                     bits |= 1 << q
             if bits:
                 cuda.atomic.or_(mask, b, bits)
-            cuda.atomic.add(nnz, l, sh[32])
+            block_nz += sh[32]
         cuda.syncthreads()
         item += cuda.gridDim.x
+    if tid == 0 and block_nz:
+        cuda.atomic.add(nnz, l, block_nz)          # once per block: one hot address
 
 
 @cuda.jit(cache=True)
@@ -152,15 +198,16 @@ def _plan(l, cnt, mask, mask_next, off, rid_in, rid_out):
         total += cuda.popc(mask[b])
     part[t] = total
     cuda.syncthreads()
-    if t == 0:
-        run = 0
-        for u in range(nt):
-            v = part[u]
-            part[u] = run
-            run += v
-        cnt[l + 1] = run
-    cuda.syncthreads()
-    run = part[t]
+    d = 1
+    while d < nt:                                 # inclusive scan, log2(nt) steps
+        v = part[t - d] if t >= d else 0
+        cuda.syncthreads()
+        part[t] += v
+        cuda.syncthreads()
+        d *= 2
+    run = part[t] - total
+    if t == nt - 1:
+        cnt[l + 1] = part[t]
     for b in range(lo, hi):
         m = mask[b]
         off[b] = run
@@ -229,7 +276,8 @@ def _row_sums(count, Y, n, sums):
 def _grid():
     if _SIM:
         return 2
-    return cuda.get_current_device().MULTIPROCESSOR_COUNT * 16
+    # 32 blocks of 64 threads fill a multiprocessor's 2048 threads
+    return cuda.get_current_device().MULTIPROCESSOR_COUNT * 32
 
 
 def _csc(W, dtype):
@@ -268,6 +316,7 @@ class CudaNetwork:
         self.ymax = self.dtype.type(ymax)
         biases = _per_layer_bias(bias, len(layers))
         self.layers = []
+        self.exact = []     # per layer: has a non-finite weight (see _term)
         shapes = []
         for k, W in enumerate(layers):
             colptr, rows, vals, shape = _csc(W, self.dtype)
@@ -277,8 +326,10 @@ class CudaNetwork:
             shapes.append(shape)
             b = _bias_vector(biases[k], shape[1], self.dtype, k)
             self.layers.append(tuple(cuda.to_device(a) for a in (colptr, rows, vals, b)))
+            self.exact.append(not np.isfinite(vals).all())
         self.shapes = shapes
         self.nnz = sum(int(layer[1].shape[0]) for layer in self.layers)
+        self._ws = self._graph = self._graph_failed = None
 
     def infer(self, Y0, callback=None, timings=None):
         """Run every layer on the inputs ``Y0``; returns the final Y as a CrsMatrix.
@@ -303,13 +354,26 @@ class CudaNetwork:
 
     # The pieces of infer, separately, for benchmarks.
 
-    def _buffers(self, size):
-        """The two activation buffers, kept between runs: they can take most of the GPU."""
-        have = getattr(self, "_work", None)
-        if have is None or have[0].shape[0] < size:
-            self._work = None  # free the old pair before asking for a larger one
-            self._work = (cuda.device_array(size, self.dtype), cuda.device_array(size, self.dtype))
-        return self._work
+    def _workspace(self, nbatch, n0):
+        """Device arrays of a run, kept between runs: the activations can take most of
+        the GPU, and a captured launch graph stays valid as long as they do."""
+        L = len(self.layers)
+        nmax = max([n0] + [s[1] for s in self.shapes])
+        ws = self._ws
+        if ws is None or ws["nbatch"] < nbatch:
+            self._ws = self._graph = None  # free the old arrays before asking for more
+            rows = nbatch * _LANES
+            ws = {"nbatch": nbatch,
+                  "Ya": cuda.device_array(rows * nmax, self.dtype),
+                  "Yb": cuda.device_array(rows * nmax, self.dtype),
+                  "cnt": cuda.device_array(L + 1, np.int32),
+                  "sel": cuda.device_array(L + 1, np.int32),
+                  "nnz": cuda.device_array(max(L, 1), np.int64),
+                  "rid": [cuda.device_array(rows, np.int32) for _ in range(2)],
+                  "masks": [cuda.device_array(nbatch, np.int64) for _ in range(2)],
+                  "off": cuda.device_array(nbatch, np.int32)}
+            self._ws = ws
+        return ws
 
     def upload(self, Y0):
         """Put the live rows of ``Y0`` on the GPU, in batches; returns the run's state."""
@@ -323,7 +387,6 @@ class CudaNetwork:
         row_map = np.asarray(Y0.row_map)
         live = np.flatnonzero(np.diff(row_map)).astype(np.int32)
         count = live.size
-        nmax = max([n0] + [s[1] for s in self.shapes])
         nbatch = max(1, -(-count // _LANES))
         # Compact CSR of the live rows only.
         starts, ends = row_map[live], row_map[live + 1]
@@ -331,43 +394,80 @@ class CudaNetwork:
         indptr = np.zeros(count + 1, np.int64)
         np.cumsum(lens, out=indptr[1:])
         take = np.repeat(starts - indptr[:-1], lens) + np.arange(indptr[-1])
-        st = {"nrows": nrows, "ncols": self.shapes[-1][1] if self.shapes else n0,
-              "count0": count}
-        Ya, Yb = self._buffers(nbatch * nmax * _LANES)
-        _zero(Ya, nbatch * n0 * _LANES)
+        ws = self._workspace(nbatch, n0)
         L = len(self.layers)
-        cnt = cuda.to_device(np.array([count] + [0] * L, np.int32))
-        sel = cuda.to_device(np.zeros(L + 1, np.int32))
-        nnz = cuda.to_device(np.zeros(max(L, 1), np.int64))
-        rid = [cuda.to_device(live), cuda.device_array(max(count, 1), np.int32)]
-        masks = [cuda.to_device(np.zeros(nbatch, np.int64)) for _ in range(2)]
-        off = cuda.device_array(nbatch, np.int32)
+        _zero(ws["Ya"], nbatch * n0 * _LANES)
+        ws["cnt"].copy_to_device(np.array([count] + [0] * L, np.int32))
+        for name in ("sel", "nnz", "masks"):
+            for d in (ws[name] if isinstance(ws[name], list) else [ws[name]]):
+                _zero(d, d.shape[0])
         if count:
+            ws["rid"][0][:count].copy_to_device(live)
             _load_inputs[_grid(), 256 if not _SIM else 32](
                 cuda.to_device(indptr), cuda.to_device(np.asarray(Y0.entries)[take]),
                 cuda.to_device(np.asarray(Y0.values)[take].astype(self.dtype)),
-                count, n0, Ya)
-        st.update(Ya=Ya, Yb=Yb, cnt=cnt, sel=sel, nnz=nnz, rid=rid, masks=masks, off=off)
-        return st
+                count, n0, ws["Ya"])
+        return dict(ws, nrows=nrows, ncols=self.shapes[-1][1] if self.shapes else n0,
+                    final_rid=ws["rid"][L % 2])
 
-    def launch(self, st):
-        """Launch every layer (asynchronously: nothing waits for the GPU)."""
-        L = len(self.layers)
+    def _enqueue(self, st, stream=0, events=None):
+        """Every layer's three kernels, in order, on ``stream``."""
         Ya, Yb, cnt, sel, nnz, rid = (st[k] for k in ("Ya", "Yb", "cnt", "sel", "nnz", "rid"))
         masks, off = st["masks"], st["off"]
-        events = [cuda.event() for _ in range(L + 1)]
-        events[0].record()
         grid = _grid()
-        for l, (colptr, rows, vals, bias) in enumerate(self.layers):
+        for l, (colptr, roff, vals, bias) in enumerate(self.layers):
             n_in, n_out = self.shapes[l]
-            tile = 16 if n_out <= 8192 else 64
-            _layer[grid, _BLOCK](l, cnt, sel, Ya, Yb, n_in, n_out, tile, colptr, rows, vals,
-                                 bias, self.ymax, masks[l % 2], nnz)
-            _plan[1, _PLAN_BLOCK](l, cnt, masks[l % 2], masks[(l + 1) % 2], off, rid[l % 2],
-                                  rid[(l + 1) % 2])
-            _compact[grid, _BLOCK](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
-            events[l + 1].record()
-        st.update(final_rid=rid[L % 2], events=events)
+            _layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, 64, colptr, roff,
+                                         vals, bias, self.ymax, self.exact[l], masks[l % 2],
+                                         nnz)
+            _plan[1, _PLAN_BLOCK, stream](l, cnt, masks[l % 2], masks[(l + 1) % 2], off,
+                                          rid[l % 2], rid[(l + 1) % 2])
+            _compact[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
+            if events is not None:
+                events[l + 1].record(stream)
+
+    def launch(self, st, timed=True, graph=False):
+        """Launch every layer (asynchronously: nothing waits for the GPU).
+
+        ``timed`` records an event after each layer, for :meth:`layer_stats`.
+        ``graph`` replays the whole sequence as one CUDA graph, captured on
+        first use: 3 launches per layer cost the host more than the GPU
+        needs for a small late layer.
+        """
+        if graph and not _SIM and self._graph_failed is None:
+            try:
+                self._replay(st)
+                st["events"] = None
+                return
+            except Exception as err:  # no graph support here: launch one by one
+                self._graph_failed = f"{type(err).__name__}: {err}"
+        events = [cuda.event() for _ in range(len(self.layers) + 1)] if timed else None
+        if events:
+            events[0].record()
+        self._enqueue(st, 0, events)
+        st["events"] = events
+
+    def _replay(self, st):
+        from cuda.bindings import driver as cu
+
+        def check(result):
+            err, *rest = result
+            if err != cu.CUresult.CUDA_SUCCESS:
+                raise RuntimeError(f"CUDA graph: {err}")
+            return rest[0] if rest else None
+
+        if self._graph is None:
+            stream = cuda.stream()
+            handle = cu.CUstream(int(stream.handle))
+            check(cu.cuStreamBeginCapture(
+                handle, cu.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))
+            try:
+                self._enqueue(st, stream)
+            finally:
+                graph = check(cu.cuStreamEndCapture(handle))
+            self._graph = (stream, handle, graph, check(cu.cuGraphInstantiate(graph, 0)))
+        stream, handle, _, exe = self._graph
+        check(cu.cuGraphLaunch(exe, handle))
 
     @staticmethod
     def synchronize():
@@ -394,11 +494,12 @@ class CudaNetwork:
         """Per layer: active rows after it, its nonzeros and its seconds (CUDA events)."""
         _, _, cnt = self._final(st)
         nnz = st["nnz"].copy_to_host()
-        ev = st["events"]
-        ev[-1].synchronize()
+        ev = st.get("events")
         out = []
         for l in range(len(self.layers)):
-            secs = cuda.event_elapsed_time(ev[l], ev[l + 1]) / 1e3 if not _SIM else 0.0
+            secs = None
+            if ev and not _SIM:
+                secs = cuda.event_elapsed_time(ev[l], ev[l + 1]) / 1e3
             out.append({"layer": l + 1, "active_rows": int(cnt[l + 1]), "nnz": int(nnz[l]),
                         "seconds": secs})
         return out

@@ -238,7 +238,8 @@ def test_parallel_for_matches_threads(cuda, x, a):
     kkpy.parallel_for("axpy", kkpy.RangePolicy(cuda, 0, x.size), axpy, a, dev(x), yd)
     yh = y0.copy()
     kkpy.parallel_for("axpy", kkpy.RangePolicy(kkpy.Threads(), 0, x.size), axpy, a, x, yh)
-    np.testing.assert_array_equal(host(yd), yh)
+    # the GPU fuses a * x + y into one rounding: at most the last bit differs
+    np.testing.assert_allclose(host(yd), yh, rtol=3e-16, atol=0)
 
 
 @on_device

@@ -98,3 +98,15 @@ def test_challenge_shaped_network_keeps_live_rows_and_stats():
     assert stats[-1]["active_rows"] == len(timings["categories"])
     assert stats[-1]["nnz"] == want.nnz
     assert all(a["active_rows"] >= b["active_rows"] for a, b in zip(stats, stats[1:]))
+
+
+@on_device
+def test_an_infinite_weight_meets_only_nonzero_inputs():
+    from kkpy.dnn._infer_cuda import infer_cuda
+
+    W = sp.csr_array(np.array([[np.inf, 1.0], [0.5, -1.0]], np.float32))
+    Y0 = sp.csr_array(np.array([[0.0, 2.0], [1.0, 0.0], [1.0, 1.0]], np.float32))
+    got = infer_cuda(Y0, [W], 0.0, ymax=4.0).toarray()
+    # row 0 never touches the infinite weight; rows 1 and 2 are capped at ymax
+    np.testing.assert_array_equal(got, reference(Y0, [W], [0.0], 4.0).toarray())
+    assert not np.isnan(got).any() and got[0, 0] == 1.0
