@@ -3,8 +3,13 @@
 Inference runs a sparse deep neural network on a batch of sparse inputs:
 for every layer ``Y = min(max(Y @ W + b, 0), 32)``, the bias added only to
 nonzero entries; the inputs whose final row is nonzero are the categories.
-Each layer is one fused :func:`kkpy.sparse.spgemm` with a bias/ReLU/cap
-epilogue that also drops the zeros.
+The network runs as one :func:`kkpy.sparse.spgemm_chain`, SpGEMMs with a
+fused bias/ReLU/cap epilogue that drops the zeros and the rows that die.
+
+Data: :func:`load_layers`, :func:`load_images`, :func:`load_truth` read the
+official layout (plain or ``.gz``, through a binary cache);
+:func:`load_embedded` gives the real 1024-neuron problem shipped with kkpy;
+:func:`generate` writes challenge-shaped networks and synthetic inputs.
 
 The ``kkpy-dnn`` command (also ``python -m kkpy.dnn``) runs whole challenge
 problems, checks them against the truth and reports the edge rate; under

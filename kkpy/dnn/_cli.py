@@ -65,7 +65,9 @@ def build_parser():
     gen.add_argument("--layers", metavar="L", type=_count, required=True)
     gen.add_argument("--images", metavar="M", type=_count, required=True)
     gen.add_argument("--out", metavar="DIR", required=True)
-    gen.add_argument("--seed", metavar="S", type=lambda t: _count(t, 0), default=0)
+    gen.add_argument("--seed", metavar="S", type=lambda t: _count(t, 0), default=0,
+                     help="seeds the block permutations and the image shifts (default: 0)")
+    gen.add_argument("--gzip", action="store_true", help="write .tsv.gz files")
     gen.set_defaults(func=_cmd_generate)
 
     bench = sub.add_parser("bench", help="benchmarks", add_help=False)
@@ -194,7 +196,8 @@ def _cmd_generate(args):
     from ._generate import generate
 
     try:
-        generate(args.neurons, args.layers, args.images, args.out, seed=args.seed)
+        generate(args.neurons, args.layers, args.images, args.out, seed=args.seed,
+                 compress=args.gzip)
     except (ValueError, OSError) as err:
         from ._engine import _one_line
 

@@ -154,7 +154,8 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     bounds = _split(comm, lambda: counts)
     problem.nimages = int(bounds[-1])
     problem.first_row = int(bounds[rank])
-    problem.Y0 = _data.load_images(data, neurons, rows=(problem.first_row, int(bounds[rank + 1])))
+    problem.Y0 = _data.load_images(data, neurons, problem.nimages,
+                                   rows=(problem.first_row, int(bounds[rank + 1])))
     if truth is None:
         truth = paths.truth
     problem.truth_path = truth

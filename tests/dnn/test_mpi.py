@@ -91,7 +91,7 @@ def test_two_ranks_give_the_same_categories_as_one(tmp_path):
 def test_two_ranks_read_files(tmp_path):
     from kkpy.dnn._generate import generate
 
-    generate(1024, 4, 60, tmp_path, seed=1)
+    generate(1024, 4, 60, tmp_path, seed=1, compress=True)  # .gz files too
     one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
     args = ["--data", str(tmp_path), "--neurons", "1024", "--layers", "4"]
     r2 = run(2, *args, "--categories-out", str(two))
