@@ -4,6 +4,7 @@ Most tests call ``main()`` in-process (fast); a few run ``python -m kkpy.dnn``
 to see exactly what a user sees: exit status and no traceback.
 """
 import gzip
+import io
 import json
 import os
 import shutil
@@ -137,6 +138,23 @@ def test_generate_then_run_matches_the_api(capsys, small, tmp_path):
     code, out, _ = run_cli(capsys, "run", "--data", str(small), "--neurons", "1024",
                            "--layers", "3", "--json")
     assert code == 0 and last_json(out)["passed"] is True
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    tty = Terminal()
+    monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert main(["run", "--layers", "5", "--images", "50"]) == 0
+    assert tty.getvalue().startswith("\r") and tty.getvalue().endswith("] 5/5\n")
+    tty.seek(0)
+    tty.truncate()
+    assert main(["run", "--layers", "5", "--images", "50", "--quiet"]) == 0
+    assert tty.getvalue() == ""
 
 
 def test_plot(capsys, tmp_path):
