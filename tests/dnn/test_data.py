@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse
 
 from csr_equal import same
-from kkpy.dnn import _cache, _data
+from kkpy.dnn import _data
 from kkpy.dnn._data import (bias_for, challenge_paths, embedded_available, image_row_nnz,
                             load_embedded, load_images, load_layers, load_truth)
 from kkpy.sparse.io import ParseError
