@@ -61,6 +61,24 @@ def test_tsv_round_trip(tmp_path, a, suffix):
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_many_distinct_values_round_trip_exactly(tmp_path, dtype):
+    """Past SHORTEST_MAX distinct values the writer switches format; still exact."""
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2**63, 6000, dtype=np.uint64)
+    vals = (bits.astype(np.uint32) if dtype == np.float32 else bits).view(dtype)
+    vals = vals[np.isfinite(vals)]
+    vals = np.concatenate([vals, np.array([0.1, -0.0, 1e-45, 3e38, 5e-324], dtype)])
+    vals = vals[np.isfinite(vals)]
+    n = vals.size
+    a = scipy.sparse.csr_array((vals, (np.arange(n), np.arange(n) % 7)), shape=(n, 7))
+    write_tsv(tmp_path / "a.tsv", a)
+    got = read_tsv(tmp_path / "a.tsv", shape=a.shape, dtype=dtype)
+    assert same(got, a) and np.array_equal(np.signbit(got.data), np.signbit(a.data))
+    write_mtx(tmp_path / "a.mtx", a)
+    assert same(read_mtx(tmp_path / "a.mtx", dtype=dtype), a)
+
+
 def test_tsv_matches_loadtxt_and_sums_duplicates(tmp_path):
     rng = np.random.default_rng(1)
     n = 5000
