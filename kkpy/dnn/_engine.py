@@ -19,10 +19,9 @@ from ._infer import categories, infer
 
 __all__ = ["UserError", "make_space", "run_challenge"]
 
-#: Rows and layers of the warm-up run: enough to compile every kernel the
-#: real run uses (first layer on the input's types, later ones on SpGEMM
-#: output's), small enough to be instant.
-WARMUP_ROWS, WARMUP_LAYERS = 16, 2
+#: Input rows of the warm-up run: few enough to be quick, yet taking the
+#: paths (dense or sparse rows, rows dying) that the whole input will.
+WARMUP_ROWS = 16
 
 
 class UserError(Exception):
@@ -67,17 +66,6 @@ class _Problem:
     Y0 = None
     first_row = nimages = 0
     truth = truth_path = None
-
-
-def _head(Y, nrows):
-    """The first ``nrows`` rows of a CrsMatrix or scipy matrix, same index and value types."""
-    from ..sparse import CrsMatrix, as_crs
-
-    Y = as_crs(Y)
-    nrows = min(nrows, Y.nrows)
-    row_map = np.asarray(Y.row_map)[: nrows + 1]
-    end = int(row_map[-1])
-    return CrsMatrix(np.asarray(Y.values)[:end], np.asarray(Y.entries)[:end], row_map, Y.ncols)
 
 
 def _rows(Y, start, stop):
@@ -186,15 +174,20 @@ def _load(data, neurons, nlayers, images, truth, comm):
 
 
 def _warm_up(problem, space):
-    """Compile (or load from the disk cache) every kernel the timed run will call."""
-    Y = _head(problem.Y0, WARMUP_ROWS)
-    if Y.nnz == 0:  # this rank's rows are all empty: warm up on any one row
-        import scipy.sparse as sp
+    """Compile (or load from the disk cache) every kernel the timed run will call.
 
-        Y = sp.csr_array((np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32))),
-                         shape=(1, problem.neurons))
-    Y = infer(Y, problem.layers[:WARMUP_LAYERS], problem.bias, space=space)
-    categories(Y, space=space)
+    The chain switches kernels as rows thin out, die or fill up, at any
+    layer, so the warm-up goes through every layer: with the first input
+    rows, and with one single-entry row, which takes the sparse path that
+    thin rows take.
+    """
+    import scipy.sparse as sp
+
+    one = (np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32)))
+    thin = sp.csr_array(one, shape=(1, problem.neurons))
+    Y = _rows(problem.Y0, 0, min(WARMUP_ROWS, problem.Y0.shape[0]))
+    for Y in (Y, thin):
+        categories(infer(Y, problem.chain, problem.bias, space=space), space=space)
 
 
 def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
