@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 
-__all__ = ["cuda_test_mode", "run_under_simulator"]
+__all__ = ["cuda_test_mode", "run_under_simulator", "module_setup"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,3 +52,25 @@ def run_under_simulator(path: str, timeout: float = 900.0) -> None:
     if proc.returncode != 0:
         raise AssertionError(f"{os.path.basename(path)} failed under NUMBA_ENABLE_CUDASIM=1:\n"
                              + (proc.stdout + proc.stderr)[-6000:])
+
+
+def module_setup(path):
+    """What a Cuda test module needs: ``(mode, on_device, rerun_test)``.
+
+    Skips the module when numba-cuda is missing; ``on_device`` marks tests
+    that need a GPU or the simulator; ``rerun_test`` is the one test that,
+    without either, runs the module again under the simulator.  Bind it to a
+    ``test_...`` name so that pytest collects it.
+    """
+    import pytest
+
+    mode = cuda_test_mode()
+    if mode == "skip":
+        pytest.skip("numba-cuda is not installed", allow_module_level=True)
+    on_device = pytest.mark.skipif(mode == "spawn", reason="runs in the simulator child process")
+
+    @pytest.mark.skipif(mode != "spawn", reason="a GPU or the simulator runs the tests directly")
+    def rerun_test():
+        run_under_simulator(path)
+
+    return mode, on_device, rerun_test

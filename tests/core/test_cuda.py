@@ -12,19 +12,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import kkpy
-from kkpy.core._cuda_testing import cuda_test_mode, run_under_simulator
+from kkpy.core._cuda_testing import module_setup
 
-MODE = cuda_test_mode()
-if MODE == "skip":
-    pytest.skip("numba-cuda is not installed", allow_module_level=True)
-
-on_device = pytest.mark.skipif(MODE == "spawn", reason="runs in the simulator child process")
+MODE, on_device, test_module_passes_under_the_simulator = module_setup(__file__)
 FEW = settings(max_examples=8)
-
-
-@pytest.mark.skipif(MODE != "spawn", reason="a GPU or the simulator runs the tests directly")
-def test_module_passes_under_the_simulator():
-    run_under_simulator(__file__)
 
 
 def dev(a):

@@ -4,23 +4,13 @@ Runs on a GPU when there is one; otherwise one test reruns this module under
 numba's CUDA simulator, at small sizes.
 """
 import numpy as np
-import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kkpy.core._cuda_testing import cuda_test_mode, run_under_simulator
+from kkpy.core._cuda_testing import module_setup
 
-MODE = cuda_test_mode()
-if MODE == "skip":
-    pytest.skip("numba-cuda is not installed", allow_module_level=True)
-
-on_device = pytest.mark.skipif(MODE == "spawn", reason="runs in the simulator child process")
-
-
-@pytest.mark.skipif(MODE != "spawn", reason="a GPU or the simulator runs the tests directly")
-def test_module_passes_under_the_simulator():
-    run_under_simulator(__file__)
+MODE, on_device, test_module_passes_under_the_simulator = module_setup(__file__)
 
 
 def reference(Y, layers, biases, ymax):

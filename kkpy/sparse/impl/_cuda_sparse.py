@@ -196,14 +196,12 @@ def _policy(space, n):
     return kkpy.RangePolicy(space, 0, n)
 
 
-def _row_map_of(space, counts, n):
-    """Exclusive scan of per-row counts, with the total at the end: a CRS row map."""
-    rm = _empty(n + 1, np.int64)
-    total = kkpy.parallel_scan("kkpy.sparse.cuda.row_map", _policy(space, n), value_at, counts,
-                               out=rm)
-    if n == 0:
-        kkpy.deep_copy(rm, 0)
-    return rm, int(total)
+def _offsets(space, kern, per_row, n):
+    """Exclusive scan of ``kern(i, per_row)`` with the total at the end (a CRS row map)."""
+    out = _empty(n + 1, np.int64)
+    total = kkpy.parallel_scan("kkpy.sparse.cuda.offsets", _policy(space, n), kern, per_row,
+                               out=out)
+    return out, int(total)
 
 
 # -- the operations ------------------------------------------------------------------------
@@ -225,23 +223,14 @@ def spgemm_symbolic(A, B, space=None):
     flops = _empty(n, np.int64)
     kkpy.parallel_for("kkpy.sparse.cuda.flops", _policy(space, n), row_flops, A.row_map,
                       A.entries, B.row_map, flops)
-    toff, size = _row_map_of_tables(space, flops, n)
+    toff, size = _offsets(space, table_size, flops, n)
     keys = _empty(max(size, 1), np.int64)
     kkpy.deep_copy(keys, _EMPTY)
     counts = _empty(n, np.int64)
     kkpy.parallel_for("kkpy.sparse.cuda.spgemm_symbolic", _policy(space, n), insert_row,
                       A.row_map, A.entries, B.row_map, B.entries, toff, keys, counts)
-    row_map, nnz = _row_map_of(space, counts, n)
+    row_map, nnz = _offsets(space, value_at, counts, n)
     return SpGEMMPlan((A.nrows, B.ncols), toff, keys, row_map, nnz)
-
-
-def _row_map_of_tables(space, flops, n):
-    toff = _empty(n + 1, np.int64)
-    size = kkpy.parallel_scan("kkpy.sparse.cuda.tables", _policy(space, n), table_size, flops,
-                              out=toff)
-    if n == 0:
-        kkpy.deep_copy(toff, 0)
-    return toff, int(size)
 
 
 def spgemm_numeric(plan, A, B, space=None):
