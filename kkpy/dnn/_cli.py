@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 
@@ -83,13 +84,18 @@ def _error(message):
 
 # -- run --------------------------------------------------------------------------
 
-def _check_plot_available():
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        from ._engine import UserError
+def _check_outputs(args):
+    """Fail before a long run, not after it, on outputs that cannot be written."""
+    from ._engine import UserError
 
-        raise UserError("--plot needs matplotlib (pip install 'kkpy[plot]')") from None
+    for path in (args.categories_out, args.plot):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise UserError(f"{path}: its directory does not exist")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UserError("--plot needs matplotlib (pip install 'kkpy[plot]')") from None
 
 
 def _plot(path, per_layer):
@@ -144,8 +150,7 @@ def _cmd_run(args):
         return _error(str(err))
     rank = comm.Get_rank() if comm is not None else 0
     try:
-        if args.plot:
-            _check_plot_available()
+        _check_outputs(args)
         bar = None
         if rank == 0 and not args.quiet:
             bar = Progress(0, "layers")
@@ -176,7 +181,9 @@ def _cmd_run(args):
             _mpi.abort(comm, str(err), 2)
         return _error(str(err))
     except OSError as err:  # writing an output file
-        message = f"{err.filename}: {err.strerror}" if err.filename else str(err)
+        from ._engine import _one_line
+
+        message = _one_line(err)
         if comm is not None:
             _mpi.abort(comm, message, 2)
         return _error(message)

@@ -177,6 +177,7 @@ def test_plot(capsys, tmp_path):
      "/nonexistent/dir"),
     (["run", "--data", "."], "--data needs --neurons N and --layers L"),
     (["run", "--truth", "/nonexistent/truth.tsv"], "/nonexistent/truth.tsv"),
+    (["run", "--categories-out", "/nonexistent/c.tsv"], "/nonexistent/c.tsv"),
     ([], "choose a command"),
 ])
 def test_usage_errors_exit_2(capsys, argv, message):
