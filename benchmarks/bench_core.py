@@ -57,6 +57,12 @@ def bump_one(b, x):
     x[b] += 1.0
 
 
+@numba.njit(parallel=True, cache=True)
+def bump_prange(x):
+    for i in prange(x.shape[0]):
+        x[i] += 1.0
+
+
 def dot_kkpy(x, y):
     return kkpy.parallel_reduce("dot", kkpy.RangePolicy(kkpy.Threads(), 0, len(x)), dot_kernel, x, y)
 
@@ -115,6 +121,7 @@ class Launch:
         for pol in (self.serial1, self.threads1, self.threads16):
             kkpy.parallel_for("bump", pol, bump, self.x)
         bump_one(0, self.x)
+        bump_prange(self.x)
 
     def time_parallel_for_serial_1(self):
         kkpy.parallel_for("bump", self.serial1, bump, self.x)
@@ -129,6 +136,10 @@ class Launch:
     def time_numba_call(self):
         # the floor: calling a compiled numba function from Python
         bump_one(0, self.x)
+
+    def time_numba_prange_16(self):
+        # the floor for a parallel launch: numba's own fork/join on 16 indices
+        bump_prange(self.x)
 
 
 _KERNELS = '''
@@ -234,7 +245,8 @@ def main(argv=None):
     cases = {"bare numba call (floor)": launch.time_numba_call,
              "parallel_for Serial, 1 index": launch.time_parallel_for_serial_1,
              "parallel_for Threads, 1 index": launch.time_parallel_for_threads_1,
-             "parallel_for Threads, 16 indices": launch.time_parallel_for_threads_16}
+             "parallel_for Threads, 16 indices": launch.time_parallel_for_threads_16,
+             "bare numba prange, 16 indices (floor)": launch.time_numba_prange_16}
     # One case at a time: after a Threads launch numba's OpenMP workers spin
     # for a while, and on a small machine that slows whatever runs next.
     for name, fn in cases.items():
