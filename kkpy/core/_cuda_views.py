@@ -173,7 +173,12 @@ def _is_device(a):
 
 
 def _contiguous(d):
-    c, f = _contiguity(d.shape, d.strides, np.dtype(d.dtype).itemsize)
+    """``"C"``, ``"F"`` or None, by the array's own flags where it has them: numba's
+    copies check contiguity by those, which for extents of 1 need not be numpy's."""
+    try:
+        c, f = bool(d.flags["C_CONTIGUOUS"]), bool(d.flags["F_CONTIGUOUS"])
+    except (AttributeError, KeyError, TypeError):
+        c, f = _contiguity(d.shape, d.strides, np.dtype(d.dtype).itemsize)
     return "C" if c else "F" if f else None
 
 

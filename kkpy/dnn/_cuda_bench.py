@@ -257,10 +257,11 @@ def _main_mpi(a):
         net.launch(state, timed=False, graph=True)
         cats = net.categories(state) + lo
         times.append(time.perf_counter() - t1)
-    slowest = comm.reduce(np.array(times), op=MPI.MAX, root=0)
+    alltimes = comm.gather(times, root=0)
     allcats = comm.gather(cats, root=0)
     if rank:
         return 0
+    slowest = np.max(np.array(alltimes), axis=0)    # run by run, the slowest rank
     cats = np.sort(np.concatenate(allcats))
     t = float(np.median(slowest))
     edges = a.images * net.nnz

@@ -15,9 +15,9 @@ is organised around what the hardware does fast, for any sparse network:
   column ``j`` in increasing ``i``; ``z`` stays 0 if it is 0, else
   ``min(max(z + b_j, 0), ymax)``: the CPU engine's definition, entry by entry.
 * **Dead rows leave.** Each layer marks, per batch, which rows are still
-  nonzero (a 32-bit mask); the last block to finish the layer turns the
-  masks into slots for the next layer, keeping the rows in order; a second
-  kernel moves the live rows there, a whole 32-row line at a time.  If no row died it moves nothing,
+  nonzero (a 32-bit mask); one block turns the masks into slots for the
+  next layer, keeping the rows in order; a third kernel moves the live rows
+  there, a whole 32-row line at a time.  If no row died it moves nothing,
   and the next layer reads this layer's output where it is.  Counts stay on
   the GPU: no layer waits for the host.
 """
@@ -36,6 +36,8 @@ _SIM = bool(config.ENABLE_CUDASIM)
 #: only a few batches are left alive.
 _BLOCK = 64
 _LANES = 32
+#: Threads of the one block that plans each layer's compaction.
+_PLAN_BLOCK = 32 if _SIM else 256
 
 
 # -- kernels ----------------------------------------------------------------------------
@@ -124,55 +126,15 @@ def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax
     return live, nz
 
 
-@cuda.jit(device=True, inline="always")
-def _plan(l, cnt, mask, mask_next, off, rid_in, rid_out, part):
-    """Each live row's slot in the next layer, in the order the rows are now
-    (run by one block, the last to finish a layer).
-
-    Keeping the order means a layer where no row died moves nothing.
-    """
-    t = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    nb = (cnt[l] + 31) // 32
-    lo = (nb * t) // nt
-    hi = (nb * (t + 1)) // nt
-    total = 0
-    for b in range(lo, hi):
-        # an atomic read: other blocks' updates of this kernel are in L2, not in L1
-        total += cuda.popc(cuda.atomic.or_(mask, b, 0))
-    part[t] = total
-    cuda.syncthreads()
-    d = 1
-    while d < nt:                                 # inclusive scan, log2(nt) steps
-        v = part[t - d] if t >= d else 0
-        cuda.syncthreads()
-        part[t] += v
-        cuda.syncthreads()
-        d *= 2
-    run = part[t] - total
-    if t == nt - 1:
-        cnt[l + 1] = part[t]
-    for b in range(lo, hi):
-        m = cuda.atomic.or_(mask, b, 0)
-        off[b] = run
-        for q in range(32):
-            if (m >> q) & 1:
-                rid_out[run] = rid_in[b * 32 + q]
-                run += 1
-        mask_next[b] = 0                          # the next layer's flags start clear
-
-
 @cuda.jit(cache=True)
 def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, max_tile, colptr, roff, vals, bias, ymax, exact,
-           mask, mask_next, off, rid_in, rid_out, done, nnz):
-    """One layer for every live batch; marks which rows of each batch are still alive,
-    and the last block to finish plans the next layer's batches.
+           mask, nnz):
+    """One layer for every live batch; marks which rows of each batch are still alive.
 
     A work item is one batch and a tile of consecutive output neurons; the
     tile shrinks when few batches are left, so that every block has work.
     """
     sh = cuda.shared.array(33, dtype=np.int32)   # live lanes, then nonzeros
-    part = cuda.shared.array(1024, dtype=np.int32)
     tid = cuda.threadIdx.x
     lane = np.uint64(tid % 32)
     warp = np.uint64(tid // 32)
@@ -217,16 +179,43 @@ def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, max_tile, colptr, roff, vals, bias,
         item += cuda.gridDim.x
     if tid == 0 and block_nz:
         cuda.atomic.add(nnz, l, block_nz)          # once per block: one hot address
-    # The classic last-block pattern: publish, count, and the last one plans.
-    cuda.threadfence()
+
+
+@cuda.jit(cache=True)
+def _plan(l, cnt, mask, mask_next, off, rid_in, rid_out):
+    """One block: each live row's slot in the next layer, in the order the rows are now.
+
+    Keeping the order means a layer where no row died moves nothing.
+    """
+    part = cuda.shared.array(1024, dtype=np.int32)
+    t = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    nb = (cnt[l] + 31) // 32
+    lo = (nb * t) // nt
+    hi = (nb * (t + 1)) // nt
+    total = 0
+    for b in range(lo, hi):
+        total += cuda.popc(mask[b])
+    part[t] = total
     cuda.syncthreads()
-    if tid == 0:
-        sh[32] = cuda.atomic.add(done, 0, 1)
-    cuda.syncthreads()
-    if sh[32] == cuda.gridDim.x - 1:
-        _plan(l, cnt, mask, mask_next, off, rid_in, rid_out, part)
-        if tid == 0:
-            done[0] = 0
+    d = 1
+    while d < nt:                                 # inclusive scan, log2(nt) steps
+        v = part[t - d] if t >= d else 0
+        cuda.syncthreads()
+        part[t] += v
+        cuda.syncthreads()
+        d *= 2
+    run = part[t] - total
+    if t == nt - 1:
+        cnt[l + 1] = part[t]
+    for b in range(lo, hi):
+        m = mask[b]
+        off[b] = run
+        for q in range(32):
+            if (m >> q) & 1:
+                rid_out[run] = rid_in[b * 32 + q]
+                run += 1
+        mask_next[b] = 0                          # the next layer's flags start clear
 
 
 @cuda.jit(cache=True)
@@ -382,8 +371,7 @@ class CudaNetwork:
                   "nnz": cuda.device_array(max(L, 1), np.int64),
                   "rid": [cuda.device_array(rows, np.int32) for _ in range(2)],
                   "masks": [cuda.device_array(nbatch, np.int64) for _ in range(2)],
-                  "off": cuda.device_array(nbatch, np.int32),
-                  "done": cuda.device_array(1, np.int32)}
+                  "off": cuda.device_array(nbatch, np.int32)}
             self._ws = ws
         return ws
 
@@ -410,7 +398,7 @@ class CudaNetwork:
         L = len(self.layers)
         _zero(ws["Ya"], nbatch * n0 * _LANES)
         ws["cnt"].copy_to_device(np.array([count] + [0] * L, np.int32))
-        for name in ("sel", "nnz", "masks", "done"):
+        for name in ("sel", "nnz", "masks"):
             for d in (ws[name] if isinstance(ws[name], list) else [ws[name]]):
                 _zero(d, d.shape[0])
         if count:
@@ -425,15 +413,16 @@ class CudaNetwork:
     def _enqueue(self, st, stream=0, events=None):
         """Every layer's three kernels, in order, on ``stream``."""
         Ya, Yb, cnt, sel, nnz, rid = (st[k] for k in ("Ya", "Yb", "cnt", "sel", "nnz", "rid"))
-        masks, off, done = st["masks"], st["off"], st["done"]
+        masks, off = st["masks"], st["off"]
         grid = _grid()
         for l, (colptr, roff, vals, bias) in enumerate(self.layers):
             n_in, n_out = self.shapes[l]
             _layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, 64, colptr, roff,
                                          vals, bias, self.ymax, self.exact[l], masks[l % 2],
-                                         masks[(l + 1) % 2], off, rid[l % 2], rid[(l + 1) % 2],
-                                         done, nnz)
-            _compact[max(1, grid // 4), _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
+                                         nnz)
+            _plan[1, _PLAN_BLOCK, stream](l, cnt, masks[l % 2], masks[(l + 1) % 2], off,
+                                          rid[l % 2], rid[(l + 1) % 2])
+            _compact[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
             if events is not None:
                 events[l + 1].record(stream)
 
