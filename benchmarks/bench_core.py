@@ -3,8 +3,9 @@
 - ``Dot``: ``parallel_reduce`` dot product of two 2e7 float64 arrays on
   ``Threads`` against a hand-written numba ``prange`` loop (target: within
   1.2x); ``track_ratio`` times both in one process, interleaved.
-- ``Launch``: a cached ``parallel_for`` on a tiny range (target: at most
-  20 us), on Serial and Threads, beside a bare call of a numba function.
+- ``Launch``: seconds per launch of a cached ``parallel_for`` on a tiny
+  range (target: at most 20 us), on Serial and Threads, beside the floors: a
+  bare call of a numba function and numba's own ``prange`` on 16 indices.
 - ``Compile``: first-call times of typical kernels in a fresh process with
   empty caches (``KKPY_CACHE_DIR``, ``NUMBA_CACHE_DIR`` in a temporary
   folder), and in a second process that finds them cached.
@@ -111,35 +112,54 @@ class Dot:
 
 
 class Launch:
-    """Launch latency of a cached kernel on a tiny range."""
+    """Launch latency of a cached kernel on a tiny range, in seconds per launch.
+
+    Each figure is the median over batches of 2000 launches, measured one
+    case at a time: after a Threads launch numba's OpenMP workers spin for a
+    while, and on a small machine that slows whatever runs next.  (asv's own
+    ``time_`` sampling of microsecond calls swung by 10x on a busy 2-core box.)
+    """
 
     def setup(self):
-        self.x = np.zeros(16)
-        self.serial1 = kkpy.RangePolicy(kkpy.Serial(), 0, 1)
-        self.threads1 = kkpy.RangePolicy(kkpy.Threads(), 0, 1)
-        self.threads16 = kkpy.RangePolicy(kkpy.Threads(), 0, 16)
-        for pol in (self.serial1, self.threads1, self.threads16):
-            kkpy.parallel_for("bump", pol, bump, self.x)
-        bump_one(0, self.x)
-        bump_prange(self.x)
+        x = self.x = np.zeros(16)
+        serial1 = kkpy.RangePolicy(kkpy.Serial(), 0, 1)
+        threads1 = kkpy.RangePolicy(kkpy.Threads(), 0, 1)
+        threads16 = kkpy.RangePolicy(kkpy.Threads(), 0, 16)
+        self.cases = {
+            # the floor: calling a compiled numba function from Python
+            "numba_call": lambda: bump_one(0, x),
+            "parallel_for_serial_1": lambda: kkpy.parallel_for("bump", serial1, bump, x),
+            "parallel_for_threads_1": lambda: kkpy.parallel_for("bump", threads1, bump, x),
+            # 16 indices wake numba's thread pool: this includes its fork/join ...
+            "parallel_for_threads_16": lambda: kkpy.parallel_for("bump", threads16, bump, x),
+            # ... whose floor is numba's own prange on 16 indices
+            "numba_prange_16": lambda: bump_prange(x),
+        }
+        for launch in self.cases.values():
+            launch()
 
-    def time_parallel_for_serial_1(self):
-        kkpy.parallel_for("bump", self.serial1, bump, self.x)
+    def _median(self, case, repeat=7):
+        return median_seconds(self.cases[case], number=2000, repeat=repeat)
 
-    def time_parallel_for_threads_1(self):
-        kkpy.parallel_for("bump", self.threads1, bump, self.x)
+    def track_numba_call(self):
+        return self._median("numba_call")
 
-    def time_parallel_for_threads_16(self):
-        # 16 indices wake numba's thread pool: this includes its fork/join.
-        kkpy.parallel_for("bump", self.threads16, bump, self.x)
+    def track_parallel_for_serial_1(self):
+        return self._median("parallel_for_serial_1")
 
-    def time_numba_call(self):
-        # the floor: calling a compiled numba function from Python
-        bump_one(0, self.x)
+    def track_parallel_for_threads_1(self):
+        return self._median("parallel_for_threads_1")
 
-    def time_numba_prange_16(self):
-        # the floor for a parallel launch: numba's own fork/join on 16 indices
-        bump_prange(self.x)
+    def track_parallel_for_threads_16(self):
+        return self._median("parallel_for_threads_16")
+
+    def track_numba_prange_16(self):
+        return self._median("numba_prange_16")
+
+    for _name in list(locals()):
+        if _name.startswith("track_"):
+            locals()[_name].unit = "seconds"
+    del _name
 
 
 _KERNELS = '''
@@ -242,16 +262,10 @@ def main(argv=None):
 
     launch = Launch()
     launch.setup()
-    cases = {"bare numba call (floor)": launch.time_numba_call,
-             "parallel_for Serial, 1 index": launch.time_parallel_for_serial_1,
-             "parallel_for Threads, 1 index": launch.time_parallel_for_threads_1,
-             "parallel_for Threads, 16 indices": launch.time_parallel_for_threads_16,
-             "bare numba prange, 16 indices (floor)": launch.time_numba_prange_16}
-    # One case at a time: after a Threads launch numba's OpenMP workers spin
-    # for a while, and on a small machine that slows whatever runs next.
-    for name, fn in cases.items():
-        us = median_seconds(fn, number=2000, repeat=args.repeat) * 1e6
-        print(f"launch, {name}: {us:.2f} us" + ("" if "floor" in name else " (target <= 20)"))
+    for case in launch.cases:
+        us = launch._median(case, repeat=args.repeat) * 1e6
+        floor = case.startswith("numba")
+        print(f"launch, {case}: {us:.2f} us" + (" (floor)" if floor else " (target <= 20)"))
 
     times = first_call_times()
     for state in ("cold", "cached"):
