@@ -23,14 +23,6 @@ KEYS = {"neurons", "layers", "images", "edges", "seconds", "edges_per_second", "
         "passed", "ranks", "threads", "space", "per_layer"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory):
-    """Keep the parsed-file cache of these throwaway data sets out of the user's."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KKPY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 def run_cli(capsys, *argv):
     """Run in-process; return (exit code, stdout, stderr)."""
     try:

@@ -14,14 +14,6 @@ from kkpy.dnn._cli import main
 from kkpy.dnn._mpi import combine_layer_stats, launcher_size, split_rows
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory):
-    """Keep the parsed-file cache of these throwaway data sets out of the user's."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KKPY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @given(st.lists(st.integers(0, 50), max_size=60), st.integers(1, 8))
 def test_split_rows_is_contiguous_and_balanced_by_work(row_nnz, nranks):
     b = split_rows(row_nnz, nranks)
