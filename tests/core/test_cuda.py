@@ -15,7 +15,7 @@ import kkpy
 from kkpy.core._cuda_testing import module_setup
 
 MODE, on_device, test_module_passes_under_the_simulator = module_setup(__file__)
-FEW = settings(max_examples=8)
+FEW = settings(max_examples=5)
 
 
 def dev(a):
