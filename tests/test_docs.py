@@ -61,6 +61,8 @@ def test_readme_examples_run(monkeypatch, tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) >= 3, "the README shows the core, sparse and dnn APIs"
     run_doctests("\n".join(blocks), "README.md", monkeypatch, tmp_path)
+    for link in re.findall(r"\]\((docs/[^)#]+)", text):
+        assert (ROOT / link).is_file(), f"README links to a missing {link}"
 
 
 def _documented():
