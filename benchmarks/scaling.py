@@ -50,10 +50,12 @@ def write_tiled_real(out_dir, images):
 def _run(cmd, env=None):
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if out.returncode not in (0, 1):
-        print(out.stderr[-2000:], file=sys.stderr)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        print(f"failed with exit code {out.returncode}:", out.stdout[-1000:], out.stderr[-2000:],
+              file=sys.stderr)
         return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -75,6 +77,7 @@ def main():
                     str(t), "--peers", peers, "--repeat", "3", "--json"])
         if res:
             rows.append({"kind": "threads", "ranks": 1, "threads": t, **res})
+            print(json.dumps(rows[-1]), flush=True)
     mpiexec = shutil.which("mpiexec") or shutil.which("mpirun")
     if mpiexec and not args.no_mpi:
         for ranks in (2, 4, 8, 16):
@@ -86,10 +89,9 @@ def main():
                         "--quiet", "--json"])
             if res:
                 res.pop("per_layer", None)
+                res.pop("category_ids", None)
                 rows.append({"kind": "mpi", "ranks": ranks, "threads": t, **res})
-    for row in rows:
-        line = json.dumps(row)
-        print(line)
+                print(json.dumps(rows[-1]), flush=True)
     if args.out:
         with open(args.out, "w") as fh:
             fh.write("".join(json.dumps(r) + "\n" for r in rows))
