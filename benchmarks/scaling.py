@@ -51,7 +51,9 @@ def _run(cmd, env=None):
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     try:
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        # other ranks' launchers may print after rank 0's JSON line
+        last = [ln for ln in out.stdout.splitlines() if ln.lstrip().startswith("{")][-1]
+        return json.loads(last[last.index("{"):])
     except (IndexError, ValueError):
         print(f"failed with exit code {out.returncode}:", out.stdout[-1000:], out.stderr[-2000:],
               file=sys.stderr)
@@ -66,11 +68,14 @@ def main():
     p.add_argument("--peers", default="scipy", help="peers for the all-threads bench run")
     p.add_argument("--out")
     p.add_argument("--no-mpi", action="store_true")
+    p.add_argument("--mpi-only", action="store_true")
     args = p.parse_args()
     n, L = write_tiled_real(args.data, args.images)
     py = sys.executable
     rows = []
     threads = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= args.max_threads]
+    if args.mpi_only:
+        threads = []
     for t in threads:
         peers = args.peers if t == threads[-1] else ""
         res = _run([py, "-m", "kkpy.dnn", "bench", "--images", str(args.images), "--threads",
@@ -84,9 +89,13 @@ def main():
             t = args.max_threads // ranks
             if t < 1:
                 continue
+            # Open MPI pins each rank to one core unless told otherwise, which
+            # would leave numba a single thread per rank.
+            env = dict(os.environ, OMPI_MCA_hwloc_base_binding_policy="none",
+                       OMPI_MCA_rmaps_base_oversubscribe="1")
             res = _run([mpiexec, "-n", str(ranks), py, "-m", "kkpy.dnn", "run", "--data",
                         args.data, "--neurons", str(n), "--layers", str(L), "--threads", str(t),
-                        "--quiet", "--json"])
+                        "--quiet", "--json"], env=env)
             if res:
                 res.pop("per_layer", None)
                 res.pop("category_ids", None)
