@@ -82,7 +82,9 @@ def categories(Y, space=None):
     row_map = np.asarray(Y.row_map)
     sums = np.zeros(Y.nrows, np.float64)
     if Y.nrows:
-        policy = kkpy.RangePolicy(space or kkpy.DefaultHostExecutionSpace(), 0, Y.nrows)
+        if space is None or space.memory_space != kkpy.HostSpace:
+            space = kkpy.DefaultHostExecutionSpace()  # Y is a host matrix
+        policy = kkpy.RangePolicy(space, 0, Y.nrows)
         kkpy.parallel_for("kkpy.dnn.categories", policy, _row_sum, row_map,
                           np.asarray(Y.values), sums)
     return np.flatnonzero(sums).astype(np.int64)
@@ -165,6 +167,12 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     from ..sparse import as_crs
     from ..sparse._chain import PreparedChain, prepare_chain, spgemm_chain
 
+    if space is not None and space.backend == "cuda":
+        from ._infer_cuda import infer_cuda
+
+        if isinstance(layers, PreparedChain):
+            layers = layers.mats
+        return infer_cuda(Y0, layers, bias, ymax=ymax, dtype=dtype, callback=callback)
     dtype = np.dtype(dtype)
     if not isinstance(layers, PreparedChain):
         layers = list(layers)

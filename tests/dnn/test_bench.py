@@ -1,0 +1,57 @@
+"""``kkpy-dnn bench``: the peers agree with kkpy and the JSON reports every figure."""
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from kkpy.dnn import _data
+from kkpy.dnn._cli import main
+from kkpy.dnn._peers import graphblas_available, graphblas_infer, graphblas_prepare, scipy_infer
+
+
+def test_bench_json_reports_each_implementation(capsys):
+    code = main(["bench", "--layers", "6", "--images", "150", "--repeat", "1", "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    res = json.loads(out[-1])
+    assert code == 0
+    assert res["agree"] is True and res["images"] == 150 and res["layers"] == 6
+    assert res["edges"] == 6 * 1024 * 32
+    for name, r in res["results"].items():
+        assert r["seconds"] > 0 and r["peak_bytes"] >= 0
+        assert r["edges_per_second"] == pytest.approx(150 * res["edges"] / r["seconds"])
+    assert "scipy" in res["results"]
+    assert ("graphblas" in res["results"]) == graphblas_available()
+
+
+def test_bench_repeats_the_real_rows_with_their_truth(capsys):
+    # 2400 images = the 1200 real rows twice; the truth repeats with them
+    code = main(["bench", "--images", "2400", "--repeat", "1", "--peers", "", "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and res["passed"] is True
+    assert res["results"]["kkpy"]["categories"] == 2 * 19
+
+
+def test_bench_rejects_bad_arguments(capsys):
+    assert main(["bench", "--space", "serial", "--neurons", "4096"]) == 2
+    assert "embedded" in capsys.readouterr().err
+
+
+def test_scipy_peer_matches_the_truth():
+    layers, Y, truth, bias, n = _data.load_embedded()
+    Ys = [W.to_scipy() if hasattr(W, "to_scipy") else W for W in layers]
+    Y0 = Y.to_scipy() if hasattr(Y, "to_scipy") else Y
+    out = scipy_infer(sp.csr_array(Y0), Ys, bias)
+    assert np.array_equal(np.flatnonzero(out.sum(axis=1)), np.asarray(truth))
+
+
+@pytest.mark.skipif(not graphblas_available(), reason="python-graphblas is a bench extra")
+def test_graphblas_peer_matches_scipy():
+    rng = np.random.default_rng(3)
+    Y0 = sp.random(40, 30, density=0.2, random_state=1, format="csr", dtype=np.float32)
+    Ws = [sp.random(30, 30, density=0.2, random_state=k, format="csr", dtype=np.float32)
+          for k in range(3)]
+    b = rng.uniform(-0.3, 0.0, size=30).astype(np.float32)
+    ref = scipy_infer(Y0, Ws, b)
+    got = graphblas_infer(graphblas_prepare(Y0, Ws, b))
+    assert abs(sp.csr_array(got) - ref).max() < 1e-5
