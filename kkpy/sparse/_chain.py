@@ -12,6 +12,7 @@ sparse accumulation; the result is the same either way.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -35,12 +36,41 @@ def _csr(x):
     return x.indptr, x.indices, x.data, x.shape
 
 
+class _Workspace:
+    """Dense block buffers reused from layer to layer and from call to call.
+
+    Fresh memory costs a page fault per page on first touch, which for a
+    60000 x 1024 float32 layer is a large part of the layer's time; the
+    layers ping-pong between two buffers instead, and a prepared chain keeps
+    them for its next call (like a Kokkos Kernels handle keeps its workspace).
+    """
+
+    def __init__(self):
+        self._flat = [None, None]
+        self.lock = threading.Lock()
+
+    def take(self, slot, shape, dtype):
+        size = int(np.prod(shape))
+        flat = self._flat[slot]
+        if flat is None or flat.dtype != dtype or flat.size < size:
+            flat = self._flat[slot] = np.empty(max(size, 1), dtype)
+        return flat[:size].reshape(shape)
+
+    def release(self):
+        self._flat = [None, None]
+
+
 class PreparedChain:
-    """The chain's matrices transposed once (column access), reusable across inputs."""
+    """The chain's matrices transposed once (column access), reusable across inputs.
+
+    It also keeps the dense working buffers of its last call, so repeated
+    calls do not pay for fresh memory again; :meth:`release` frees them.
+    """
 
     def __init__(self, mats, dtype):
         import scipy.sparse as sp
 
+        self.workspace = _Workspace()
         self.shapes = []
         self.transposed = []
         self.mats = []
@@ -61,6 +91,10 @@ class PreparedChain:
 
     def __len__(self):
         return len(self.shapes)
+
+    def release(self):
+        """Free the working buffers kept from the last call."""
+        self.workspace.release()
 
 
 def prepare_chain(mats, dtype=np.float32):
@@ -165,18 +199,31 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
 
 def _run_batch(space, chain, row_map, entries, values, nrows, epilogue, epilogue_args, dtype,
                R, record, dense_fraction):
+    per_layer = isinstance(epilogue_args, list)
+    width = chain.shapes[0][0] if len(chain) else 0
+    # a chain used by two threads at once gives the second its own buffers
+    ws = chain.workspace if chain.workspace.lock.acquire(blocking=False) else _Workspace()
+    try:
+        return _layers(space, chain, ws, row_map, entries, values, nrows, epilogue,
+                       epilogue_args, per_layer, width, dtype, R, record, dense_fraction)
+    finally:
+        if ws is chain.workspace:
+            ws.lock.release()
+
+
+def _layers(space, chain, ws, row_map, entries, values, nrows, epilogue, epilogue_args,
+            per_layer, width, dtype, R, record, dense_fraction):
     from ._crs import CrsMatrix
     from ._spgemm import spgemm
 
-    per_layer = isinstance(epilogue_args, list)
-    width = chain.shapes[0][0] if len(chain) else 0
+    slot = 0  # the workspace buffer holding the live dense rows
     row_nnz = np.diff(row_map)
     live = np.flatnonzero(row_nnz).astype(np.int64)  # input ids of live rows
     values = values.astype(dtype, copy=False)
     dense = len(values) >= dense_fraction * len(live) * width
     if dense:
-        src, counts = _densify(space, row_map.astype(np.int64), entries, values, live, width, R,
-                               dtype)
+        src, counts = _densify(space, ws, slot, row_map.astype(np.int64), entries, values,
+                               live, width, R, dtype)
     else:
         Y = _compact_crs(CrsMatrix(values, entries, row_map, width), row_nnz)
     for k in range(len(chain)):
@@ -187,19 +234,19 @@ def _run_batch(space, chain, row_map, entries, values, nrows, epilogue, epilogue
             wt_ptr, wt_idx, wt_val = chain.transposed[k]
             kern = K.layer_kernel(epilogue, len(eargs))
             nb = src.shape[0]
-            dst = np.empty((nb, n_out, R), dtype)
+            dst = ws.take(1 - slot, (nb, n_out, R), dtype)
             counts = np.empty((nb, R), np.int64)
             _launch(space, "spgemm_chain:layer", nb, kern, src, dst, counts, wt_ptr, wt_idx,
                     wt_val, *eargs)
             flat = counts.reshape(-1)[:len(live)]
             alive = flat > 0
             if alive.all():
-                src = dst
+                src, slot = dst, 1 - slot
             else:
                 keep = np.flatnonzero(alive)
                 live = live[keep]
                 nb = -(-len(live) // R)
-                src = np.empty((nb, n_out, R), dtype)
+                src = ws.take(slot, (nb, n_out, R), dtype)
                 _launch(space, "spgemm_chain:repack", nb, K.repack, dst, src, keep)
                 counts = np.zeros(nb * R, np.int64)
                 counts[:len(live)] = flat[keep]
@@ -217,7 +264,7 @@ def _run_batch(space, chain, row_map, entries, values, nrows, epilogue, epilogue
             Y = _compact_crs(Z, rc)
             nnz = int(Y.nnz)
             if len(live) and nnz >= dense_fraction * len(live) * n_out:
-                src, counts = _densify(space, np.asarray(Y.row_map).astype(np.int64),
+                src, counts = _densify(space, ws, slot, np.asarray(Y.row_map).astype(np.int64),
                                        np.asarray(Y.entries), np.asarray(Y.values),
                                        np.arange(len(live), dtype=np.int64), n_out, R, dtype)
                 dense = True
@@ -245,10 +292,10 @@ def _stack(parts):
                      parts[0].ncols)
 
 
-def _densify(space, row_map, entries, values, rows, width, R, dtype):
+def _densify(space, ws, slot, row_map, entries, values, rows, width, R, dtype):
     """Dense blocks holding CSR rows ``rows``, and their nonzero counts."""
     nb = -(-len(rows) // R)
-    src = np.empty((nb, width, R), dtype)
+    src = ws.take(slot, (nb, width, R), dtype)
     _launch(space, "spgemm_chain:scatter", nb, K.scatter_rows, row_map, entries, values, rows, src)
     counts = np.zeros(nb * R, np.int64)
     counts[:len(rows)] = (row_map[rows + 1] - row_map[rows]) if len(rows) else 0
