@@ -186,7 +186,7 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     for lo in starts:
         hi = min(nrows, lo + batch)
         sub = row_map[lo:hi + 1]
-        parts.append(_run_batch(space, chain, sub - sub[0], entries[sub[0]:sub[-1]],
+        parts.append(_run_batch(space, chain, shape[1], sub - sub[0], entries[sub[0]:sub[-1]],
                                 values[sub[0]:sub[-1]], hi - lo, epilogue, epilogue_args,
                                 dtype, R, live or merge, dense_fraction))
     if callback is not None and live is None:
@@ -197,10 +197,9 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     return _stack(parts)
 
 
-def _run_batch(space, chain, row_map, entries, values, nrows, epilogue, epilogue_args, dtype,
-               R, record, dense_fraction):
+def _run_batch(space, chain, width, row_map, entries, values, nrows, epilogue, epilogue_args,
+               dtype, R, record, dense_fraction):
     per_layer = isinstance(epilogue_args, list)
-    width = chain.shapes[0][0] if len(chain) else 0
     # a chain used by two threads at once gives the second its own buffers
     ws = chain.workspace if chain.workspace.lock.acquire(blocking=False) else _Workspace()
     try:
