@@ -1,0 +1,72 @@
+"""Choosing a row accumulator (dense or hash) and planning the rows for it."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._staged import MIN_CHUNK_WORK, RowPlan
+
+ALGORITHMS = ("auto", "dense", "hash")
+#: A dense accumulator this small (bytes per thread) stays in cache: always dense.
+DENSE_CACHE_BYTES = 4 << 20
+#: Dense accumulators of all threads together may take at most this many bytes.
+DENSE_MEMORY_BYTES = 1 << 30
+#: Rows of the result at least this full (mean upper bound / ncols) make a hash table as big.
+DENSE_FILL = 1 / 64
+
+
+def check_algorithm(what, algorithm):
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{what}: algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    return algorithm
+
+
+def choose_accumulator(ncols, mean_bound, itemsize, threads):
+    """Dense or hash accumulator for rows of ``ncols`` columns, as ``"auto"`` decides.
+
+    A dense accumulator costs ``w = ncols * (itemsize + 4)`` bytes per thread
+    (values plus an int32 marker) and touches them at random; a hash table
+    costs about 2-4 slots per entry of the row, wherever the columns are,
+    plus a radix sort of each row.  The rule, in the spirit of Kokkos
+    Kernels' speed-versus-memory choice::
+
+        dense  if  w * threads <= DENSE_MEMORY_BYTES  and
+                   (w <= DENSE_CACHE_BYTES  or  mean_bound >= DENSE_FILL * ncols)
+        hash   otherwise
+
+    i.e. dense when it fits the memory budget and either stays in cache or
+    the rows of the result are full enough that a hash table would not be
+    much smaller.  ``mean_bound`` is the mean over rows of
+    ``min(ncols, contributions)``.
+
+    Examples
+    --------
+    >>> from kkpy.sparse import choose_accumulator
+    >>> choose_accumulator(1024, 700, 4, 2), choose_accumulator(10**7, 300, 8, 2)
+    ('dense', 'hash')
+    """
+    w = ncols * (itemsize + 4)
+    if w * threads > DENSE_MEMORY_BYTES:
+        return "hash"
+    if w <= DENSE_CACHE_BYTES or mean_bound >= DENSE_FILL * ncols:
+        return "dense"
+    return "hash"
+
+
+def plan_rows(space, work, m, algorithm, value_dtype):
+    """Rows cut into chunks of equal ``work``, and whether to accumulate densely.
+
+    Returns
+    -------
+    plan : RowPlan
+    dense : bool
+    """
+    plan = RowPlan(space, work, m)
+    if algorithm == "auto":
+        mean = plan.max_bound / max(work.shape[0], 1)
+        algorithm = choose_accumulator(m, mean, np.dtype(value_dtype).itemsize,
+                                       space.concurrency())
+    dense = algorithm == "dense"
+    if dense:
+        # A dense workspace costs about m stores to set up: give chunks work to repay it.
+        plan.split(max(MIN_CHUNK_WORK, m // 4))
+    return plan, dense

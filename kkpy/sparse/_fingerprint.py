@@ -1,0 +1,43 @@
+"""Structure fingerprints: what a handle remembers to refuse a changed structure."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import RangePolicy, parallel_reduce
+from ._staged import glue_space
+from .impl._fingerprint_kernels import element_hash
+
+
+def fingerprint(A, space):
+    """``(shape, nnz, hash(row_map), hash(entries))`` of a CrsMatrix, computed in parallel.
+
+    Costs one pass over the index arrays, far less than the numeric phase
+    that it guards.
+    """
+    rm = np.asarray(A.row_map)
+    ent = np.asarray(A.entries)
+    h_rm = parallel_reduce("kkpy.sparse.fingerprint",
+                           RangePolicy(glue_space(space, rm.shape[0]), 0, rm.shape[0]),
+                           element_hash, rm)
+    h_ent = parallel_reduce("kkpy.sparse.fingerprint",
+                            RangePolicy(glue_space(space, ent.shape[0]), 0, ent.shape[0]),
+                            element_hash, ent)
+    return (A.shape, A.nnz, int(h_rm), int(h_ent))
+
+
+def check_same(what, name, expected, A, space):
+    """Raise ValueError if ``A``'s structure is not the one fingerprinted as ``expected``."""
+    got = fingerprint(A, space)
+    if got != expected:
+        detail = (f"shape {expected[0]} -> {got[0]}" if got[0] != expected[0] else
+                  f"nnz {expected[1]} -> {got[1]}" if got[1] != expected[1] else
+                  "row_map or entries differ")
+        raise ValueError(f"{what}: the structure of {name} differs from the one the handle's "
+                         f"symbolic phase saw ({detail}); run the symbolic phase again")
+
+
+def buffer_id(A):
+    """Identity of ``A``'s index arrays (their memory), to recognise a result matrix."""
+    rm, ent = np.asarray(A.row_map), np.asarray(A.entries)
+    return (rm.__array_interface__["data"][0], rm.shape, ent.__array_interface__["data"][0],
+            ent.shape, A.ncols)

@@ -1,0 +1,176 @@
+"""Sparse matrix addition ``C = alpha*A + beta*B``, as in Kokkos Kernels (``KokkosSparse::spadd``)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from ._accumulate import plan_rows
+from ._crs import CrsMatrix, as_crs, crs_arrays
+from ._handle import PhaseHandle
+from ._staged import glue_space, run_staged
+from .impl import _spadd_kernels as K
+
+__all__ = ["SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd"]
+
+
+class SpAddHandle(PhaseHandle):
+    """State shared by the symbolic and numeric phases of one sum ``alpha*A + beta*B``.
+
+    Parameters
+    ----------
+    algorithm : {"auto", "dense", "hash"}
+        The row accumulator, as for :class:`~kkpy.sparse.SpGEMMHandle`.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from kkpy.sparse import SpAddHandle, spadd_symbolic, spadd_numeric
+    >>> A = sp.random(5, 5, density=0.4, format="csr", random_state=0)
+    >>> B = sp.random(5, 5, density=0.4, format="csr", random_state=1)
+    >>> h = SpAddHandle(); C = spadd_symbolic(h, A, B)
+    >>> C = spadd_numeric(h, 2.0, A, -1.0, B, C)
+    >>> bool(abs(C.to_scipy() - (2 * A - B)).max() < 1e-12)
+    True
+    """
+
+
+def _operands(what, A, B):
+    A, B = as_crs(A), as_crs(B)
+    if A.shape != B.shape:
+        raise ValueError(f"{what}: A is {A.nrows} x {A.ncols} but B is {B.nrows} x {B.ncols}; "
+                         "they must have the same shape")
+    return A, B
+
+
+def spadd_symbolic(handle, A, B, space=None, check=True):
+    """The structure of ``C = alpha*A + beta*B``: the union of the two structures, sorted.
+
+    Parameters
+    ----------
+    handle : SpAddHandle
+    A, B : CrsMatrix or scipy.sparse matrix
+        Same shape; rows need not be sorted, duplicates are allowed.
+    space : ExecutionSpace, optional
+    check : bool, default True
+        Fingerprint ``A`` and ``B`` so that :func:`spadd_numeric` can refuse
+        a changed structure; False skips it (one pass over their indices).
+
+    Returns
+    -------
+    CrsMatrix
+        ``C`` with its structure set and zero values, for :func:`spadd_numeric`.
+
+    Examples
+    --------
+    >>> from kkpy.sparse import CrsMatrix, SpAddHandle, spadd_symbolic
+    >>> A = CrsMatrix([1.0], [2], [0, 1], 3)
+    >>> B = CrsMatrix([1.0, 1.0], [2, 0], [0, 2], 3)
+    >>> spadd_symbolic(SpAddHandle(), A, B).entries.tolist()
+    [0, 2]
+    """
+    A, B = _operands("spadd_symbolic", A, B)
+    space = space or DefaultExecutionSpace()
+    vdtype = np.result_type(A.dtype, B.dtype)
+    a_rm, a_ent, _ = crs_arrays(A)
+    b_rm, b_ent, _ = crs_arrays(B)
+    work = np.empty(A.nrows, np.int64)
+    parallel_for("kkpy.sparse.spadd_work", RangePolicy(glue_space(space, A.nrows), 0, A.nrows),
+                 K.row_work, a_rm, b_rm, work)
+    m = np.int64(A.ncols)
+    plan, dense = plan_rows(space, work, A.ncols, handle.algorithm, vdtype)
+
+    def launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz):
+        parallel_for("kkpy.sparse.spadd_symbolic", policy, K.symbolic_chunk, bounds, region, work,
+                     m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, chunk_nnz)
+
+    row_map, entries, _ = run_staged(space, plan, launch,
+                                     np.result_type(A.index_dtype, B.index_dtype), None, A.ncols)
+    C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, A.ncols, label="C",
+                  check=False)
+    handle._remember(A, B, C, plan, dense, space, check)
+    return C
+
+
+def _scalar(what, name, s):
+    if not isinstance(s, numbers.Number) or isinstance(s, complex):
+        raise TypeError(f"{what}: {name} must be a real scalar, got {s!r}")
+
+
+def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
+    """Fill the values of ``C = alpha*A + beta*B`` (structure from :func:`spadd_symbolic`).
+
+    Parameters
+    ----------
+    handle : SpAddHandle
+    alpha, beta : scalar
+    A, B : CrsMatrix or scipy.sparse matrix
+        Same structures as at the symbolic phase (checked every time).
+    C : CrsMatrix
+        The matrix :func:`spadd_symbolic` returned; its values are overwritten.
+    space : ExecutionSpace, optional
+
+    Returns
+    -------
+    CrsMatrix
+        ``C``.
+
+    Raises
+    ------
+    ValueError
+        If the symbolic phase has not run or a structure differs from its.
+
+    Examples
+    --------
+    >>> from kkpy.sparse import CrsMatrix, SpAddHandle, spadd_symbolic, spadd_numeric
+    >>> A = CrsMatrix([1.0], [2], [0, 1], 3)
+    >>> B = CrsMatrix([1.0, 1.0], [2, 0], [0, 2], 3)
+    >>> h = SpAddHandle(); C = spadd_symbolic(h, A, B)
+    >>> spadd_numeric(h, 3.0, A, 1.0, B, C).toarray()
+    array([[1., 0., 4.]])
+    """
+    _scalar("spadd_numeric", "alpha", alpha)
+    _scalar("spadd_numeric", "beta", beta)
+    A, B = _operands("spadd_numeric", A, B)
+    C = as_crs(C)
+    space = space or DefaultExecutionSpace()
+    state = handle._recall("spadd_numeric", A, B, C, space)
+    bounds = state["bounds"]
+    t = C.dtype.type
+    policy = RangePolicy(space, 0, bounds.shape[0] - 1, schedule="dynamic", chunk=1)
+    parallel_for("kkpy.sparse.spadd_numeric", policy, K.numeric_chunk, bounds,
+                 np.int64(A.ncols), state["dense"], t(alpha), *crs_arrays(A), t(beta),
+                 *crs_arrays(B), *crs_arrays(C))
+    return C
+
+
+def spadd(alpha, A, beta, B, space=None, algorithm="auto"):
+    """``C = alpha*A + beta*B`` (symbolic and numeric phases in one call).
+
+    Parameters
+    ----------
+    alpha, beta : scalar
+    A, B : CrsMatrix or scipy.sparse matrix
+        Same shape.
+    space : ExecutionSpace, optional
+    algorithm : {"auto", "dense", "hash"}
+
+    Returns
+    -------
+    CrsMatrix
+        Sorted columns, the union of both structures (entries that cancel
+        stay, as explicit zeros).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.sparse import spadd
+    >>> A = sp.csr_array(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    >>> spadd(1.0, A, -1.0, sp.eye(2, format="csr")).toarray()
+    array([[0., 0.],
+           [0., 1.]])
+    """
+    h = SpAddHandle(algorithm)
+    C = spadd_symbolic(h, A, B, space=space, check=False)  # nothing can change in between
+    return spadd_numeric(h, alpha, A, beta, B, C, space=space)

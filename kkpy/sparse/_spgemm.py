@@ -1,0 +1,234 @@
+"""Sparse matrix-matrix multiply ``C = A @ B``, as in Kokkos Kernels.
+
+Two phases share a handle: :func:`spgemm_symbolic` computes ``C``'s
+structure, :func:`spgemm_numeric` its values, and may be rerun whenever only
+the values of ``A`` or ``B`` change.  :func:`spgemm` does both in one pass
+and can apply an *epilogue* to every entry (and drop the zeros it makes).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from ._accumulate import check_algorithm, plan_rows
+from ._crs import CrsMatrix, as_crs, crs_arrays
+from ._handle import PhaseHandle
+from ._staged import glue_space, run_staged
+from .impl import _spgemm_kernels as K
+
+__all__ = ["SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm"]
+
+
+class SpGEMMHandle(PhaseHandle):
+    """State shared by the symbolic and numeric phases of one product ``A @ B``.
+
+    Parameters
+    ----------
+    algorithm : {"auto", "dense", "hash"}
+        The row accumulator; ``"auto"`` applies :func:`~kkpy.sparse.choose_accumulator`.
+
+    Attributes
+    ----------
+    accumulator : str or None
+        ``"dense"`` or ``"hash"``, as chosen by the symbolic phase.
+    nnz : int or None
+        Number of entries of ``C`` found by the symbolic phase.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from kkpy.sparse import SpGEMMHandle, spgemm_symbolic, spgemm_numeric
+    >>> A = sp.random(6, 6, density=0.3, format="csr", random_state=0)
+    >>> h = SpGEMMHandle()
+    >>> C = spgemm_symbolic(h, A, A)
+    >>> C = spgemm_numeric(h, A, A, C)
+    >>> bool(abs(C.to_scipy() - A @ A).max() < 1e-12), h.accumulator
+    (True, 'dense')
+    """
+
+
+def _operands(what, A, B):
+    A, B = as_crs(A), as_crs(B)
+    if A.ncols != B.nrows:
+        raise ValueError(f"{what}: A is {A.nrows} x {A.ncols} but B is {B.nrows} x {B.ncols}; "
+                         "A's columns must match B's rows")
+    return A, B
+
+
+def _plan(space, A, B, algorithm, value_dtype):
+    """Products per row, the row plan, and whether to accumulate densely."""
+    a_rm, a_ent, _ = crs_arrays(A)
+    flops = np.empty(A.nrows, np.int64)
+    parallel_for("kkpy.sparse.spgemm_flops", RangePolicy(glue_space(space, A.nnz), 0, A.nrows),
+                 K.row_flops, a_rm, a_ent, np.asarray(B.row_map), flops)
+    return (flops,) + plan_rows(space, flops, B.ncols, algorithm, value_dtype)
+
+
+def _result_types(A, B):
+    return np.result_type(A.dtype, B.dtype), np.result_type(A.index_dtype, B.index_dtype)
+
+
+def spgemm_symbolic(handle, A, B, space=None):
+    """The structure of ``C = A @ B``: its row map and sorted column entries.
+
+    Parameters
+    ----------
+    handle : SpGEMMHandle
+        Remembers ``A``'s and ``B``'s structure and the row plan for
+        :func:`spgemm_numeric`.
+    A, B : CrsMatrix or scipy.sparse matrix
+        Rows need not be sorted; duplicates are allowed.
+    space : ExecutionSpace, optional
+
+    Returns
+    -------
+    CrsMatrix
+        ``C`` with its structure set and zero values; pass it to
+        :func:`spgemm_numeric`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kkpy.sparse import CrsMatrix, SpGEMMHandle, spgemm_symbolic
+    >>> A = CrsMatrix([1.0, 1.0], [0, 1], [0, 2, 2], 2)
+    >>> C = spgemm_symbolic(SpGEMMHandle(), A, A)
+    >>> C.row_map.tolist(), C.entries.tolist()
+    ([0, 2, 2], [0, 1])
+    """
+    A, B = _operands("spgemm_symbolic", A, B)
+    space = space or DefaultExecutionSpace()
+    vdtype, idtype = _result_types(A, B)
+    flops, plan, dense = _plan(space, A, B, handle.algorithm, vdtype)
+    a_rm, a_ent, _ = crs_arrays(A)
+    b_rm, b_ent, _ = crs_arrays(B)
+    m = np.int64(B.ncols)
+
+    def launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz):
+        parallel_for("kkpy.sparse.spgemm_symbolic", policy, K.symbolic_chunk, bounds, region,
+                     flops, m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, chunk_nnz)
+
+    row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols)
+    C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, B.ncols, label="C",
+                  check=False)
+    handle._remember(A, B, C, plan, dense, space)
+    return C
+
+
+def spgemm_numeric(handle, A, B, C, space=None):
+    """Fill the values of ``C = A @ B``, whose structure :func:`spgemm_symbolic` computed.
+
+    Run it again whenever the values (not the structure) of ``A`` or ``B``
+    change: it reuses the handle's structure and plan.
+
+    Parameters
+    ----------
+    handle : SpGEMMHandle
+        The handle given to :func:`spgemm_symbolic`.
+    A, B : CrsMatrix or scipy.sparse matrix
+        Same structure as at the symbolic phase (checked every time).
+    C : CrsMatrix
+        The matrix :func:`spgemm_symbolic` returned; its values are overwritten.
+    space : ExecutionSpace, optional
+
+    Returns
+    -------
+    CrsMatrix
+        ``C``.
+
+    Raises
+    ------
+    ValueError
+        If the symbolic phase has not run, or the structure of ``A``, ``B``
+        or ``C`` is not the one it saw.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.sparse import SpGEMMHandle, spgemm_symbolic, spgemm_numeric
+    >>> A = sp.csr_array(np.array([[1.0, 2.0], [0.0, 3.0]]))
+    >>> h = SpGEMMHandle(); C = spgemm_symbolic(h, A, A)
+    >>> spgemm_numeric(h, A, A, C).toarray()
+    array([[1., 8.],
+           [0., 9.]])
+    >>> A.data[:] = 1.0                      # new values, same structure
+    >>> spgemm_numeric(h, A, A, C).toarray()
+    array([[1., 2.],
+           [0., 1.]])
+    """
+    A, B = _operands("spgemm_numeric", A, B)
+    C = as_crs(C)
+    space = space or DefaultExecutionSpace()
+    state = handle._recall("spgemm_numeric", A, B, C, space)
+    bounds = state["bounds"]
+    policy = RangePolicy(space, 0, bounds.shape[0] - 1, schedule="dynamic", chunk=1)
+    parallel_for("kkpy.sparse.spgemm_numeric", policy, K.numeric_chunk, bounds,
+                 np.int64(B.ncols), state["dense"], *crs_arrays(A), *crs_arrays(B),
+                 *crs_arrays(C))
+    return C
+
+
+def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
+           algorithm="auto"):
+    """``C = A @ B`` in one pass, optionally transforming every entry on the way out.
+
+    Each row of ``C`` is accumulated, its columns sorted, the epilogue applied
+    to each entry, and (with ``drop_zeros``) the zeros removed, before the
+    row is stored: nothing is computed twice and no intermediate matrix is
+    made.
+
+    Parameters
+    ----------
+    A, B : CrsMatrix or scipy.sparse matrix
+    epilogue : kernel, optional
+        ``f(value, col, *epilogue_args) -> value``, applied to every computed
+        entry of ``C`` (see :mod:`kkpy.sparse.epilogues`).  A module-level
+        function is compiled once and cached on disk.
+    epilogue_args : tuple
+        Extra arguments of the epilogue (arrays, scalars).
+    drop_zeros : bool, default False
+        Remove the entries that are exactly 0 after the epilogue.  Rows
+        that become empty stay (as empty rows): the shape is kept.
+    space : ExecutionSpace, optional
+    algorithm : {"auto", "dense", "hash"}
+        Row accumulator (see :func:`~kkpy.sparse.choose_accumulator`).
+
+    Returns
+    -------
+    CrsMatrix
+        Sorted columns; float32 values if both inputs are float32, else
+        float64.  The bits do not depend on the number of threads.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.sparse import spgemm, epilogues
+    >>> A = sp.csr_array(np.array([[1.0, -1.0], [2.0, 0.0]]))
+    >>> spgemm(A, A).toarray()
+    array([[-1., -1.],
+           [ 2., -2.]])
+    >>> b = np.array([0.5, 0.5])
+    >>> C = spgemm(A, A, epilogue=epilogues.bias_relu_cap, epilogue_args=(b, 2.0),
+    ...            drop_zeros=True)
+    >>> C.toarray(), C.nnz
+    (array([[0. , 0. ],
+           [2. , 0. ]]), 1)
+    """
+    check_algorithm("spgemm", algorithm)
+    A, B = _operands("spgemm", A, B)
+    space = space or DefaultExecutionSpace()
+    epilogue_args = tuple(epilogue_args)
+    from . import epilogues
+
+    fused = K.fused_kernel(epilogue or epilogues.identity, len(epilogue_args))
+    apply = epilogue is not None or drop_zeros
+    vdtype, idtype = _result_types(A, B)
+    flops, plan, dense = _plan(space, A, B, algorithm, vdtype)
+    m = np.int64(B.ncols)
+
+    def launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz):
+        parallel_for("kkpy.sparse.spgemm", policy, fused, bounds, region, flops, m, dense,
+                     apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent, st_val,
+                     rowcnt, chunk_nnz, *epilogue_args)
+
+    row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols)
+    return CrsMatrix(values, entries, row_map, B.ncols, label="C", check=False)

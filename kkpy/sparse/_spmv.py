@@ -1,0 +1,77 @@
+"""Sparse matrix-vector multiply, ``KokkosSparse::spmv``."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from ._crs import as_crs
+from .impl import _spmv_kernels as K
+
+__all__ = ["spmv"]
+
+
+def spmv(alpha, A, x, beta, y, mode="N", space=None):
+    """``y = beta*y + alpha*op(A)*x``, updating ``y`` in place (``KokkosSparse::spmv``).
+
+    Parameters
+    ----------
+    alpha, beta : scalar
+        ``beta == 0`` overwrites ``y`` without reading it: NaN or Inf in ``y``
+        do not propagate (as in the BLAS and Kokkos Kernels).
+    A : CrsMatrix or scipy.sparse matrix
+    x : array_like
+        Length ``ncols`` (``nrows`` for mode ``"T"``), or a 2-D multivector
+        with one column per vector.
+    y : ndarray or View
+        Float array of length ``nrows`` (``ncols`` for ``"T"``), 2-D with
+        ``x``; updated in place.
+    mode : {"N", "T"}
+        ``op(A) = A`` or ``A^T``.  ``"T"`` scatters rows of ``A`` with atomic
+        adds instead of forming the transpose, so on several threads its
+        last bits may vary from run to run.
+    space : ExecutionSpace, optional
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.sparse import spmv
+    >>> A = sp.csr_array(np.array([[1.0, 2.0], [0.0, 3.0]]))
+    >>> y = np.array([np.nan, 1.0])
+    >>> spmv(1.0, A, np.ones(2), 0.0, y); y
+    array([3., 3.])
+    >>> spmv(2.0, A, np.ones(2), 1.0, y, mode="T"); y
+    array([ 5., 13.])
+    """
+    A = as_crs(A)
+    space = space or DefaultExecutionSpace()
+    if mode not in ("N", "T"):
+        raise ValueError(f"spmv: mode must be 'N' or 'T', got {mode!r}")
+    for name, s in (("alpha", alpha), ("beta", beta)):
+        if not isinstance(s, numbers.Number) or isinstance(s, complex):
+            raise TypeError(f"spmv: {name} must be a real scalar, got {s!r}")
+    x = np.asarray(x)
+    yarr = np.asarray(y)
+    if not isinstance(y, np.ndarray) or yarr.dtype.kind != "f":
+        raise TypeError("spmv: y must be a float ndarray or View (it is updated in place)")
+    nin, nout = (A.ncols, A.nrows) if mode == "N" else (A.nrows, A.ncols)
+    if x.ndim not in (1, 2) or x.shape[0] != nin or yarr.ndim != x.ndim or yarr.shape[0] != nout \
+            or yarr.shape[1:] != x.shape[1:]:
+        raise ValueError(f"spmv: mode {mode!r} with a {A.nrows} x {A.ncols} matrix needs x of "
+                         f"{nin} and y of {nout} rows (same number of columns); got "
+                         f"x {x.shape}, y {yarr.shape}")
+    arrays = (np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values))
+    alpha = yarr.dtype.type(alpha)
+    beta = yarr.dtype.type(beta)
+    if mode == "N":
+        kern = K.spmv_row if x.ndim == 1 else K.spmv_row_mv
+        parallel_for("kkpy.sparse.spmv", RangePolicy(space, 0, A.nrows), kern, alpha, *arrays,
+                     x, beta, yarr)
+        return
+    width = yarr.shape[1] if yarr.ndim == 2 else 1
+    y2 = yarr.reshape(nout, width)
+    x2 = x.reshape(nin, width)
+    parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), K.scale_row, beta, y2)
+    parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, A.nrows),
+                 K.spmv_transpose_row, alpha, *arrays, x2, y2)

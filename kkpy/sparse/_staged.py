@@ -1,0 +1,182 @@
+"""Row plans and staged results: writing a CRS matrix whose row lengths are not known yet.
+
+A kernel that builds rows (SpGEMM, SpAdd) runs over *chunks* of consecutive
+rows with equal work, so threads stay balanced even on power-law matrices
+and each chunk allocates its workspace once.  Each chunk writes its rows,
+compacted, into its own *region* of one buffer, sized by the rows' upper
+bounds; then the row lengths are scanned into the row map, the chunks are
+slid left over the gaps in place, and the buffer is shrunk to the result.
+One pass over the work and one move of the result, with no second buffer:
+the pages of a region that its rows do not reach are never touched, so the
+generous upper bounds cost address space, not memory.
+
+Staging is bounded: chunks are grouped into *passes* whose regions fit
+:data:`STAGING_ENTRIES` (or one chunk, if bigger), so a product with huge
+upper bounds runs in several passes rather than reserving address space for
+all of it at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import RangePolicy, Serial, parallel_for, parallel_scan
+from .impl import _common
+
+#: Least work (products, plus one per row) a chunk gets; below it threads don't pay.
+MIN_CHUNK_WORK = 1 << 14
+#: Chunks per thread at most: enough to balance, few enough to allocate workspaces rarely.
+CHUNKS_PER_THREAD = 32
+#: Staging entries one pass may reserve (the rows' upper bounds; pages untouched cost nothing).
+STAGING_ENTRIES = 1 << 26
+
+#: Loops shorter than this over rows (scans, counts) run on one thread: waking
+#: the others costs more than the loop.
+SERIAL_BELOW = 1 << 15
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def glue_space(space, n):
+    """``space``, or ``Serial()`` for a host loop of ``n`` cheap iterations."""
+    if n < SERIAL_BELOW and space.parallel and space.backend == "host":
+        return Serial()
+    return space
+
+
+class RowPlan:
+    """Rows cut into chunks of equal work, and chunks grouped into staging passes.
+
+    Parameters
+    ----------
+    space : ExecutionSpace
+    work : ndarray of int64
+        Work of each row (e.g. its number of products); also the upper bound
+        of the row's length before capping at ``m``.
+    m : int
+        Number of columns of the result: no row is longer.
+    """
+
+    def __init__(self, space, work, m):
+        n = work.shape[0]
+        self.space, self.nrows, self.m = space, n, m
+        wsum = np.empty(n + 1, np.int64)
+        bsum = np.empty(n + 1, np.int64)
+        rows = RangePolicy(glue_space(space, n), 0, n)
+        parallel_scan("kkpy.sparse.plan_work", rows, _common.weight_at, work, out=wsum)
+        parallel_scan("kkpy.sparse.plan_bound", rows, _common.bound_at, work, np.int64(m),
+                      out=bsum)
+        self.work_sum, self.bound_sum = wsum, bsum
+        self.split(MIN_CHUNK_WORK)
+
+    def split(self, min_work):
+        """Cut the rows into chunks of at least ``min_work`` (a few per thread), and passes."""
+        n, total = self.nrows, int(self.work_sum[-1])
+        nchunks = min(total // max(min_work, 1), CHUNKS_PER_THREAD * self.space.concurrency())
+        nchunks = int(max(1, min(n, nchunks)))
+        if n == 0:
+            self.bounds = np.zeros(1, np.int64)
+        else:
+            targets = np.arange(1, nchunks, dtype=np.float64) * (total / nchunks)
+            cuts = np.searchsorted(self.work_sum, targets)
+            self.bounds = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
+        self.nchunks = self.bounds.shape[0] - 1
+        self.passes = self._passes(max(STAGING_ENTRIES, self.m))
+
+    def _passes(self, cap):
+        ends = self.bound_sum[self.bounds]
+        passes, start = [], 0
+        for c in range(self.nchunks):
+            if c > start and ends[c + 1] - ends[start] > cap:
+                passes.append((start, c))
+                start = c
+        if self.nchunks:
+            passes.append((start, self.nchunks))
+        return passes
+
+    @property
+    def max_bound(self):
+        """The total of all rows' upper bounds (the staging a single pass would need)."""
+        return int(self.bound_sum[-1])
+
+    def __repr__(self):
+        return (f"RowPlan(nrows={self.nrows}, chunks={self.nchunks}, passes={len(self.passes)}, "
+                f"work={int(self.work_sum[-1])})")
+
+
+def index_dtype_for(index_dtype, nnz, ncols):
+    """``index_dtype``, widened to int64 if ``nnz`` or ``ncols`` would overflow it."""
+    index_dtype = np.dtype(index_dtype)
+    if index_dtype == np.int32 and max(nnz, ncols) > _INT32_MAX:
+        return np.dtype(np.int64)
+    return index_dtype
+
+
+def _shrink(a, n):
+    """``a[:n]`` as an array of its own, in place when possible (realloc keeps the pages)."""
+    try:
+        a.resize(n, refcheck=False)
+        return a
+    except ValueError:  # not the owner of its memory
+        return a[:n].copy()
+
+
+def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
+    """Run a row-building kernel over ``plan`` and assemble its CRS arrays.
+
+    Parameters
+    ----------
+    space : ExecutionSpace
+    plan : RowPlan
+    launch : callable
+        ``launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz)``
+        runs the chunk kernel: chunk ``c`` of ``policy`` covers rows
+        ``bounds[c]:bounds[c + 1]``, writes them compacted from
+        ``region[c]`` of ``st_ent``/``st_val``, each row's length to
+        ``rowcnt[i]`` and the chunk's total to ``chunk_nnz[c]``.
+    index_dtype : dtype
+        Wanted dtype of ``row_map`` and ``entries`` (widened if too narrow).
+    value_dtype : dtype, optional
+        Dtype of the values; None for a structure-only kernel.
+    ncols : int
+        Columns of the result (entries must be able to hold them).
+
+    Returns
+    -------
+    row_map, entries, values : ndarray
+        ``values`` is None for a structure-only kernel.
+    """
+    n = plan.nrows
+    with_values = value_dtype is not None
+    staging_index = index_dtype_for(index_dtype, 0, ncols)
+    vdtype = value_dtype if with_values else np.float64
+    rowcnt = np.empty(n, np.int64)
+    pieces = []
+    for c0, c1 in plan.passes:
+        bounds = plan.bounds[c0:c1 + 1]
+        region = plan.bound_sum[bounds] - plan.bound_sum[bounds[0]]
+        size = int(region[-1])
+        ent = np.empty(size, staging_index)
+        val = np.empty(size if with_values else 0, vdtype)
+        chunk_nnz = np.empty(c1 - c0, np.int64)
+        policy = RangePolicy(space, 0, c1 - c0, schedule="dynamic", chunk=1)
+        launch(policy, bounds, region, ent, val, rowcnt, chunk_nnz)
+        dest = np.zeros(c1 - c0 + 1, np.int64)
+        np.cumsum(chunk_nnz, out=dest[1:])
+        parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), _common.compact,
+                     region, dest, chunk_nnz, ent, val, with_values)
+        total = int(dest[-1])
+        pieces.append((_shrink(ent, total), _shrink(val, total) if with_values else val))
+    if len(pieces) == 1:
+        entries, values = pieces[0]
+    elif pieces:
+        entries = np.concatenate([p[0] for p in pieces])
+        values = np.concatenate([p[1] for p in pieces])
+    else:
+        entries, values = np.empty(0, staging_index), np.empty(0, vdtype)
+    final = index_dtype_for(index_dtype, entries.shape[0], ncols)
+    row_map = np.empty(n + 1, final)
+    parallel_scan("kkpy.sparse.row_map", RangePolicy(glue_space(space, n), 0, n),
+                  _common.value_at, rowcnt, out=row_map)
+    if entries.dtype != final:
+        entries = entries.astype(final)
+    return row_map, entries, (values if with_values else None)

@@ -1,0 +1,1 @@
+"""Compute kernels of :mod:`kkpy.sparse` (module-level, so their compiled forms are cached)."""

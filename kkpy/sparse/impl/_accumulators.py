@@ -1,0 +1,348 @@
+"""Row accumulators shared by SpGEMM and SpAdd: dense and hash.
+
+An accumulator gathers the contributions ``(j, v)`` to one row of a result,
+merging those with the same column ``j``, and writes the row out with its
+columns sorted.  Both kinds live in a workspace that a kernel allocates once
+per chunk of rows and reuses row after row:
+
+* **dense** -- values in an array of length ``ncols`` indexed by column, a
+  marker array holding the (chunk-local) row that last touched each column
+  (so neither needs clearing between rows), and the set of columns present
+  as a three-level bitmap (a bit per column, a bit per nonzero word of
+  that, and so on).  Emitting a row walks the set bits in order: the row
+  comes out sorted without a sort, in time proportional to its length, and
+  the walk leaves the bitmap clear.
+* **hash** -- an open-addressing table (linear probing, Fibonacci hashing)
+  of a power-of-two size at least twice the row's upper bound, so probes
+  stay short and the table stays in L1/L2 however wide the matrix is; the
+  slots a row fills are listed in arrival order and sorted by column (radix
+  sort) when the row is emitted.
+
+Every accumulated value starts from ``0`` and adds contributions in arrival
+order, in both kinds: for the same arrival order they give the same bits.
+
+Rows are written to ``cols[off:off + n]`` and ``vals[off:off + n]`` (the
+output buffers themselves).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_FIB = np.uint64(11400714819323198485)  # 2**64 / golden ratio: spreads strided columns
+_ONE = np.uint64(1)
+_SIX = np.uint64(6)
+_LOW6 = np.uint64(63)
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    """Trailing zero bits of a nonzero uint64 (one instruction; numba has no builtin)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.uint64(types.uint64), codegen
+
+
+@numba.njit(cache=True)
+def table_shape(bound):
+    """``(size, shift)`` of a hash table for rows of at most ``bound`` entries."""
+    bits = 1
+    while (1 << bits) < 2 * bound:
+        bits += 1
+    return 1 << bits, np.uint64(64 - bits)
+
+
+@numba.njit(cache=True)
+def hash_slot(j, shift):
+    """Home slot of column ``j``: the top bits of ``j * 2**64/phi``."""
+    return (np.uint64(j) * _FIB) >> shift
+
+
+@numba.njit(cache=True)
+def bitmap(m):
+    """An empty three-level bitmap ``(b0, b1, b2)`` for ``m`` columns."""
+    n0 = (m + 63) >> 6
+    n1 = (n0 + 63) >> 6
+    n2 = (n1 + 63) >> 6
+    return np.zeros(n0, np.uint64), np.zeros(n1, np.uint64), np.zeros(max(n2, 1), np.uint64)
+
+
+# Column indices arrive as uint64: numba indexes with unsigned integers
+# without the negative-index checks, which made the inner loops 2x faster.
+
+@numba.njit(cache=True)
+def set_bit(b0, b1, b2, j):
+    """Put column ``j`` in the bitmap (and its word, and that word's word, one level up)."""
+    w = j >> _SIX
+    b0[w] = b0[w] | (_ONE << (j & _LOW6))
+    w1 = w >> _SIX
+    b1[w1] = b1[w1] | (_ONE << (w & _LOW6))
+    w2 = w1 >> _SIX
+    b2[w2] = b2[w2] | (_ONE << (w1 & _LOW6))
+
+
+# The insert functions below test a marker array (the row that last touched
+# each column) and touch the bitmap only for new columns.  They have one
+# shape on purpose: numba keeps (atomic) reference counting of array
+# arguments in helpers whose branches use other arrays after an early
+# return, which made insertion ~50x slower in other arrangements.
+
+@numba.njit(cache=True)
+def dense_insert(mark, stamp, b0, b1, b2, j, n):
+    """Add column ``j`` to row ``stamp``'s set; return the new count ``n``."""
+    if mark[j] != stamp:
+        mark[j] = stamp
+        set_bit(b0, b1, b2, j)
+        return n + 1
+    return n
+
+
+@numba.njit(cache=True)
+def dense_add(mark, stamp, b0, b1, b2, acc, j, v, n):
+    """Add ``v`` to entry ``j`` of row ``stamp``; return the new count ``n``."""
+    if mark[j] != stamp:
+        mark[j] = stamp
+        set_bit(b0, b1, b2, j)
+        acc[j] = 0
+        acc[j] += v
+        return n + 1
+    acc[j] += v
+    return n
+
+
+@numba.njit(cache=True)
+def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
+    """Write the set's columns in increasing order (and their values) from ``off``; clear it."""
+    t = off
+    for w2 in range(b2.shape[0]):
+        x2 = b2[w2]
+        b2[w2] = 0
+        while x2:
+            w1 = (np.uint64(w2) << _SIX) | _cttz(x2)
+            x2 &= x2 - _ONE
+            x1 = b1[w1]
+            b1[w1] = 0
+            while x1:
+                w = (w1 << _SIX) | _cttz(x1)
+                x1 &= x1 - _ONE
+                x0 = b0[w]
+                b0[w] = 0
+                while x0:
+                    j = (w << _SIX) | _cttz(x0)
+                    x0 &= x0 - _ONE
+                    cols[t] = j
+                    if with_values:
+                        vals[t] = acc[j]
+                    t += 1
+    return t - off
+
+
+@numba.njit(cache=True)
+def hash_insert(keys, shift, slots, j, n):
+    """Add column ``j`` to the row's set; return the new count ``n``."""
+    mask = np.uint64(keys.shape[0] - 1)
+    key = np.int64(j)
+    h = hash_slot(j, shift)
+    while True:
+        k = keys[h]
+        if k == key:
+            return n
+        if k < 0:
+            keys[h] = key
+            slots[n] = h
+            return n + 1
+        h = (h + _ONE) & mask
+
+
+@numba.njit(cache=True)
+def hash_add(keys, hv, shift, slots, j, v, n):
+    """Add ``v`` to entry ``j``; return the new count ``n``."""
+    mask = np.uint64(keys.shape[0] - 1)
+    key = np.int64(j)
+    h = hash_slot(j, shift)
+    while True:
+        k = keys[h]
+        if k == key:
+            hv[h] += v
+            return n
+        if k < 0:
+            keys[h] = key
+            hv[h] = 0
+            hv[h] += v
+            slots[n] = h
+            return n + 1
+        h = (h + _ONE) & mask
+
+
+@numba.njit(cache=True)
+def hash_put(keys, shift, j):
+    """Slot of column ``j``, inserting it if absent."""
+    mask = np.uint64(keys.shape[0] - 1)
+    key = np.int64(j)
+    h = hash_slot(j, shift)
+    while keys[h] >= 0 and keys[h] != key:
+        h = (h + _ONE) & mask
+    keys[h] = key
+    return h
+
+
+@numba.njit(cache=True)
+def hash_find(keys, shift, j):
+    """Slot holding column ``j``, or ``len(keys)`` if it is not in the table."""
+    mask = np.uint64(keys.shape[0] - 1)
+    key = np.int64(j)
+    h = hash_slot(j, shift)
+    while True:
+        k = keys[h]
+        if k == key:
+            return h
+        if k < 0:
+            return np.uint64(keys.shape[0])
+        h = (h + _ONE) & mask
+
+
+_SMALL_ROW = 32  # rows up to this long are insertion-sorted; longer ones radix-sorted
+
+
+@numba.njit(cache=True)
+def sort_slots(keys, slots, n):
+    """Order ``slots[:n]`` by their keys (distinct non-negative columns).
+
+    An LSD radix sort, a byte per pass, skipping bytes that are the same
+    for every key; ``slots`` holds ``2 * bound + 256`` entries, the second
+    ``bound`` and the last 256 being its scratch.  Several times faster than
+    numba's ``ndarray.sort`` on rows of hundreds of columns.
+    """
+    if n <= _SMALL_ROW:
+        for t in range(1, n):
+            s = slots[t]
+            k = keys[s]
+            u = t - 1
+            while u >= 0 and keys[slots[u]] > k:
+                slots[u + 1] = slots[u]
+                u -= 1
+            slots[u + 1] = s
+        return
+    bound = (slots.shape[0] - 256) >> 1
+    count = 2 * bound
+    top = 0
+    for t in range(n):
+        top = max(top, keys[slots[t]])
+    src = 0
+    dst = bound
+    shift = 0
+    while (top >> shift) > 0:
+        for d in range(256):
+            slots[count + d] = 0
+        for t in range(n):
+            d = (keys[slots[src + t]] >> shift) & 255
+            slots[count + d] += 1
+        if slots[count + ((keys[slots[src]] >> shift) & 255)] != n:
+            total = 0
+            for d in range(256):
+                c = slots[count + d]
+                slots[count + d] = total
+                total += c
+            for t in range(n):
+                s = slots[src + t]
+                d = count + ((keys[s] >> shift) & 255)
+                slots[dst + slots[d]] = s
+                slots[d] += 1
+            src, dst = dst, src
+        shift += 8
+    if src != 0:
+        for t in range(n):
+            slots[t] = slots[src + t]
+
+
+@numba.njit(cache=True)
+def hash_emit(keys, hv, slots, cols, vals, off, n, with_values):
+    """Write the row sorted by column (and its values) from ``off``, and empty the table."""
+    sort_slots(keys, slots, n)
+    for t in range(n):
+        s = np.uint64(slots[t])
+        cols[off + t] = keys[s]
+        if with_values:
+            vals[off + t] = hv[s]
+        keys[s] = -1
+
+
+@numba.njit(cache=True)
+def workspace(dense, m, bound, vals, with_values):
+    """Chunk workspace ``(mark, b0, b1, b2, acc, keys, hv, slots, shift)`` for rows up to ``bound``.
+
+    Only the arrays of the chosen kind get their full size (values only
+    ``with_values``, of ``vals``' type); the others are placeholders, so one
+    kernel serves both kinds.
+    """
+    b0, b1, b2 = bitmap(m if dense else 1)
+    mark = np.full(m if dense else 1, -1, np.int32)
+    if dense:
+        acc = np.empty(m if with_values else 1, vals.dtype)
+        keys = np.empty(1, np.int64)
+        hv = np.empty(1, vals.dtype)
+        slots = np.empty(1, np.int64)
+        shift = np.uint64(0)
+    else:
+        size, shift = table_shape(bound)
+        acc = np.empty(1, vals.dtype)
+        keys = np.full(size, -1, np.int64)
+        hv = np.empty(size if with_values else 1, vals.dtype)
+        slots = np.empty(2 * bound + 256, np.int64)  # and scratch for sort_slots
+    return mark, b0, b1, b2, acc, keys, hv, slots, shift
+
+
+# -- rows whose structure is known (numeric phases) ------------------------------
+# The table maps each column of the result row to its position in the result,
+# so contributions are added straight into the result's values.
+
+@numba.njit(cache=True)
+def known_workspace(c_rm, lo, hi):
+    """Hash workspace ``(keys, where, slots, shift)`` for result rows ``lo:hi``."""
+    bound = 0
+    for i in range(lo, hi):
+        bound = max(bound, c_rm[i + 1] - c_rm[i])
+    size, shift = table_shape(bound)
+    return (np.full(size, -1, np.int64), np.empty(size, np.int64),
+            np.empty(max(bound, 1), np.uint64), shift)
+
+
+@numba.njit(cache=True)
+def known_load(keys, shift, where, slots, c_ent, c_val, c0, c1):
+    """Enter the columns of result row ``c0:c1`` in the table and zero its values."""
+    for t in range(c0, c1):
+        h = hash_put(keys, shift, c_ent[t])
+        where[h] = t
+        slots[t - c0] = h
+        c_val[t] = 0
+
+
+@numba.njit(cache=True)
+def known_add(keys, shift, where, c_val, j, v):
+    """Add ``v`` to column ``j`` of the loaded row (ignored if ``j`` is not in it)."""
+    h = hash_find(keys, shift, j)
+    if h < np.uint64(keys.shape[0]):
+        c_val[where[h]] += v
+
+
+@numba.njit(cache=True)
+def known_clear(keys, slots, n):
+    """Empty the table after a row of ``n`` entries."""
+    for t in range(n):
+        keys[np.uint64(slots[t])] = -1
+
+
+@numba.njit(cache=True)
+def dense_gather(acc, c_ent, c_val, c0, c1):
+    """Move the accumulated row into result row ``c0:c1`` and leave ``acc`` zero."""
+    for t in range(np.uint64(c0), np.uint64(c1)):
+        j = np.uint64(c_ent[t])
+        c_val[t] = acc[j]
+        acc[j] = 0

@@ -1,0 +1,103 @@
+"""SpAdd kernels: ``C = alpha*A + beta*B`` row by row, with the SpGEMM accumulators.
+
+Rows of ``A`` and ``B`` need not be sorted and may repeat columns: both are
+poured into one accumulator, ``A``'s entries first, then ``B``'s.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from kkpy.core._kernel import kernel
+
+from ._accumulators import (dense_emit, dense_gather, dense_insert, hash_emit, hash_insert,
+                            known_add, known_clear, known_load, known_workspace, workspace)
+from ._spgemm_kernels import chunk_bound
+
+
+@kernel
+def row_work(i, a_rm, b_rm, work):
+    """Entries of rows ``i`` of ``A`` and ``B`` together: the upper bound of row ``i`` of ``C``."""
+    work[i] = (a_rm[i + 1] - a_rm[i]) + (b_rm[i + 1] - b_rm[i])
+
+
+@numba.njit(cache=True)
+def structure_row_dense(i, stamp, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, cols, off):
+    """Write the sorted columns of row ``i`` of ``A + B`` to ``cols[off:]``; return their count."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        n = dense_insert(mark, stamp, b0, b1, b2, np.uint64(a_ent[p]), n)
+    for p in range(np.uint64(b_rm[i]), np.uint64(b_rm[i + 1])):
+        n = dense_insert(mark, stamp, b0, b1, b2, np.uint64(b_ent[p]), n)
+    return dense_emit(b0, b1, b2, b0, cols, cols, off, False)
+
+
+@numba.njit(cache=True)
+def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, off):
+    """:func:`structure_row_dense` with a hash accumulator."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        n = hash_insert(keys, shift, slots, np.uint64(a_ent[p]), n)
+    for p in range(np.uint64(b_rm[i]), np.uint64(b_rm[i + 1])):
+        n = hash_insert(keys, shift, slots, np.uint64(b_ent[p]), n)
+    hash_emit(keys, keys, slots, cols, cols, off, n, False)
+    return n
+
+
+@kernel
+def symbolic_chunk(c, bounds, region, work, m, dense, a_rm, a_ent, b_rm, b_ent,
+                   st_ent, rowcnt, chunk_nnz):
+    """Sorted columns of the rows of chunk ``c`` of ``A + B`` into its staging region."""
+    lo = bounds[c]
+    hi = bounds[c + 1]
+    bound = chunk_bound(lo, hi, work, m)
+    mark, b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
+    pos = region[c]
+    for i in range(lo, hi):
+        if dense:
+            n = structure_row_dense(i, i - lo, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, st_ent,
+                                    pos)
+        else:
+            n = structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, st_ent, pos)
+        rowcnt[i] = n
+        pos += n
+    chunk_nnz[c] = pos - region[c]
+
+
+@numba.njit(cache=True)
+def numeric_rows_dense(lo, hi, m, alpha, a_rm, a_ent, a_val, beta, b_rm, b_ent, b_val,
+                       c_rm, c_ent, c_val):
+    """Values of rows ``lo:hi`` of ``alpha*A + beta*B`` into ``C`` (structure known), densely."""
+    acc = np.zeros(m, c_val.dtype)
+    for i in range(lo, hi):
+        for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            acc[np.uint64(a_ent[p])] += alpha * a_val[p]
+        for p in range(np.uint64(b_rm[i]), np.uint64(b_rm[i + 1])):
+            acc[np.uint64(b_ent[p])] += beta * b_val[p]
+        dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
+
+
+@numba.njit(cache=True)
+def numeric_rows_hash(lo, hi, alpha, a_rm, a_ent, a_val, beta, b_rm, b_ent, b_val,
+                      c_rm, c_ent, c_val):
+    """:func:`numeric_rows_dense` with a hash table of each row's columns."""
+    keys, where, slots, shift = known_workspace(c_rm, lo, hi)
+    for i in range(lo, hi):
+        known_load(keys, shift, where, slots, c_ent, c_val, c_rm[i], c_rm[i + 1])
+        for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            known_add(keys, shift, where, c_val, np.uint64(a_ent[p]), alpha * a_val[p])
+        for p in range(np.uint64(b_rm[i]), np.uint64(b_rm[i + 1])):
+            known_add(keys, shift, where, c_val, np.uint64(b_ent[p]), beta * b_val[p])
+        known_clear(keys, slots, c_rm[i + 1] - c_rm[i])
+
+
+@kernel
+def numeric_chunk(c, bounds, m, dense, alpha, a_rm, a_ent, a_val, beta, b_rm, b_ent, b_val,
+                  c_rm, c_ent, c_val):
+    """Values of the rows of chunk ``c`` of ``alpha*A + beta*B`` into ``C`` (structure known)."""
+    if dense:
+        numeric_rows_dense(bounds[c], bounds[c + 1], m, alpha, a_rm, a_ent, a_val, beta, b_rm,
+                           b_ent, b_val, c_rm, c_ent, c_val)
+    else:
+        numeric_rows_hash(bounds[c], bounds[c + 1], alpha, a_rm, a_ent, a_val, beta, b_rm,
+                          b_ent, b_val, c_rm, c_ent, c_val)

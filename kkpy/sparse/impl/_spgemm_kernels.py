@@ -1,0 +1,202 @@
+"""SpGEMM kernels: row work, symbolic (structure) and numeric (values) phases.
+
+Every kernel works on a *chunk* of consecutive rows, ``bounds[c]`` to
+``bounds[c + 1]``, so that its accumulator workspace is allocated once per
+chunk, not once per row.  Each row of ``C = A @ B`` is computed by one
+thread, adding ``A[i, k] * B[k, j]`` in the order of A's row and then B's
+row: the bits of the result do not depend on the chunking or the number of
+threads.
+
+Kernels that fill a staging buffer (symbolic, fused) write chunk ``c``'s
+rows one after another from ``region[c]``, a region sized by the rows'
+upper bounds; ``_staged.py`` compacts the regions into the final arrays.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from kkpy.core._codegen import build_kernel
+from kkpy.core._kernel import kernel
+
+from ._accumulators import (dense_add, dense_emit, dense_gather, dense_insert, hash_add,
+                            hash_emit, hash_insert, known_add, known_clear, known_load,
+                            known_workspace, workspace)
+
+_ONE = np.uint64(1)  # indices are unsigned in inner loops: no negative-index checks
+
+
+@kernel
+def row_flops(i, a_rm, a_ent, b_rm, flops):
+    """Number of products ``A[i, k] * B[k, j]`` row ``i`` of ``C`` needs."""
+    s = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        s += b_rm[k + _ONE] - b_rm[k]
+    flops[i] = s
+
+
+@numba.njit(cache=True)
+def chunk_bound(lo, hi, work, m):
+    """Largest possible row of ``C`` among rows ``lo:hi``: its products, at most ``m``."""
+    bound = 0
+    for i in range(lo, hi):
+        w = min(work[i], m)
+        if w > bound:
+            bound = w
+    return bound
+
+
+# Dense and hash rows are separate functions: with both paths in one function
+# LLVM compiled the dense one about 20x slower (numba 0.68).
+
+@numba.njit(cache=True)
+def structure_row_dense(i, stamp, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, cols, off):
+    """Write the sorted columns of row ``i`` of ``A @ B`` to ``cols[off:]``; return their count."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+            n = dense_insert(mark, stamp, b0, b1, b2, np.uint64(b_ent[q]), n)
+    return dense_emit(b0, b1, b2, b0, cols, cols, off, False)
+
+
+@numba.njit(cache=True)
+def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, off):
+    """:func:`structure_row_dense` with a hash accumulator."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+            n = hash_insert(keys, shift, slots, np.uint64(b_ent[q]), n)
+    hash_emit(keys, keys, slots, cols, cols, off, n, False)
+    return n
+
+
+@numba.njit(cache=True)
+def product_row_dense(i, stamp, a_rm, a_ent, a_val, b_rm, b_ent, b_val, mark, b0, b1, b2, acc,
+                      cols, vals, off):
+    """Write row ``i`` of ``A @ B`` (sorted columns, values) from ``off``; return its length."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        a = a_val[p]
+        for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+            n = dense_add(mark, stamp, b0, b1, b2, acc, np.uint64(b_ent[q]), a * b_val[q], n)
+    return dense_emit(b0, b1, b2, acc, cols, vals, off, True)
+
+
+@numba.njit(cache=True)
+def product_row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift, slots, cols,
+                     vals, off):
+    """:func:`product_row_dense` with a hash accumulator."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        a = a_val[p]
+        for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+            n = hash_add(keys, hv, shift, slots, np.uint64(b_ent[q]), a * b_val[q], n)
+    hash_emit(keys, hv, slots, cols, vals, off, n, True)
+    return n
+
+
+@kernel
+def symbolic_chunk(c, bounds, region, flops, m, dense, a_rm, a_ent, b_rm, b_ent,
+                   st_ent, rowcnt, chunk_nnz):
+    """Sorted columns of the rows of chunk ``c`` into its staging region."""
+    lo = bounds[c]
+    hi = bounds[c + 1]
+    bound = chunk_bound(lo, hi, flops, m)
+    mark, b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
+    pos = region[c]
+    for i in range(lo, hi):
+        if dense:
+            n = structure_row_dense(i, i - lo, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, st_ent,
+                                    pos)
+        else:
+            n = structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, st_ent, pos)
+        rowcnt[i] = n
+        pos += n
+    chunk_nnz[c] = pos - region[c]
+
+
+@numba.njit(cache=True)
+def numeric_rows_dense(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
+    """Values of rows ``lo:hi`` of ``C``, whose structure is known, with a dense accumulator."""
+    # Stays zero between rows: each row's gather clears what it touched.
+    acc = np.zeros(m, c_val.dtype)
+    for i in range(lo, hi):
+        for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            k = np.uint64(a_ent[p])
+            a = a_val[p]
+            for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+                acc[np.uint64(b_ent[q])] += a * b_val[q]
+        dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
+
+
+@numba.njit(cache=True)
+def numeric_rows_hash(lo, hi, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
+    """:func:`numeric_rows_dense` with a hash table of each row's columns."""
+    keys, where, slots, shift = known_workspace(c_rm, lo, hi)
+    for i in range(lo, hi):
+        known_load(keys, shift, where, slots, c_ent, c_val, c_rm[i], c_rm[i + 1])
+        for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            k = np.uint64(a_ent[p])
+            a = a_val[p]
+            for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+                known_add(keys, shift, where, c_val, np.uint64(b_ent[q]), a * b_val[q])
+        known_clear(keys, slots, c_rm[i + 1] - c_rm[i])
+
+
+@kernel
+def numeric_chunk(c, bounds, m, dense, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
+                  c_rm, c_ent, c_val):
+    """Values of the rows of chunk ``c`` into ``C``, whose structure is known."""
+    if dense:
+        numeric_rows_dense(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
+                           c_rm, c_ent, c_val)
+    else:
+        numeric_rows_hash(bounds[c], bounds[c + 1], a_rm, a_ent, a_val, b_rm, b_ent, b_val,
+                          c_rm, c_ent, c_val)
+
+
+# The fused kernel is specialised for each epilogue (``_ep``), so the
+# epilogue is inlined in the row loop and still cached on disk.
+_FUSED = """
+def spgemm_fused(c, bounds, region, flops, m, dense, apply, drop, a_rm, a_ent, a_val,
+                 b_rm, b_ent, b_val, st_ent, st_val, rowcnt, chunk_nnz{eargs}):
+    lo = bounds[c]
+    hi = bounds[c + 1]
+    bound = _chunk_bound(lo, hi, flops, m)
+    mark, b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense, m, bound, st_val, True)
+    pos = region[c]
+    for i in range(lo, hi):
+        if dense:
+            n = _row_dense(i, i - lo, a_rm, a_ent, a_val, b_rm, b_ent, b_val, mark, b0, b1, b2,
+                           acc, st_ent, st_val, pos)
+        else:
+            n = _row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift, slots,
+                          st_ent, st_val, pos)
+        out = pos + n
+        if apply:
+            out = pos
+            for t in range(pos, pos + n):
+                j = st_ent[t]
+                z = _ep(st_val[t], j{eargs})
+                if drop and z == 0:
+                    continue
+                st_ent[out] = j
+                st_val[out] = z
+                out += 1
+        rowcnt[i] = out - pos
+        pos = out
+    chunk_nnz[c] = pos - region[c]
+"""
+
+
+def fused_kernel(epilogue, n_eargs):
+    """The fused SpGEMM chunk kernel with ``epilogue`` inlined (memoised per epilogue)."""
+    eargs = "".join(f", e{k}" for k in range(n_eargs))
+    return build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
+                        {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
+                         "_row_dense": product_row_dense, "_row_hash": product_row_hash})

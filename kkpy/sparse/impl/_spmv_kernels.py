@@ -1,0 +1,51 @@
+"""SpMV kernels: ``y = beta*y + alpha*op(A)*x`` for vectors and multivectors.
+
+``beta == 0`` overwrites ``y`` without reading it, so NaNs already in ``y``
+do not leak into the result (the BLAS and Kokkos Kernels convention).
+"""
+from __future__ import annotations
+
+from kkpy.core._atomics import atomic_add
+from kkpy.core._kernel import kernel
+
+
+@kernel
+def spmv_row(i, alpha, row_map, entries, values, x, beta, y):
+    """Row ``i`` of ``y = beta*y + alpha*A*x``."""
+    s = 0.0
+    for p in range(row_map[i], row_map[i + 1]):
+        s += values[p] * x[entries[p]]
+    if beta == 0:
+        y[i] = alpha * s
+    else:
+        y[i] = beta * y[i] + alpha * s
+
+
+@kernel
+def spmv_row_mv(i, alpha, row_map, entries, values, x, beta, y):
+    """Row ``i`` of ``Y = beta*Y + alpha*A*X`` for multivectors (one column per vector)."""
+    for r in range(y.shape[1]):
+        s = 0.0
+        for p in range(row_map[i], row_map[i + 1]):
+            s += values[p] * x[entries[p], r]
+        if beta == 0:
+            y[i, r] = alpha * s
+        else:
+            y[i, r] = beta * y[i, r] + alpha * s
+
+
+@kernel
+def scale_row(i, beta, y):
+    """``y[i] = beta * y[i]``, or 0 when ``beta == 0`` (whatever ``y[i]`` held)."""
+    for r in range(y.shape[1]):
+        y[i, r] = 0 if beta == 0 else beta * y[i, r]
+
+
+@kernel
+def spmv_transpose_row(i, alpha, row_map, entries, values, x, y):
+    """Row ``i`` of ``A`` scattered into ``y += alpha * A^T * x`` (atomically: rows share columns)."""
+    for r in range(y.shape[1]):
+        xi = alpha * x[i, r]
+        if xi != 0:
+            for p in range(row_map[i], row_map[i + 1]):
+                atomic_add(y, (entries[p], r), values[p] * xi)
