@@ -25,7 +25,7 @@ def scipy_infer(Y0, layers, bias, ymax=32.0, dtype=np.float32):
     >>> W = sp.csr_array(np.array([[1.0, 1.0], [0.0, 1.0]], np.float32))
     >>> Y = sp.csr_array(np.array([[1.0, 0.0]], np.float32))
     >>> scipy_infer(Y, [W, W], -0.5).toarray()
-    array([[0., 0.]], dtype=float32)
+    array([[0. , 0.5]], dtype=float32)
     """
     import scipy.sparse as sp
 
