@@ -210,8 +210,8 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     >>> C = spgemm(A, A, epilogue=epilogues.bias_relu_cap, epilogue_args=(b, 2.0),
     ...            drop_zeros=True)
     >>> C.toarray(), C.nnz
-    (array([[0. , 0. ],
-           [2. , 0. ]]), 1)
+    (array([[0., 0.],
+           [2., 0.]]), 1)
     """
     check_algorithm("spgemm", algorithm)
     A, B = _operands("spgemm", A, B)
