@@ -168,13 +168,15 @@ class SpGEMMGraphBLAS:
         self.run()
 
 
-def _median(fn, repeat):
-    times = []
+def _medians(fns, repeat):
+    """Median seconds of each function, taking turns so that load changes hit all alike."""
+    times = {k: [] for k in fns}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def compare(names, threads, repeat):
@@ -208,7 +210,7 @@ def compare(names, threads, repeat):
             pass
         for fn in fns.values():
             fn()  # warm up: compile, load caches, fault pages in
-        t = {k: _median(fn, repeat) for k, fn in fns.items()}
+        t = _medians(fns, repeat)
         rows.append((name, A.shape, A.nnz, ref.nnz, h.accumulator, t))
     return rows
 

@@ -1,4 +1,4 @@
-"""Sorted, duplicate-free CRS from coordinates or from any CRS (``from_coo``, ``sort_and_merge``)."""
+"""Sorted, duplicate-free CRS from coordinates or any CRS (``from_coo``, ``sort_and_merge``)."""
 from __future__ import annotations
 
 import operator

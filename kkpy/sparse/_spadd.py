@@ -1,4 +1,4 @@
-"""Sparse matrix addition ``C = alpha*A + beta*B``, as in Kokkos Kernels (``KokkosSparse::spadd``)."""
+"""Sparse matrix addition ``C = alpha*A + beta*B``, as ``KokkosSparse::spadd`` does it."""
 from __future__ import annotations
 
 import numbers

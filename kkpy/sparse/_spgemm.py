@@ -59,8 +59,10 @@ def _plan(space, A, B, algorithm, value_dtype):
     """Products per row, the row plan, and whether to accumulate densely."""
     a_rm, a_ent, _ = crs_arrays(A)
     flops = np.empty(A.nrows, np.int64)
-    parallel_for("kkpy.sparse.spgemm_flops", RangePolicy(glue_space(space, A.nnz), 0, A.nrows),
-                 K.row_flops, a_rm, a_ent, np.asarray(B.row_map), flops)
+    # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
+    rows = RangePolicy(glue_space(space, A.nnz // 8), 0, A.nrows)
+    parallel_for("kkpy.sparse.spgemm_flops", rows, K.row_flops, a_rm, a_ent,
+                 np.asarray(B.row_map), flops)
     return (flops,) + plan_rows(space, flops, B.ncols, algorithm, value_dtype)
 
 

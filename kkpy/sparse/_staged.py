@@ -30,8 +30,9 @@ CHUNKS_PER_THREAD = 32
 STAGING_ENTRIES = 1 << 26
 
 #: Loops shorter than this over rows (scans, counts) run on one thread: waking
-#: the others costs more than the loop.
-SERIAL_BELOW = 1 << 15
+#: the others (tens of microseconds, milliseconds on a busy machine) costs
+#: more than the loop.
+SERIAL_BELOW = 1 << 18
 
 _INT32_MAX = np.iinfo(np.int32).max
 

@@ -43,7 +43,7 @@ def scale_row(i, beta, y):
 
 @kernel
 def spmv_transpose_row(i, alpha, row_map, entries, values, x, y):
-    """Row ``i`` of ``A`` scattered into ``y += alpha * A^T * x`` (atomically: rows share columns)."""
+    """Row ``i`` of ``A`` scattered into ``y += alpha * A^T * x`` (atomic: rows share columns)."""
     for r in range(y.shape[1]):
         xi = alpha * x[i, r]
         if xi != 0:
