@@ -41,8 +41,8 @@ def read_source(data_dir):
     paths = challenge_paths(data_dir, NEURONS, LAYERS)
     if paths.truth is None:
         fail(f"{data_dir}: no truth file for {NEURONS} neurons, {LAYERS} layers")
-    layers = [read_tsv(p, shape=(NEURONS, NEURONS)) for p in paths.layers]
-    images = read_tsv(paths.images, shape=(IMAGES, NEURONS))
+    layers = [read_tsv(p, shape=(NEURONS, NEURONS)).to_scipy() for p in paths.layers]
+    images = read_tsv(paths.images, shape=(IMAGES, NEURONS)).to_scipy()
     return layers, images, load_truth(paths.truth)
 
 

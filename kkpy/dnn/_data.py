@@ -141,9 +141,9 @@ def _read(path, shape, cache, rows=None):
     if m is not None:
         return m
     if rows is not None:
-        return read_tsv(path, shape=shape, rows=rows)
+        return read_tsv(path, shape=shape, rows=rows).to_scipy()
     key = _cache.stat_key(path)
-    m = read_tsv(path, shape=shape)
+    m = read_tsv(path, shape=shape).to_scipy()
     _cache.store(root, path, how, m, key)
     return m
 

@@ -160,7 +160,8 @@ def test_ranks_starting_together_share_one_entry(small, cache_dir, run_python):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
     assert {out for out, _ in outs} == {f"{Y.indptr.tolist()} {Y.indices.tolist()}\n"}
-    assert len(os.listdir(cache_dir)) == 1
+    # "drivers": the compiled kernels that read_tsv's CrsMatrix building uses
+    assert len([e for e in os.listdir(cache_dir) if e != "drivers"]) == 1
 
 
 def test_truth(tmp_path):

@@ -25,7 +25,8 @@ def embedded_layers():
 def shared_layers():
     if not os.path.isdir(SHARED):
         pytest.skip("no ../shared real data")
-    return [read_tsv(p, shape=(1024, 1024)) for p in challenge_paths(SHARED, 1024, 120).layers]
+    return [read_tsv(p, shape=(1024, 1024)).to_scipy()
+            for p in challenge_paths(SHARED, 1024, 120).layers]
 
 
 @pytest.fixture(scope="module", params=["embedded", "shared"])

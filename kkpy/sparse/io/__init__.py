@@ -9,7 +9,8 @@ Two formats, each plain or gzip-compressed (by a ``.gz`` suffix):
   :func:`write_mtx`.
 
 The ``*_coo`` readers return 0-based ``(rows, cols, vals, shape)`` arrays;
-the others return a ``scipy.sparse.csr_array`` with duplicates summed.
+the others return a :class:`~kkpy.sparse.CrsMatrix` with duplicates summed
+(``.to_scipy()`` gives a ``scipy.sparse.csr_array`` without copying).
 Readers stream the file in blocks with a compiled scanner.  Every malformed
 input raises :class:`ParseError`, a ``ValueError`` whose one-line message
 names the file and line.  Writers replace the target file atomically.
@@ -21,7 +22,7 @@ Examples
 >>> d = tempfile.mkdtemp()
 >>> a = scipy.sparse.csr_array([[0, 0.0625], [1.0, 0]], dtype="float32")
 >>> write_tsv(os.path.join(d, "a.tsv.gz"), a)
->>> (read_tsv(os.path.join(d, "a.tsv.gz")) != a).nnz
+>>> (read_tsv(os.path.join(d, "a.tsv.gz")).to_scipy() != a).nnz
 0
 >>> _ = open(os.path.join(d, "bad.tsv"), "w").write("1\\t1\\t1\\n2\\t2\\n")
 >>> try:

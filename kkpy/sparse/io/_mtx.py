@@ -9,7 +9,7 @@ from ._atomic import atomic_write
 from ._errors import ParseError
 from ._format import write_triples
 from ._parse import FLOAT_VALUE, INT_VALUE, NO_VALUE, open_chunks, scan_triples
-from ._tsv import coo_to_csr
+from ._tsv import as_scipy, coo_to_csr
 
 __all__ = ["read_mtx_coo", "read_mtx", "write_mtx"]
 
@@ -168,9 +168,10 @@ def read_mtx_coo(path, dtype=None, index_dtype=np.int32):
 
 
 def read_mtx(path, dtype=None, index_dtype=np.int32):
-    """Read a MatrixMarket coordinate file as a ``scipy.sparse.csr_array``.
+    """Read a MatrixMarket coordinate file as a :class:`~kkpy.sparse.CrsMatrix`.
 
-    Same arguments as :func:`read_mtx_coo`; duplicates are summed.
+    Same arguments as :func:`read_mtx_coo`; duplicates are summed.  Values
+    are float (an ``integer`` field gives float64).
 
     Examples
     --------
@@ -192,7 +193,7 @@ def write_mtx(path, matrix, field=None, symmetry="general", comment=""):
     ----------
     path : str or os.PathLike
         A ``.gz`` suffix compresses.
-    matrix : scipy sparse array or matrix, or dense array_like
+    matrix : CrsMatrix, scipy sparse array or matrix, or dense array_like
     field : {None, 'real', 'integer', 'pattern'}
         By default ``integer`` for integer or bool matrices, else ``real``.
     symmetry : {'general', 'symmetric', 'skew-symmetric'}
@@ -212,7 +213,7 @@ def write_mtx(path, matrix, field=None, symmetry="general", comment=""):
     1 1 2.5
     2 1 1
     """
-    coo = scipy.sparse.coo_array(matrix)
+    coo = scipy.sparse.coo_array(as_scipy(matrix))
     if coo.ndim != 2:
         raise ValueError("write_mtx needs a 2-D matrix")
     if coo.dtype.kind == "c":

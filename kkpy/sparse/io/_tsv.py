@@ -89,7 +89,7 @@ def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=
 
 
 def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None):
-    """Read a TSV triples file as a ``scipy.sparse.csr_array``.
+    """Read a TSV triples file as a :class:`~kkpy.sparse.CrsMatrix`.
 
     Same arguments as :func:`read_tsv_coo`; duplicate entries are summed
     and column indices are sorted within each row.
@@ -108,10 +108,15 @@ def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None
 
 
 def coo_to_csr(rows, cols, vals, shape):
-    """COO arrays to a canonical ``csr_array`` (duplicates summed, sorted)."""
-    m = scipy.sparse.csr_array((vals, (rows, cols)), shape=shape)
-    m.sum_duplicates()
-    return m
+    """COO arrays to a canonical CrsMatrix (duplicates summed in file order, rows sorted)."""
+    from .._crs import CrsMatrix
+
+    return CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=rows.dtype)
+
+
+def as_scipy(matrix):
+    """What the writers take: a scipy matrix or array_like, or a CrsMatrix (shared, no copy)."""
+    return matrix.to_scipy() if hasattr(matrix, "to_scipy") else matrix
 
 
 def write_tsv(path, matrix):
@@ -124,7 +129,7 @@ def write_tsv(path, matrix):
     Parameters
     ----------
     path : str or os.PathLike
-    matrix : scipy sparse array or matrix, or dense array_like
+    matrix : CrsMatrix, scipy sparse array or matrix, or dense array_like
         Stored entries are written, explicit zeros included.
 
     Examples
@@ -136,7 +141,7 @@ def write_tsv(path, matrix):
     1	2	0.0625
     2	1	1
     """
-    coo = scipy.sparse.coo_array(matrix)
+    coo = scipy.sparse.coo_array(as_scipy(matrix))
     if coo.ndim != 2:
         raise ValueError("write_tsv needs a 2-D matrix")
     csr_order = np.lexsort((coo.col, coo.row))
