@@ -1,0 +1,231 @@
+"""SpGEMM against scipy: one pass, two phases with reuse, accumulators, threads, epilogues."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import kkpy
+from crs_strategies import (VALUE_DTYPES, assert_close, assert_structure, bits, crs, magnitude,
+                            needs_two_threads, new_values, pattern, planning,
+                            positive_pattern_product, ref)
+from kkpy.sparse import (CrsMatrix, SpGEMMHandle, epilogues, spgemm, spgemm_numeric,
+                         spgemm_symbolic)
+
+ALGORITHMS = ("auto", "dense", "hash")
+
+
+@st.composite
+def operands(draw, kind=None, **types):
+    """``(A, B, kind)`` with ``A.ncols == B.nrows``; any of the three sizes may be 0."""
+    kind = draw(st.sampled_from(["int", "float"])) if kind is None else kind
+    n, k, m = (draw(st.integers(0, 9)) for _ in range(3))
+    return draw(crs(n, k, kind=kind, **types)), draw(crs(k, m, kind=kind, **types)), kind
+
+
+def assert_product(C, A, B, exact):
+    """``C == A @ B``: the structure of the product (cancellations kept), sorted; scipy's values."""
+    assert C.dtype == np.result_type(A.dtype, B.dtype)
+    assert C.index_dtype == np.result_type(A.index_dtype, B.index_dtype)
+    assert_structure(C, positive_pattern_product(pattern(A), pattern(B)))
+    # No entry of C sums more products than its row does.
+    per_row = sp.csr_array((np.ones(A.nnz), np.array(A.entries), np.array(A.row_map)),
+                           shape=A.shape) @ np.diff(np.asarray(B.row_map))
+    assert_close(C.toarray(), (ref(A) @ ref(B)).toarray(),
+                 (magnitude(A) @ magnitude(B)).toarray(), int(per_row.max(initial=0)), C.dtype,
+                 exact)
+
+
+def two_phase(A, B, **kw):
+    space = kw.pop("space", None)
+    h = SpGEMMHandle(**kw)
+    C = spgemm_symbolic(h, A, B, space=space)
+    return h, spgemm_numeric(h, A, B, C, space=space)
+
+
+@given(ops=operands(), algorithm=st.sampled_from(ALGORITHMS), tiny=st.booleans(),
+       scipy_in=st.booleans())
+def test_spgemm_matches_scipy(ops, algorithm, tiny, scipy_in):
+    A, B, kind = ops
+    args = (A.to_scipy(), B.to_scipy()) if scipy_in else (A, B)
+    with planning(tiny):
+        C = spgemm(*args, algorithm=algorithm)
+    assert_product(C, A, B, exact=kind == "int")
+
+
+@given(ops=operands(), algorithm=st.sampled_from(ALGORITHMS), tiny=st.booleans())
+def test_symbolic_then_numeric_is_the_one_pass_product(ops, algorithm, tiny):
+    A, B, kind = ops
+    with planning(tiny):
+        h = SpGEMMHandle(algorithm)
+        C = spgemm_symbolic(h, A, B)
+        assert not np.asarray(C.values).any() and h.nnz == C.nnz
+        assert h.accumulator in ("dense", "hash")
+        if algorithm != "auto":
+            assert h.accumulator == algorithm
+        assert spgemm_numeric(h, A, B, C) is C
+        assert bits(C) == bits(spgemm(A, B, algorithm=h.accumulator))
+    assert_product(C, A, B, exact=kind == "int")
+
+
+@given(ops=operands(), data=st.data(), change=st.sampled_from(["A", "B", "both"]),
+       algorithm=st.sampled_from(ALGORITHMS))
+def test_numeric_again_with_new_values_gives_the_new_product(ops, data, change, algorithm):
+    A, B, kind = ops
+    h, C = two_phase(A, B, algorithm=algorithm)
+    A2 = new_values(data.draw, A, kind) if change != "B" else A
+    B2 = new_values(data.draw, B, kind) if change != "A" else B
+    spgemm_numeric(h, A2, B2, C)
+    assert bits(C) == bits(spgemm(A2, B2, algorithm=h.accumulator))
+    assert_product(C, A2, B2, exact=kind == "int")
+    # Same structure in other memory is the same structure.
+    A3 = CrsMatrix(A.values, A.entries, A.row_map, A.ncols, copy=True)
+    assert bits(spgemm_numeric(h, A3, B, C)) == bits(spgemm(A, B, algorithm=h.accumulator))
+
+
+def test_numeric_sees_values_changed_in_place():
+    A = CrsMatrix.from_coo([0, 0, 1], [0, 1, 1], [1.0, 2.0, 3.0], (2, 2))
+    h, C = two_phase(A, A.to_scipy())
+    np.asarray(A.values)[:] = [1.0, 1.0, 1.0]
+    assert np.array_equal(spgemm_numeric(h, A, A, C).toarray(), [[1.0, 2.0], [0.0, 1.0]])
+
+
+def structural_changes(A):
+    """Matrices with ``A``'s shape (or one more column) whose structure differs from ``A``'s."""
+    rm, ent, val = np.array(A.row_map), np.array(A.entries), np.array(A.values)
+    if A.nnz and A.ncols > 1:                       # one column moved, nnz unchanged
+        e = ent.copy()
+        e[-1] = (e[-1] + 1) % A.ncols
+        yield CrsMatrix(val, e, rm, A.ncols)
+    if A.nnz and A.nrows > 1:                       # one entry moved to another row
+        r = rm.copy()
+        i = int(np.argmax(np.diff(r) > 0))          # the first row with entries
+        if i + 1 < A.nrows:
+            r[i + 1] -= 1                           # its last entry goes to the next row
+        else:
+            r[i] += 1                               # its first entry goes to the row before
+        yield CrsMatrix(val, ent, r, A.ncols)
+    if A.nrows and A.ncols:                         # one more entry
+        yield CrsMatrix(np.append(val, 1), np.append(ent, 0), np.append(rm[:-1], rm[-1:] + 1),
+                        A.ncols)
+    if A.nnz > 1 and ent[0] != ent[1] and rm[1] >= 2:  # two entries of a row swapped
+        e = ent.copy()
+        e[[0, 1]] = e[[1, 0]]
+        yield CrsMatrix(val, e, rm, A.ncols)
+
+
+@given(ops=operands(kind="int"), algorithm=st.sampled_from(ALGORITHMS))
+def test_numeric_refuses_a_different_structure(ops, algorithm):
+    A, B, _ = ops
+    h, C = two_phase(A, B, algorithm=algorithm)
+    for A2 in structural_changes(A):
+        with pytest.raises(ValueError, match="structure of A"):
+            spgemm_numeric(h, A2, B, C)
+    for B2 in structural_changes(B):
+        with pytest.raises(ValueError, match="structure of B"):
+            spgemm_numeric(h, A, B2, C)
+    wider = CrsMatrix(B.values, B.entries, B.row_map, B.ncols + 1)
+    with pytest.raises(ValueError, match="structure of B"):
+        spgemm_numeric(h, A, wider, C)
+    with pytest.raises(ValueError, match="not the matrix"):
+        spgemm_numeric(h, A, B, C.copy())
+    if A.nnz and A.ncols > 1:                       # in-place edits are caught too
+        ent = np.asarray(A.entries)
+        old = ent[0]
+        ent[0] = (old + 1) % A.ncols
+        try:
+            with pytest.raises(ValueError, match="structure of A"):
+                spgemm_numeric(h, A, B, C)
+        finally:
+            ent[0] = old
+    spgemm_numeric(h, A, B, C)                      # the handle is still good
+    assert_product(C, A, B, exact=True)
+
+
+def test_numeric_before_symbolic_and_bad_arguments_raise():
+    A = CrsMatrix.from_coo([0], [1], [1.0], (2, 2))
+    with pytest.raises(ValueError, match="spgemm_symbolic"):
+        spgemm_numeric(SpGEMMHandle(), A, A, A)
+    with pytest.raises(ValueError, match="columns must match"):
+        spgemm(A, CrsMatrix.from_coo([], [], [], (3, 2)))
+    with pytest.raises(ValueError, match="algorithm"):
+        spgemm(A, A, algorithm="bitmap")
+    with pytest.raises(ValueError, match="algorithm"):
+        SpGEMMHandle("bitmap")
+
+
+@given(ops=operands())
+def test_dense_and_hash_accumulators_agree_bitwise(ops):
+    A, B, _ = ops
+    assert bits(spgemm(A, B, algorithm="dense")) == bits(spgemm(A, B, algorithm="hash"))
+    assert bits(two_phase(A, B, algorithm="dense")[1]) == bits(two_phase(A, B,
+                                                                         algorithm="hash")[1])
+
+
+@needs_two_threads
+@given(ops=operands(kind="float"), algorithm=st.sampled_from(ALGORITHMS), tiny=st.booleans())
+def test_one_and_two_threads_give_the_same_bits(ops, algorithm, tiny):
+    A, B, _ = ops
+    with planning(tiny):                            # tiny: many chunks, shared among threads
+        one = spgemm(A, B, algorithm=algorithm, space=kkpy.Threads(1))
+        two = spgemm(A, B, algorithm=algorithm, space=kkpy.Threads(2))
+        assert bits(one) == bits(two)
+        assert bits(two_phase(A, B, algorithm=algorithm, space=kkpy.Threads(1))[1]) == \
+            bits(two_phase(A, B, algorithm=algorithm, space=kkpy.Threads(2))[1]) == bits(one)
+
+
+@needs_two_threads
+def test_one_and_two_threads_give_the_same_bits_on_a_product_of_many_chunks():
+    A = sp.random(400, 300, density=0.05, format="csr", random_state=1, dtype=np.float32)
+    B = sp.random(300, 500, density=0.05, format="csr", random_state=2, dtype=np.float32)
+    for algorithm in ("dense", "hash"):
+        one = spgemm(A, B, algorithm=algorithm, space=kkpy.Threads(1))
+        assert bits(one) == bits(spgemm(A, B, algorithm=algorithm, space=kkpy.Threads(2)))
+    assert_product(one, kkpy.sparse.as_crs(A), kkpy.sparse.as_crs(B), exact=False)
+
+
+# Each epilogue with an independent numpy version of it: name -> (kernel, reference, args).
+def _epilogue_cases(draw, m, dtype):
+    b = draw(hnp.arrays(dtype, m, elements=st.integers(-2, 2).map(float)))
+    return {
+        "none": (None, lambda z, j: z, ()),
+        "relu": (epilogues.relu, lambda z, j: np.maximum(z, 0), ()),
+        "scale": (epilogues.scale, lambda z, j: -0.5 * z, (dtype(-0.5),)),
+        "bias": (epilogues.bias, lambda z, j: z + b[j], (b,)),
+        "bias_relu_cap": (epilogues.bias_relu_cap,
+                          lambda z, j: np.minimum(np.maximum(z + b[j], 0), 4), (b, dtype(4))),
+        "threshold": (epilogues.threshold, lambda z, j: np.where(np.abs(z) >= 2, z, 0),
+                      (dtype(2),)),
+    }
+
+
+@given(data=st.data(), dtype=st.sampled_from(VALUE_DTYPES), name=st.sampled_from(
+    ["none", "relu", "scale", "bias", "bias_relu_cap", "threshold"]), drop=st.booleans(),
+    algorithm=st.sampled_from(ALGORITHMS), tiny=st.booleans())
+def test_fused_epilogue_and_drop_zeros_match_scipy(data, dtype, name, drop, algorithm, tiny):
+    # Integer values keep every step exact, so which entries are dropped is exact too.
+    # One index dtype: the epilogue does not see it, and each signature of a fused
+    # kernel is one more compilation.
+    A, B, _ = data.draw(operands(kind="int", dtype=dtype, index_dtype=np.int32))
+    kern, f, args = _epilogue_cases(data.draw, B.ncols, dtype)[name]
+    with planning(tiny):
+        C = spgemm(A, B, epilogue=kern, epilogue_args=args, drop_zeros=drop, algorithm=algorithm)
+    # The epilogue sees every entry of the product's structure, also those that cancel
+    # to 0 (where scipy's product has no entry): build Z on that structure.
+    Z = positive_pattern_product(pattern(A), pattern(B))
+    Z.data = (ref(A) @ ref(B)).toarray()[Z.nonzero()]
+    Z.data = f(Z.data, Z.indices).astype(np.float64)
+    if drop:
+        Z.eliminate_zeros()
+    assert_structure(C, Z)
+    assert C.dtype == dtype and np.array_equal(np.asarray(C.values), Z.data.astype(dtype))
+    assert C.shape == (A.nrows, B.ncols)         # rows emptied by dropping stay, empty
+
+
+@pytest.mark.parametrize("n, k, m", [(0, 3, 2), (3, 0, 2), (3, 2, 0), (0, 0, 0)])
+def test_products_with_a_zero_dimension_are_empty(n, k, m):
+    A = CrsMatrix.from_coo([], [], [], (n, k))
+    B = CrsMatrix.from_coo([], [], [], (k, m))
+    for C in (spgemm(A, B), two_phase(A, B)[1], A @ B):
+        assert C.shape == (n, m) and C.nnz == 0 and np.asarray(C.row_map).tolist() == [0] * (n + 1)
