@@ -112,6 +112,26 @@ def index_dtype_for(index_dtype, nnz, ncols):
     return index_dtype
 
 
+def _staging(n, dtype):
+    """An uninitialised array for staging, in ordinary (4 KiB) pages.
+
+    numpy asks the kernel for huge pages for large arrays; a staging region
+    is touched only as far as its rows reach, and a huge page is zeroed
+    whole (2 MiB) at its first touch, which made small products several
+    times slower.  numpy's switch is process-wide, so other threads'
+    allocations in the meantime merely go without huge pages too.
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # another numpy: take what it gives
+        return np.empty(n, dtype)
+    old = _set_madvise_hugepage(False)
+    try:
+        return np.empty(n, dtype)
+    finally:
+        _set_madvise_hugepage(old)
+
+
 def _shrink(a, n):
     """``a[:n]`` as an array of its own, in place when possible (realloc keeps the pages)."""
     try:
@@ -156,8 +176,8 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         bounds = plan.bounds[c0:c1 + 1]
         region = plan.bound_sum[bounds] - plan.bound_sum[bounds[0]]
         size = int(region[-1])
-        ent = np.empty(size, staging_index)
-        val = np.empty(size if with_values else 0, vdtype)
+        ent = _staging(size, staging_index)
+        val = _staging(size if with_values else 0, vdtype)
         chunk_nnz = np.empty(c1 - c0, np.int64)
         policy = RangePolicy(space, 0, c1 - c0, schedule="dynamic", chunk=1)
         launch(policy, bounds, region, ent, val, rowcnt, chunk_nnz)

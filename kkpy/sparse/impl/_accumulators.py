@@ -5,13 +5,13 @@ merging those with the same column ``j``, and writes the row out with its
 columns sorted.  Both kinds live in a workspace that a kernel allocates once
 per chunk of rows and reuses row after row:
 
-* **dense** -- values in an array of length ``ncols`` indexed by column, a
-  marker array holding the (chunk-local) row that last touched each column
-  (so neither needs clearing between rows), and the set of columns present
-  as a three-level bitmap (a bit per column, a bit per nonzero word of
-  that, and so on).  Emitting a row walks the set bits in order: the row
-  comes out sorted without a sort, in time proportional to its length, and
-  the walk leaves the bitmap clear.
+* **dense** -- values in an array of length ``ncols`` indexed by column, and
+  the set of columns present as a three-level bitmap (a bit per column, a
+  bit per nonzero word of that, and so on).  Emitting a row walks the set
+  bits in order: the row comes out sorted without a sort, in time
+  proportional to its length, and the walk leaves bitmap and values clear
+  for the next row.  The bitmap takes ``ncols / 8`` bytes: only the values
+  make a wide dense accumulator costly.
 * **hash** -- an open-addressing table (linear probing, Fibonacci hashing)
   of a power-of-two size at least twice the row's upper bound, so probes
   stay short and the table stays in L1/L2 however wide the matrix is; the
@@ -78,48 +78,46 @@ def bitmap(m):
 # without the negative-index checks, which made the inner loops 2x faster.
 
 @numba.njit(cache=True)
-def set_bit(b0, b1, b2, j):
-    """Put column ``j`` in the bitmap (and its word, and that word's word, one level up)."""
-    w = j >> _SIX
-    b0[w] = b0[w] | (_ONE << (j & _LOW6))
+def set_upper(b1, b2, w):
+    """Mark word ``w`` of level 0 as nonzero in level 1, and its level-1 word in level 2."""
     w1 = w >> _SIX
     b1[w1] = b1[w1] | (_ONE << (w & _LOW6))
     w2 = w1 >> _SIX
     b2[w2] = b2[w2] | (_ONE << (w1 & _LOW6))
 
 
-# The insert functions below test a marker array (the row that last touched
-# each column) and touch the bitmap only for new columns.  They have one
-# shape on purpose: numba keeps (atomic) reference counting of array
-# arguments in helpers whose branches use other arrays after an early
-# return, which made insertion ~50x slower in other arrangements.
+# The bitmap is also the marker of the columns a row has touched: a column
+# is new when its bit is clear.  The insert functions have one shape on
+# purpose: numba keeps (atomic) reference counting of array arguments in
+# helpers whose arrays are used after an early return, which made insertion
+# ~50x slower in other arrangements.
 
 @numba.njit(cache=True)
-def dense_insert(mark, stamp, b0, b1, b2, j, n):
-    """Add column ``j`` to row ``stamp``'s set; return the new count ``n``."""
-    if mark[j] != stamp:
-        mark[j] = stamp
-        set_bit(b0, b1, b2, j)
+def dense_insert(b0, b1, b2, j, n):
+    """Add column ``j`` to the row's set; return the new count ``n``."""
+    w = j >> _SIX
+    bit = _ONE << (j & _LOW6)
+    old = b0[w]
+    if (old & bit) == 0:
+        b0[w] = old | bit
+        set_upper(b1, b2, w)
         return n + 1
     return n
 
 
 @numba.njit(cache=True)
-def dense_add(mark, stamp, b0, b1, b2, acc, j, v, n):
-    """Add ``v`` to entry ``j`` of row ``stamp``; return the new count ``n``."""
-    if mark[j] != stamp:
-        mark[j] = stamp
-        set_bit(b0, b1, b2, j)
-        acc[j] = 0
-        acc[j] += v
-        return n + 1
+def dense_add(b0, b1, b2, acc, j, v, n):
+    """Add ``v`` to entry ``j`` (``acc`` is zero where the row has no entry); return ``n``."""
     acc[j] += v
-    return n
+    return dense_insert(b0, b1, b2, j, n)
 
 
 @numba.njit(cache=True)
 def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
-    """Write the set's columns in increasing order (and their values) from ``off``; clear it."""
+    """Write the set's columns in increasing order (and their values) from ``off``.
+
+    Clears the bitmap and the values it reads, ready for the next row.
+    """
     t = off
     for w2 in range(b2.shape[0]):
         x2 = b2[w2]
@@ -140,6 +138,7 @@ def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
                     cols[t] = j
                     if with_values:
                         vals[t] = acc[j]
+                        acc[j] = 0
                     t += 1
     return t - off
 
@@ -276,16 +275,15 @@ def hash_emit(keys, hv, slots, cols, vals, off, n, with_values):
 
 @numba.njit(cache=True)
 def workspace(dense, m, bound, vals, with_values):
-    """Chunk workspace ``(mark, b0, b1, b2, acc, keys, hv, slots, shift)`` for rows up to ``bound``.
+    """Chunk workspace ``(b0, b1, b2, acc, keys, hv, slots, shift)`` for rows of at most ``bound``.
 
     Only the arrays of the chosen kind get their full size (values only
     ``with_values``, of ``vals``' type); the others are placeholders, so one
     kernel serves both kinds.
     """
     b0, b1, b2 = bitmap(m if dense else 1)
-    mark = np.full(m if dense else 1, -1, np.int32)
     if dense:
-        acc = np.empty(m if with_values else 1, vals.dtype)
+        acc = np.zeros(m if with_values else 1, vals.dtype)
         keys = np.empty(1, np.int64)
         hv = np.empty(1, vals.dtype)
         slots = np.empty(1, np.int64)
@@ -296,7 +294,7 @@ def workspace(dense, m, bound, vals, with_values):
         keys = np.full(size, -1, np.int64)
         hv = np.empty(size if with_values else 1, vals.dtype)
         slots = np.empty(2 * bound + 256, np.int64)  # and scratch for sort_slots
-    return mark, b0, b1, b2, acc, keys, hv, slots, shift
+    return b0, b1, b2, acc, keys, hv, slots, shift
 
 
 # -- rows whose structure is known (numeric phases) ------------------------------

@@ -22,13 +22,13 @@ def row_work(i, a_rm, b_rm, work):
 
 
 @numba.njit(cache=True)
-def structure_row_dense(i, stamp, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, cols, off):
+def structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, cols, off):
     """Write the sorted columns of row ``i`` of ``A + B`` to ``cols[off:]``; return their count."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
-        n = dense_insert(mark, stamp, b0, b1, b2, np.uint64(a_ent[p]), n)
+        n = dense_insert(b0, b1, b2, np.uint64(a_ent[p]), n)
     for p in range(np.uint64(b_rm[i]), np.uint64(b_rm[i + 1])):
-        n = dense_insert(mark, stamp, b0, b1, b2, np.uint64(b_ent[p]), n)
+        n = dense_insert(b0, b1, b2, np.uint64(b_ent[p]), n)
     return dense_emit(b0, b1, b2, b0, cols, cols, off, False)
 
 
@@ -51,12 +51,11 @@ def symbolic_chunk(c, bounds, region, work, m, dense, a_rm, a_ent, b_rm, b_ent,
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = chunk_bound(lo, hi, work, m)
-    mark, b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
+    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
     pos = region[c]
     for i in range(lo, hi):
         if dense:
-            n = structure_row_dense(i, i - lo, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, st_ent,
-                                    pos)
+            n = structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, st_ent, pos)
         else:
             n = structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, st_ent, pos)
         rowcnt[i] = n

@@ -51,13 +51,13 @@ def chunk_bound(lo, hi, work, m):
 # LLVM compiled the dense one about 20x slower (numba 0.68).
 
 @numba.njit(cache=True)
-def structure_row_dense(i, stamp, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, cols, off):
+def structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, cols, off):
     """Write the sorted columns of row ``i`` of ``A @ B`` to ``cols[off:]``; return their count."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
         k = np.uint64(a_ent[p])
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
-            n = dense_insert(mark, stamp, b0, b1, b2, np.uint64(b_ent[q]), n)
+            n = dense_insert(b0, b1, b2, np.uint64(b_ent[q]), n)
     return dense_emit(b0, b1, b2, b0, cols, cols, off, False)
 
 
@@ -74,15 +74,15 @@ def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, of
 
 
 @numba.njit(cache=True)
-def product_row_dense(i, stamp, a_rm, a_ent, a_val, b_rm, b_ent, b_val, mark, b0, b1, b2, acc,
-                      cols, vals, off):
+def product_row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc, cols, vals,
+                      off):
     """Write row ``i`` of ``A @ B`` (sorted columns, values) from ``off``; return its length."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
         k = np.uint64(a_ent[p])
         a = a_val[p]
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
-            n = dense_add(mark, stamp, b0, b1, b2, acc, np.uint64(b_ent[q]), a * b_val[q], n)
+            n = dense_add(b0, b1, b2, acc, np.uint64(b_ent[q]), a * b_val[q], n)
     return dense_emit(b0, b1, b2, acc, cols, vals, off, True)
 
 
@@ -107,12 +107,11 @@ def symbolic_chunk(c, bounds, region, flops, m, dense, a_rm, a_ent, b_rm, b_ent,
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = chunk_bound(lo, hi, flops, m)
-    mark, b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
+    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
     pos = region[c]
     for i in range(lo, hi):
         if dense:
-            n = structure_row_dense(i, i - lo, a_rm, a_ent, b_rm, b_ent, mark, b0, b1, b2, st_ent,
-                                    pos)
+            n = structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, st_ent, pos)
         else:
             n = structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, st_ent, pos)
         rowcnt[i] = n
@@ -168,12 +167,12 @@ def spgemm_fused(c, bounds, region, flops, m, dense, apply, drop, a_rm, a_ent, a
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = _chunk_bound(lo, hi, flops, m)
-    mark, b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense, m, bound, st_val, True)
+    b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense, m, bound, st_val, True)
     pos = region[c]
     for i in range(lo, hi):
         if dense:
-            n = _row_dense(i, i - lo, a_rm, a_ent, a_val, b_rm, b_ent, b_val, mark, b0, b1, b2,
-                           acc, st_ent, st_val, pos)
+            n = _row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc, st_ent,
+                           st_val, pos)
         else:
             n = _row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift, slots,
                           st_ent, st_val, pos)
