@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from csr_equal import same
 from crs_strategies import (INDEX_DTYPES, VALUE_DTYPES, assert_canonical, assert_structure, coo,
-                            crs, crs_from_triples, pattern, ref)
+                            crs, crs_from_triples, pattern)
 from kkpy.sparse import CrsMatrix, as_crs, transpose
 
 

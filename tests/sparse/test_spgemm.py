@@ -25,7 +25,7 @@ def operands(draw, kind=None, **types):
 
 
 def assert_product(C, A, B, exact):
-    """``C == A @ B``: the structure of the product (cancellations kept), sorted; scipy's values."""
+    """``C == A @ B``: the product's structure (cancellations kept), sorted; scipy's values."""
     assert C.dtype == np.result_type(A.dtype, B.dtype)
     assert C.index_dtype == np.result_type(A.index_dtype, B.index_dtype)
     assert_structure(C, positive_pattern_product(pattern(A), pattern(B)))
