@@ -61,19 +61,23 @@ def test_two_phases_and_reuse_with_new_values_and_scalars(ops, data, algorithm, 
             A, B = new_values(data.draw, A, kind), new_values(data.draw, B, kind)
 
 
+def grown(M):
+    """``M`` with one more entry, at the end of its last row."""
+    rm = np.asarray(M.row_map)
+    return CrsMatrix(np.append(M.values, 1.0), np.append(M.entries, 0),
+                     np.append(rm[:-1], rm[-1] + 1), M.ncols)
+
+
 @given(ops=operands(kind="int"))
 def test_numeric_refuses_a_different_structure(ops):
     A, B, _ = ops
     h = SpAddHandle()
     C = spadd_symbolic(h, A, B)
     if A.nrows and A.ncols:
-        rm, ent = np.asarray(A.row_map), np.asarray(A.entries)
-        grown = CrsMatrix(np.append(A.values, 1.0), np.append(ent, 0),
-                          np.append(rm[:-1], rm[-1] + 1), A.ncols)
         with pytest.raises(ValueError, match="structure of A"):
-            spadd_numeric(h, 1.0, grown, 1.0, B, C)
+            spadd_numeric(h, 1.0, grown(A), 1.0, B, C)
         with pytest.raises(ValueError, match="structure of B"):
-            spadd_numeric(h, 1.0, A, 1.0, grown, C)
+            spadd_numeric(h, 1.0, A, 1.0, grown(B), C)
     if B.nnz and B.ncols > 1:
         moved = np.array(B.entries)
         moved[0] = (moved[0] + 1) % B.ncols
