@@ -306,7 +306,7 @@ class CrsMatrix:
                          self._ncols, label=self.label, check=False)
 
     def __matmul__(self, other):
-        """``A @ B``: :func:`~kkpy.sparse.spgemm`; ``A @ x`` (dense x): :func:`~kkpy.sparse.spmv`."""
+        """``A @ B`` is :func:`~kkpy.sparse.spgemm`, ``A @ x`` :func:`~kkpy.sparse.spmv`."""
         import scipy.sparse as sp
 
         if isinstance(other, CrsMatrix) or sp.issparse(other):

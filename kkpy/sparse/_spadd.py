@@ -81,9 +81,9 @@ def spadd_symbolic(handle, A, B, space=None, check=True):
     m = np.int64(A.ncols)
     plan, dense = plan_rows(space, work, A.ncols, handle.algorithm, vdtype)
 
-    def launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz):
+    def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spadd_symbolic", policy, K.symbolic_chunk, bounds, region, work,
-                     m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, chunk_nnz)
+                     m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, *publish)
 
     row_map, entries, _ = run_staged(space, plan, launch,
                                      np.result_type(A.index_dtype, B.index_dtype), None, A.ncols)

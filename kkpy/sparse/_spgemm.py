@@ -105,9 +105,9 @@ def spgemm_symbolic(handle, A, B, space=None):
     b_rm, b_ent, _ = crs_arrays(B)
     m = np.int64(B.ncols)
 
-    def launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz):
+    def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spgemm_symbolic", policy, K.symbolic_chunk, bounds, region,
-                     flops, m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, chunk_nnz)
+                     flops, m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, *publish)
 
     row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols)
     C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, B.ncols, label="C",
@@ -227,10 +227,10 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     flops, plan, dense = _plan(space, A, B, algorithm, vdtype)
     m = np.int64(B.ncols)
 
-    def launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz):
+    def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spgemm", policy, fused, bounds, region, flops, m, dense,
                      apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent, st_val,
-                     rowcnt, chunk_nnz, *epilogue_args)
+                     rowcnt, *publish, *epilogue_args)
 
     row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols)
     return CrsMatrix(values, entries, row_map, B.ncols, label="C", check=False)

@@ -149,11 +149,12 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
     space : ExecutionSpace
     plan : RowPlan
     launch : callable
-        ``launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz)``
-        runs the chunk kernel: chunk ``c`` of ``policy`` covers rows
-        ``bounds[c]:bounds[c + 1]``, writes them compacted from
+        ``launch(policy, bounds, region, st_ent, st_val, rowcnt, chunk_nnz,
+        dest, done, state)`` runs the chunk kernel: chunk ``c`` of ``policy``
+        covers rows ``bounds[c]:bounds[c + 1]``, writes them compacted from
         ``region[c]`` of ``st_ent``/``st_val``, each row's length to
-        ``rowcnt[i]`` and the chunk's total to ``chunk_nnz[c]``.
+        ``rowcnt[i]`` and the chunk's total to ``chunk_nnz[c]``, then calls
+        ``publish(c, region, chunk_nnz, dest, done, state, ...)``.
     index_dtype : dtype
         Wanted dtype of ``row_map`` and ``entries`` (widened if too narrow).
     value_dtype : dtype, optional
@@ -179,12 +180,17 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         ent = _staging(size, staging_index)
         val = _staging(size if with_values else 0, vdtype)
         chunk_nnz = np.empty(c1 - c0, np.int64)
-        policy = RangePolicy(space, 0, c1 - c0, schedule="dynamic", chunk=1)
-        launch(policy, bounds, region, ent, val, rowcnt, chunk_nnz)
         dest = np.zeros(c1 - c0 + 1, np.int64)
-        np.cumsum(chunk_nnz, out=dest[1:])
-        parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), _common.compact,
-                     region, dest, chunk_nnz, ent, val, with_values)
+        done = np.zeros(c1 - c0, np.int64)
+        state = np.zeros(2, np.int64)  # [first chunk not yet in place, lock]
+        policy = RangePolicy(space, 0, c1 - c0, schedule="dynamic", chunk=1)
+        launch(policy, bounds, region, ent, val, rowcnt, chunk_nnz, dest, done, state)
+        f = int(state[0])
+        if f < c1 - c0:  # chunks that no thread slid into place during the kernel
+            np.cumsum(chunk_nnz[f:], out=dest[f + 1:])
+            dest[f + 1:] += dest[f]
+            parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), _common.compact,
+                         region[f:], dest[f:], chunk_nnz[f:], ent, val, with_values)
         total = int(dest[-1])
         pieces.append((_shrink(ent, total), _shrink(val, total) if with_values else val))
     if len(pieces) == 1:

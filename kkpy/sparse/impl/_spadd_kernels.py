@@ -12,6 +12,7 @@ from kkpy.core._kernel import kernel
 
 from ._accumulators import (dense_emit, dense_gather, dense_insert, hash_emit, hash_insert,
                             known_add, known_clear, known_load, known_workspace, workspace)
+from ._common import publish
 from ._spgemm_kernels import chunk_bound
 
 
@@ -46,7 +47,7 @@ def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, of
 
 @kernel
 def symbolic_chunk(c, bounds, region, work, m, dense, a_rm, a_ent, b_rm, b_ent,
-                   st_ent, rowcnt, chunk_nnz):
+                   st_ent, rowcnt, chunk_nnz, dest, done, state):
     """Sorted columns of the rows of chunk ``c`` of ``A + B`` into its staging region."""
     lo = bounds[c]
     hi = bounds[c + 1]
@@ -61,6 +62,7 @@ def symbolic_chunk(c, bounds, region, work, m, dense, a_rm, a_ent, b_rm, b_ent,
         rowcnt[i] = n
         pos += n
     chunk_nnz[c] = pos - region[c]
+    publish(c, region, chunk_nnz, dest, done, state, st_ent, st_ent, False)
 
 
 @numba.njit(cache=True)

@@ -22,6 +22,7 @@ from kkpy.core._kernel import kernel
 from ._accumulators import (dense_add, dense_emit, dense_gather, dense_insert, hash_add,
                             hash_emit, hash_insert, known_add, known_clear, known_load,
                             known_workspace, workspace)
+from ._common import publish
 
 _ONE = np.uint64(1)  # indices are unsigned in inner loops: no negative-index checks
 
@@ -102,7 +103,7 @@ def product_row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift,
 
 @kernel
 def symbolic_chunk(c, bounds, region, flops, m, dense, a_rm, a_ent, b_rm, b_ent,
-                   st_ent, rowcnt, chunk_nnz):
+                   st_ent, rowcnt, chunk_nnz, dest, done, state):
     """Sorted columns of the rows of chunk ``c`` into its staging region."""
     lo = bounds[c]
     hi = bounds[c + 1]
@@ -117,6 +118,7 @@ def symbolic_chunk(c, bounds, region, flops, m, dense, a_rm, a_ent, b_rm, b_ent,
         rowcnt[i] = n
         pos += n
     chunk_nnz[c] = pos - region[c]
+    publish(c, region, chunk_nnz, dest, done, state, st_ent, st_ent, False)
 
 
 @numba.njit(cache=True)
@@ -163,7 +165,7 @@ def numeric_chunk(c, bounds, m, dense, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
 # epilogue is inlined in the row loop and still cached on disk.
 _FUSED = """
 def spgemm_fused(c, bounds, region, flops, m, dense, apply, drop, a_rm, a_ent, a_val,
-                 b_rm, b_ent, b_val, st_ent, st_val, rowcnt, chunk_nnz{eargs}):
+                 b_rm, b_ent, b_val, st_ent, st_val, rowcnt, chunk_nnz, dest, done, state{eargs}):
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = _chunk_bound(lo, hi, flops, m)
@@ -190,6 +192,7 @@ def spgemm_fused(c, bounds, region, flops, m, dense, apply, drop, a_rm, a_ent, a
         rowcnt[i] = out - pos
         pos = out
     chunk_nnz[c] = pos - region[c]
+    _publish(c, region, chunk_nnz, dest, done, state, st_ent, st_val, True)
 """
 
 
@@ -198,4 +201,5 @@ def fused_kernel(epilogue, n_eargs):
     eargs = "".join(f", e{k}" for k in range(n_eargs))
     return build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
                         {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
-                         "_row_dense": product_row_dense, "_row_hash": product_row_hash})
+                         "_row_dense": product_row_dense, "_row_hash": product_row_hash,
+                         "_publish": publish})
