@@ -66,7 +66,10 @@ def plan_rows(space, work, m, algorithm, value_dtype):
         algorithm = choose_accumulator(m, mean, np.dtype(value_dtype).itemsize,
                                        space.concurrency())
     dense = algorithm == "dense"
-    if dense:
-        # A dense workspace costs about m stores to set up: give chunks work to repay it.
-        plan.split(max(MIN_CHUNK_WORK, m // 4))
+    plan.split(_dense_min_work(m) if dense else MIN_CHUNK_WORK)
     return plan, dense
+
+
+def _dense_min_work(m):
+    # A dense workspace costs about m stores to set up: give chunks work to repay it.
+    return max(MIN_CHUNK_WORK, m // 4)

@@ -44,6 +44,25 @@ def glue_space(space, n):
     return space
 
 
+def _small_host(space, n):
+    """Whether an O(n) prefix sum is best left to numpy (host memory, few rows)."""
+    return n < SERIAL_BELOW and space.backend == "host"
+
+
+def prefix_sum(space, label, kernel, args, out, host_values):
+    """Exclusive prefix sums of ``kernel(i, *args)`` into ``out`` (one longer than the range).
+
+    For a short range in host memory numpy's cumsum of ``host_values()``
+    does it: a kernel launch costs more there than the sum.
+    """
+    n = out.shape[0] - 1
+    if _small_host(space, n):
+        out[0] = 0
+        np.cumsum(host_values(), out=out[1:])
+        return
+    parallel_scan(label, RangePolicy(space, 0, n), kernel, *args, out=out)
+
+
 class RowPlan:
     """Rows cut into chunks of equal work, and chunks grouped into staging passes.
 
@@ -55,6 +74,8 @@ class RowPlan:
         of the row's length before capping at ``m``.
     m : int
         Number of columns of the result: no row is longer.
+
+    Call :meth:`split` before use.
     """
 
     def __init__(self, space, work, m):
@@ -62,12 +83,12 @@ class RowPlan:
         self.space, self.nrows, self.m = space, n, m
         wsum = np.empty(n + 1, np.int64)
         bsum = np.empty(n + 1, np.int64)
-        rows = RangePolicy(glue_space(space, n), 0, n)
-        parallel_scan("kkpy.sparse.plan_work", rows, _common.weight_at, work, out=wsum)
-        parallel_scan("kkpy.sparse.plan_bound", rows, _common.bound_at, work, np.int64(m),
-                      out=bsum)
+        prefix_sum(space, "kkpy.sparse.plan_work", _common.weight_at, (work,), wsum,
+                   lambda: work + 1)
+        prefix_sum(space, "kkpy.sparse.plan_bound", _common.bound_at, (work, np.int64(m)), bsum,
+                   lambda: np.minimum(work, m))
         self.work_sum, self.bound_sum = wsum, bsum
-        self.split(MIN_CHUNK_WORK)
+        self.bounds, self.nchunks, self.passes = None, 0, []
 
     def split(self, min_work):
         """Cut the rows into chunks of at least ``min_work`` (a few per thread), and passes."""
@@ -78,13 +99,15 @@ class RowPlan:
             self.bounds = np.zeros(1, np.int64)
         else:
             targets = np.arange(1, nchunks, dtype=np.float64) * (total / nchunks)
-            cuts = np.searchsorted(self.work_sum, targets)
-            self.bounds = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
+            cuts = np.concatenate(([0], np.searchsorted(self.work_sum, targets), [n]))
+            self.bounds = cuts[np.concatenate(([True], cuts[1:] != cuts[:-1]))].astype(np.int64)
         self.nchunks = self.bounds.shape[0] - 1
         self.passes = self._passes(max(STAGING_ENTRIES, self.m))
 
     def _passes(self, cap):
         ends = self.bound_sum[self.bounds]
+        if ends[-1] - ends[0] <= cap:  # the usual case: everything in one pass
+            return [(0, self.nchunks)] if self.nchunks else []
         passes, start = [], 0
         for c in range(self.nchunks):
             if c > start and ends[c + 1] - ends[start] > cap:
@@ -202,8 +225,8 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         entries, values = np.empty(0, staging_index), np.empty(0, vdtype)
     final = index_dtype_for(index_dtype, entries.shape[0], ncols)
     row_map = np.empty(n + 1, final)
-    parallel_scan("kkpy.sparse.row_map", RangePolicy(glue_space(space, n), 0, n),
-                  _common.value_at, rowcnt, out=row_map)
+    prefix_sum(space, "kkpy.sparse.row_map", _common.value_at, (rowcnt,), row_map,
+               lambda: rowcnt)
     if entries.dtype != final:
         entries = entries.astype(final)
     return row_map, entries, (values if with_values else None)

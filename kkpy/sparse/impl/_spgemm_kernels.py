@@ -196,10 +196,18 @@ def spgemm_fused(c, bounds, region, flops, m, dense, apply, drop, a_rm, a_ent, a
 """
 
 
+_fused: dict = {}
+
+
 def fused_kernel(epilogue, n_eargs):
     """The fused SpGEMM chunk kernel with ``epilogue`` inlined (memoised per epilogue)."""
-    eargs = "".join(f", e{k}" for k in range(n_eargs))
-    return build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
-                        {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
-                         "_row_dense": product_row_dense, "_row_hash": product_row_hash,
-                         "_publish": publish})
+    key = (id(epilogue), n_eargs)
+    hit = _fused.get(key)
+    if hit is None or hit[0] is not epilogue:
+        eargs = "".join(f", e{k}" for k in range(n_eargs))
+        kern = build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
+                            {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
+                             "_row_dense": product_row_dense, "_row_hash": product_row_hash,
+                             "_publish": publish})
+        hit = _fused[key] = (epilogue, kern)  # holding the epilogue keeps its id unique
+    return hit[1]
