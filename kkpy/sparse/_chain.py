@@ -164,6 +164,13 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     if chain.shapes and shape[1] != chain.shapes[0][0]:
         raise ValueError(f"spgemm_chain: A has {shape[1]} columns but the first matrix has "
                          f"{chain.shapes[0][0]} rows")
+    if not len(chain):
+        # Nothing to multiply by: the input itself, in the canonical form a product would
+        # have (the layer code would count its stored entries before merging them).
+        from ._crs import CrsMatrix
+
+        return CrsMatrix(values.astype(dtype, copy=False), entries, row_map,
+                         shape[1]).sort_and_merge(space)
     widest = max([shape[1]] + [s[1] for s in chain.shapes])
     R = int(block_rows)
     # two dense buffers (input and output of a layer) must fit the budget

@@ -150,14 +150,11 @@ def test_chain_of_mismatched_shapes_raises():
         spgemm_chain(A, [W, W], epilogues.bias_relu_cap, args)
 
 
-@pytest.mark.xfail(strict=True, reason="bug in kkpy/sparse/_chain.py: with no matrices the "
-                   "input comes back as stored (sparse path: unsorted, repeats unmerged) or "
-                   "with row lengths counted before merging, over uninitialised entries "
-                   "(dense path)")
 @pytest.mark.parametrize("dense_fraction", [0.0, 1 / 32, 5.0])
 def test_an_empty_chain_returns_the_input_sorted_and_merged(dense_fraction):
     A = CrsMatrix([0.5, 1.0, 2.0], [1, 0, 0], [0, 3], 2)     # [[3, 0.5]], column 0 twice
     Y = spgemm_chain(A, [], epilogues.bias_relu_cap, (np.zeros(2, np.float32), np.float32(CAP)),
                      dense_fraction=dense_fraction)
     assert_canonical(Y)
+    assert Y.dtype == np.float32                                # the chain's dtype
     assert np.array_equal(Y.toarray(), A.toarray())
