@@ -17,6 +17,8 @@ all of it at once.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import RangePolicy, Serial, parallel_for, parallel_scan
@@ -28,6 +30,9 @@ MIN_CHUNK_WORK = 1 << 14
 CHUNKS_PER_THREAD = 32
 #: Staging entries one pass may reserve (the rows' upper bounds; pages untouched cost nothing).
 STAGING_ENTRIES = 1 << 26
+#: Passes staging at most this many entries reuse a buffer kept per thread, and copy
+#: the result out: first touches of fresh pages cost more than a small copy.
+POOL_ENTRIES = 1 << 21
 
 #: Loops shorter than this over rows (scans, counts) run on one thread: waking
 #: the others (tens of microseconds, milliseconds on a busy machine) costs
@@ -155,6 +160,21 @@ def _staging(n, dtype):
         _set_madvise_hugepage(old)
 
 
+_pool = threading.local()
+
+
+def _pooled(slot, n, dtype):
+    """``n`` entries of this thread's staging buffer ``slot`` (grown when too small)."""
+    bufs = getattr(_pool, "bufs", None)
+    if bufs is None:
+        bufs = _pool.bufs = {}
+    key = (slot, np.dtype(dtype))
+    buf = bufs.get(key)
+    if buf is None or buf.shape[0] < n:
+        buf = bufs[key] = _staging(n, dtype)
+    return buf[:n]
+
+
 def _shrink(a, n):
     """``a[:n]`` as an array of its own, in place when possible (realloc keeps the pages)."""
     try:
@@ -200,8 +220,10 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         bounds = plan.bounds[c0:c1 + 1]
         region = plan.bound_sum[bounds] - plan.bound_sum[bounds[0]]
         size = int(region[-1])
-        ent = _staging(size, staging_index)
-        val = _staging(size if with_values else 0, vdtype)
+        pooled = size <= POOL_ENTRIES
+        ent = _pooled("ent", size, staging_index) if pooled else _staging(size, staging_index)
+        nval = size if with_values else 0
+        val = _pooled("val", nval, vdtype) if pooled else _staging(nval, vdtype)
         chunk_nnz = np.empty(c1 - c0, np.int64)
         dest = np.zeros(c1 - c0 + 1, np.int64)
         done = np.zeros(c1 - c0, np.int64)
@@ -215,7 +237,10 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
             parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), _common.compact,
                          region[f:], dest[f:], chunk_nnz[f:], ent, val, with_values)
         total = int(dest[-1])
-        pieces.append((_shrink(ent, total), _shrink(val, total) if with_values else val))
+        if pooled:
+            pieces.append((ent[:total].copy(), val[:total].copy() if with_values else val[:0]))
+        else:
+            pieces.append((_shrink(ent, total), _shrink(val, total) if with_values else val))
     if len(pieces) == 1:
         entries, values = pieces[0]
     elif pieces:

@@ -23,6 +23,7 @@ from ._accumulators import (dense_add, dense_emit, dense_gather, dense_insert, h
                             hash_emit, hash_insert, known_add, known_clear, known_load,
                             known_workspace, workspace)
 from ._common import publish
+from ._prefetch import ahead
 
 _ONE = np.uint64(1)  # indices are unsigned in inner loops: no negative-index checks
 
@@ -56,6 +57,7 @@ def structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, cols, off):
     """Write the sorted columns of row ``i`` of ``A @ B`` to ``cols[off:]``; return their count."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        ahead(p, a_ent, b_rm, b_ent, b_ent)
         k = np.uint64(a_ent[p])
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
             n = dense_insert(b0, b1, b2, np.uint64(b_ent[q]), n)
@@ -67,6 +69,7 @@ def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, of
     """:func:`structure_row_dense` with a hash accumulator."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        ahead(p, a_ent, b_rm, b_ent, b_ent)
         k = np.uint64(a_ent[p])
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
             n = hash_insert(keys, shift, slots, np.uint64(b_ent[q]), n)
@@ -80,6 +83,7 @@ def product_row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc
     """Write row ``i`` of ``A @ B`` (sorted columns, values) from ``off``; return its length."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        ahead(p, a_ent, b_rm, b_ent, b_val)
         k = np.uint64(a_ent[p])
         a = a_val[p]
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
@@ -93,6 +97,7 @@ def product_row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift,
     """:func:`product_row_dense` with a hash accumulator."""
     n = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        ahead(p, a_ent, b_rm, b_ent, b_val)
         k = np.uint64(a_ent[p])
         a = a_val[p]
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
@@ -128,6 +133,7 @@ def numeric_rows_dense(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, 
     acc = np.zeros(m, c_val.dtype)
     for i in range(lo, hi):
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            ahead(p, a_ent, b_rm, b_ent, b_val)
             k = np.uint64(a_ent[p])
             a = a_val[p]
             for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
@@ -142,6 +148,7 @@ def numeric_rows_hash(lo, hi, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_en
     for i in range(lo, hi):
         known_load(keys, shift, where, slots, c_ent, c_val, c_rm[i], c_rm[i + 1])
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            ahead(p, a_ent, b_rm, b_ent, b_val)
             k = np.uint64(a_ent[p])
             a = a_val[p]
             for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
