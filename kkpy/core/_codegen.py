@@ -111,17 +111,20 @@ def _drivers_package():
     return pkg
 
 
-def build_kernel(source: str, func_name: str, bindings: dict, *, fastmath: bool = False):
+def build_kernel(source: str, func_name: str, bindings: dict, *, fastmath=False,
+                 slp_vectorize: bool = False):
     """Build a :class:`~kkpy.core._kernel.Kernel` from source with ``bindings`` as globals.
 
     This is the kernel-factory form of :func:`build_driver`: libraries use it
     to specialise one kernel template for a user's function (for example an
-    SpGEMM epilogue), while keeping numba's disk cache.
+    SpGEMM epilogue), while keeping numba's disk cache.  ``fastmath`` and
+    ``slp_vectorize`` are as in :func:`kkpy.kernel`.
     """
-    from ._kernel import Kernel
+    from ._kernel import Kernel, _fastmath_flags
 
+    fastmath = _fastmath_flags(fastmath)
     key = ("kernel", source, func_name, tuple(sorted((k, id(v)) for k, v in bindings.items())),
-           fastmath)
+           fastmath, slp_vectorize)
     hit = _memo.get(key)
     if hit is None:
         with _lock:
@@ -129,7 +132,8 @@ def build_kernel(source: str, func_name: str, bindings: dict, *, fastmath: bool 
             if hit is None:
                 func = _build(source, func_name, bindings, False, fastmath, "kernel",
                               decorate=False)
-                hit = _memo[key] = (Kernel(func, fastmath=fastmath), bindings)
+                hit = _memo[key] = (Kernel(func, fastmath=fastmath,
+                                           slp_vectorize=slp_vectorize), bindings)
     return hit[0]
 
 
@@ -179,8 +183,10 @@ def _build(source, func_name, bindings, parallel, fastmath, target, decorate=Tru
         header.append(f"{alias} = _as_kernel(_o_{alias}).host")
         digests.append(line)
         digests.append(_file_digest(path))
+    # a set of flags is written as a sorted list so the source (and its hash) is stable
+    fm = f"set({list(fastmath)!r})" if isinstance(fastmath, tuple) else str(fastmath)
     decorator = (f"@numba.njit(cache={importable}, parallel={parallel}, "
-                 f"fastmath={fastmath}, nogil=True)")
+                 f"fastmath={fm}, nogil=True)")
     if not decorate:
         decorator = ""
     body = source.replace("@DRIVER", decorator)

@@ -42,7 +42,7 @@ def device_form(obj):
     key = (k.py_func, k.fastmath)
     form = _forms.get(key)
     if form is None:
-        form = _forms[key] = cuda.jit(device=True, fastmath=k.fastmath)(k.py_func)
+        form = _forms[key] = cuda.jit(device=True, fastmath=bool(k.fastmath))(k.py_func)
     k.forms.setdefault("cuda", form)
     return form
 

@@ -24,6 +24,7 @@ except ImportError:  # a numba without it: key on the full numba type instead
         return numba.typeof(a)
 
 from ._codegen import build_driver
+from ._kernel import with_slp_vectorize
 from ._reducers import Reducer
 
 #: Chunks per reduction or scan; fixed, so results don't depend on threads.
@@ -240,6 +241,8 @@ def _driver(space, kernel, key, template, targs, bindings=None):
         bindings = bindings or {"_k": kernel}
         drv = build_driver(template(*targs), "drv", bindings, parallel=space.parallel,
                            fastmath=kernel.fastmath)
+        if any(getattr(b, "slp_vectorize", False) for b in bindings.values()):
+            drv = with_slp_vectorize(drv)
         hit = kernel.forms[full] = (drv, bindings)
     return hit[0]
 

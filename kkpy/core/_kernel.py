@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import warnings
 
 import numba
@@ -19,13 +20,14 @@ class Kernel:
     each other and can be tested directly.
     """
 
-    def __init__(self, py_func, *, fastmath=False):
+    def __init__(self, py_func, *, fastmath=False, slp_vectorize=False):
         if not callable(py_func):
             raise TypeError(f"kkpy.kernel expects a function, got {type(py_func).__name__}")
         if isinstance(py_func, Kernel):
             py_func = py_func.py_func
         self.py_func = getattr(py_func, "py_func", py_func)  # accept numba dispatchers too
-        self.fastmath = fastmath
+        self.fastmath = _fastmath_flags(fastmath)
+        self.slp_vectorize = bool(slp_vectorize)
         self.forms = {}
         functools.update_wrapper(self, self.py_func)
 
@@ -59,7 +61,11 @@ class Kernel:
                 # Functions that cannot be cached (e.g. using dynamic globals)
                 # still run; the warning would only alarm users.
                 warnings.simplefilter("ignore", numba.NumbaWarning)
-                disp = numba.njit(cache=self.cacheable, fastmath=self.fastmath)(self.py_func)
+                fm = self.fastmath
+                disp = numba.njit(cache=self.cacheable,
+                                  fastmath=set(fm) if isinstance(fm, tuple) else fm)(self.py_func)
+            if self.slp_vectorize:
+                disp = with_slp_vectorize(disp)
             self.forms["host"] = disp
         return disp
 
@@ -70,12 +76,28 @@ class Kernel:
         return f"<kkpy.kernel {self.name}>"
 
 
-def kernel(func=None, *, fastmath=False):
+def kernel(func=None, *, fastmath=False, slp_vectorize=False):
     """Mark a plain Python function as a kkpy kernel, compiled by numba in nopython mode.
 
     Usable as ``@kkpy.kernel``, ``@kkpy.kernel(fastmath=True)`` or
     ``kkpy.kernel(f)``.  Compiled code is cached on disk (next to the source
     file, or under ``NUMBA_CACHE_DIR``), so a new process reuses it.
+
+    Parameters
+    ----------
+    func : callable
+        The kernel body: ``f(i, *args)`` for a range, ``f(i, j, ...)`` for
+        an MDRange, ``f(member, *args)`` for a team.
+    fastmath : bool or set of str
+        numba's fastmath: ``True`` for all of LLVM's fast-math flags, or a
+        set of them (``{"contract"}`` allows fused multiply-adds and nothing
+        that reorders sums).
+    slp_vectorize : bool
+        Compile the kernel, and the drivers that launch it, with LLVM's
+        straight-line (SLP) vectoriser, which numba leaves off by default.
+        It packs independent scalar operations written side by side (say
+        eight running sums) into SIMD registers, where the loop vectoriser
+        would keep them in memory.
 
     Examples
     --------
@@ -88,9 +110,46 @@ def kernel(func=None, *, fastmath=False):
     >>> y
     array([1., 3., 5., 7.])
     """
+    opts = {"fastmath": fastmath, "slp_vectorize": slp_vectorize}
     if func is None:
-        return lambda f: Kernel(f, fastmath=fastmath)
-    return func if isinstance(func, Kernel) and not fastmath else Kernel(func, fastmath=fastmath)
+        return lambda f: Kernel(f, **opts)
+    if isinstance(func, Kernel) and not fastmath and not slp_vectorize:
+        return func
+    return Kernel(func, **opts)
+
+
+def _fastmath_flags(fastmath):
+    """``fastmath`` as numba takes it: a bool, or a sorted tuple of LLVM flags (stable keys)."""
+    if isinstance(fastmath, (set, frozenset, list, tuple)):
+        return tuple(sorted(fastmath))
+    return bool(fastmath)
+
+
+_slp_lock = threading.RLock()
+
+
+def with_slp_vectorize(dispatcher):
+    """Make ``dispatcher`` compile with LLVM's SLP vectoriser on; returns it.
+
+    numba reads ``config.SLP_VECTORIZE`` whenever it optimises a module, so
+    the flag is raised only while this dispatcher compiles (its first call
+    with new argument types, callees included) and lowered again.  Calls of
+    versions already compiled, or loaded from the disk cache, never pass
+    through here: numba only calls ``compile`` on a miss.
+    """
+    compile_ = dispatcher.compile
+
+    def compile(sig):
+        with _slp_lock:
+            old = numba.core.config.SLP_VECTORIZE
+            numba.core.config.SLP_VECTORIZE = 1
+            try:
+                return compile_(sig)
+            finally:
+                numba.core.config.SLP_VECTORIZE = old
+
+    dispatcher.compile = compile
+    return dispatcher
 
 
 def as_kernel(obj) -> Kernel:

@@ -238,7 +238,7 @@ def _layers(space, chain, ws, row_map, entries, values, nrows, epilogue, epilogu
         n_out = chain.shapes[k][1]
         if dense:
             wt_ptr, wt_idx, wt_val = chain.transposed[k]
-            kern = K.layer_kernel(epilogue, len(eargs))
+            kern = K.layer_kernel(epilogue, len(eargs), R)
             nb = src.shape[0]
             dst = ws.take(1 - slot, (nb, n_out, R), dtype)
             counts = np.empty((nb, R), np.int64)
