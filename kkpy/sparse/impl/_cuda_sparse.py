@@ -9,7 +9,8 @@ in global memory, sized from the row's number of products:
 
 * symbolic: products per row, table sizes (a scan), then each row inserts
   its columns (linear probing) and counts them; a scan of the counts is
-  ``C``'s row map;
+  ``C``'s row map; :func:`spgemm_structure` copies each row's columns out
+  of its table and sorts them (the public symbolic phase's result);
 * numeric: each row adds its products into its table, copies the entries
   out and sorts them by column.
 
@@ -30,7 +31,8 @@ from . import _spmv_kernels as _spmv
 from ._common import value_at
 from ._spgemm_kernels import row_flops
 
-__all__ = ["DeviceCrs", "spmv", "spgemm_symbolic", "spgemm_numeric", "spgemm", "spadd"]
+__all__ = ["DeviceCrs", "spmv", "spgemm_symbolic", "spgemm_structure", "spgemm_numeric",
+           "spgemm", "spadd", "spadd_operands"]
 
 _EMPTY = -1
 _HASH = 2654435761  # Knuth's multiplicative constant: spreads neighbouring columns
@@ -70,28 +72,36 @@ def insert_row(i, a_rm, a_ent, b_rm, b_ent, toff, keys, counts):
 
 
 @kernel
-def accumulate_row(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, toff, keys, acc, c_rm, c_ent,
-                   c_val):
-    """Row ``i`` of ``C``: add its products in its table, copy them out, sort by column."""
+def accumulate_row(i, with_values, a_rm, a_ent, a_val, b_rm, b_ent, b_val, toff, keys, acc,
+                   c_rm, c_ent, c_val):
+    """Row ``i`` of ``C``: add its products in its table, copy them out, sort by column.
+
+    Without ``with_values`` only the columns are copied out (values 0, ``acc``
+    untouched): the symbolic phase's sorted structure.
+    """
     lo = toff[i]
     hi = toff[i + 1]
     mask = hi - lo - 1
-    for s in range(lo, hi):
-        acc[s] = 0
-    for p in range(a_rm[i], a_rm[i + 1]):
-        k = a_ent[p]
-        for q in range(b_rm[k], b_rm[k + 1]):
-            c = b_ent[q]
-            h = (c * _HASH) & mask
-            while keys[lo + h] != c:
-                h = (h + 1) & mask
-            acc[lo + h] += a_val[p] * b_val[q]
+    if with_values:
+        for s in range(lo, hi):
+            acc[s] = 0
+        for p in range(a_rm[i], a_rm[i + 1]):
+            k = a_ent[p]
+            for q in range(b_rm[k], b_rm[k + 1]):
+                c = b_ent[q]
+                h = (c * _HASH) & mask
+                while keys[lo + h] != c:
+                    h = (h + 1) & mask
+                acc[lo + h] += a_val[p] * b_val[q]
     first = c_rm[i]
     w = first
     for s in range(lo, hi):
         if keys[s] != _EMPTY:
             c_ent[w] = keys[s]
-            c_val[w] = acc[s]
+            if with_values:
+                c_val[w] = acc[s]
+            else:
+                c_val[w] = 0
             w += 1
     for t in range(first + 1, w):                 # insertion sort: rows are short
         col = c_ent[t]
@@ -133,6 +143,18 @@ def scaled_identities(i, m, alpha, beta, rm, ent, val):
 class DeviceCrs:
     """A CRS matrix whose three arrays live in GPU memory (CudaSpace Views).
 
+    What :mod:`kkpy.sparse`'s functions return on the Cuda space: results
+    stay on the GPU, for the next GPU operation, until :meth:`to_host`
+    copies them back.  :meth:`from_host` uploads a matrix once, to pass it
+    to several GPU operations without copying it again each time.
+
+    Parameters
+    ----------
+    row_map, entries, values : CudaSpace View
+        The CRS arrays (kept as the attributes of the same names).
+    shape : tuple of int
+        ``(nrows, ncols)``.
+
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
@@ -148,18 +170,22 @@ class DeviceCrs:
 
     @property
     def nrows(self):
+        """Number of rows."""
         return self.shape[0]
 
     @property
     def ncols(self):
+        """Number of columns."""
         return self.shape[1]
 
     @property
     def nnz(self):
+        """Number of stored entries."""
         return self.entries.shape[0]
 
     @property
     def dtype(self):
+        """The values' dtype."""
         return self.values.dtype
 
     @classmethod
@@ -179,12 +205,19 @@ class DeviceCrs:
         """A host CrsMatrix with the same entries."""
         from .._crs import CrsMatrix
 
-        rm, ent, val = (np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, a))
-                        for a in (self.row_map, self.entries, self.values))
+        rm, ent, val = (_to_host(a) for a in (self.row_map, self.entries, self.values))
         return CrsMatrix(val, ent, rm, self.ncols)
+
+    def structure_to_host(self):
+        """``(row_map, entries)`` copied to host memory, without the values."""
+        return _to_host(self.row_map), _to_host(self.entries)
 
     def __repr__(self):
         return f"DeviceCrs(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
+
+
+def _to_host(a):
+    return np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, a))
 
 
 def _empty(n, dtype):
@@ -233,18 +266,44 @@ def spgemm_symbolic(A, B, space=None):
     return SpGEMMPlan((A.nrows, B.ncols), toff, keys, row_map, nnz)
 
 
-def spgemm_numeric(plan, A, B, space=None):
-    """The values of ``C = A @ B`` for a structure from :func:`spgemm_symbolic`."""
+def _fill(plan, A, B, with_values, out, space):
+    """Write ``C``'s sorted rows into ``out`` (with values, or zeros); returns ``out``."""
     space = space or kkpy.Cuda()
-    A, B = DeviceCrs.from_host(A), DeviceCrs.from_host(B)
-    dtype = np.result_type(A.dtype, B.dtype)
+    acc = _empty(plan.keys.shape[0] if with_values else 1, out.dtype)
+    kkpy.parallel_for("kkpy.sparse.cuda.spgemm_numeric" if with_values else
+                      "kkpy.sparse.cuda.spgemm_structure", _policy(space, A.nrows),
+                      accumulate_row, with_values, A.row_map, A.entries, A.values, B.row_map,
+                      B.entries, B.values, plan.toff, plan.keys, acc, plan.row_map, out.entries,
+                      out.values)
+    return out
+
+
+def _result(plan, dtype):
+    """An uninitialised :class:`DeviceCrs` with the plan's row map, for :func:`_fill`."""
     entries = _empty(max(plan.nnz, 1), np.int64)
     values = _empty(max(plan.nnz, 1), dtype)
-    acc = _empty(plan.keys.shape[0], dtype)
-    kkpy.parallel_for("kkpy.sparse.cuda.spgemm_numeric", _policy(space, A.nrows), accumulate_row,
-                      A.row_map, A.entries, A.values, B.row_map, B.entries, B.values,
-                      plan.toff, plan.keys, acc, plan.row_map, entries, values)
     return DeviceCrs(plan.row_map, entries[0:plan.nnz], values[0:plan.nnz], plan.shape)
+
+
+def spgemm_structure(plan, A, B, space=None):
+    """``C``'s sorted structure, values 0: the symbolic phase's :class:`DeviceCrs`.
+
+    :func:`spgemm_numeric` with ``out=`` this matrix fills its values.
+    """
+    A, B = DeviceCrs.from_host(A), DeviceCrs.from_host(B)
+    return _fill(plan, A, B, False, _result(plan, np.result_type(A.dtype, B.dtype)), space)
+
+
+def spgemm_numeric(plan, A, B, space=None, out=None):
+    """The values of ``C = A @ B`` for a structure from :func:`spgemm_symbolic`.
+
+    Written into ``out`` (from :func:`spgemm_structure`) if given, else into
+    a new :class:`DeviceCrs`.
+    """
+    A, B = DeviceCrs.from_host(A), DeviceCrs.from_host(B)
+    if out is None:
+        out = _result(plan, np.result_type(A.dtype, B.dtype))
+    return _fill(plan, A, B, True, out, space)
 
 
 def spgemm(A, B, space=None):
@@ -255,6 +314,15 @@ def spgemm(A, B, space=None):
 
 def spadd(alpha, A, beta, B, space=None):
     """``C = alpha*A + beta*B`` on the GPU; returns a :class:`DeviceCrs` (sorted rows)."""
+    return spgemm(*spadd_operands(alpha, A, beta, B, space), space)
+
+
+def spadd_operands(alpha, A, beta, B, space=None):
+    """``[A B]`` and ``[alpha*I; beta*I]``, whose product is ``alpha*A + beta*B``.
+
+    The product's structure does not depend on ``alpha`` and ``beta``: one
+    :func:`spgemm_symbolic` serves every pair of them.
+    """
     space = space or kkpy.Cuda()
     A, B = DeviceCrs.from_host(A), DeviceCrs.from_host(B)
     if A.shape != B.shape:
@@ -274,7 +342,7 @@ def spadd(alpha, A, beta, B, space=None):
     ient, ival = _empty(max(2 * m, 1), np.int64), _empty(max(2 * m, 1), dtype)
     kkpy.parallel_for("kkpy.sparse.cuda.identities", _policy(space, 2 * m), scaled_identities,
                       m, dtype.type(alpha), dtype.type(beta), irm, ient, ival)
-    return spgemm(AB, DeviceCrs(irm, ient, ival, (2 * m, m)), space)
+    return AB, DeviceCrs(irm, ient, ival, (2 * m, m))
 
 
 def spmv(alpha, A, x, beta, y, mode="N", space=None):
