@@ -32,7 +32,7 @@ __all__ = [
     "CrsMatrix", "as_crs", "transpose",
     "SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm", "choose_accumulator",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
-    "spgemm_chain", "prepare_chain",
+    "spgemm_chain", "prepare_chain", "DeviceCrs",
 ]
 
 
@@ -42,4 +42,8 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(".io", __name__)
+    if name == "DeviceCrs":  # what the Cuda space returns; host-only programs never need it
+        from .impl._cuda_sparse import DeviceCrs
+
+        return DeviceCrs
     raise AttributeError(f"module 'kkpy.sparse' has no attribute {name!r}")

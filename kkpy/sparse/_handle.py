@@ -1,6 +1,7 @@
 """What the SpGEMM and SpAdd handles share: remembering a symbolic phase and checking it."""
 from __future__ import annotations
 
+from .. import CudaSpace, DefaultHostExecutionSpace
 from ._accumulate import check_algorithm
 from ._fingerprint import buffer_id, check_same, fingerprint
 
@@ -18,22 +19,43 @@ class PhaseHandle:
 
     def _remember(self, A, B, C, plan, dense, space, check=True):
         """Record the symbolic phase: operand fingerprints, the result's identity, the plan."""
-        self.accumulator = "dense" if dense else "hash"
+        self._record(A, B, C, "dense" if dense else "hash", space, check,
+                     c=buffer_id(C), bounds=plan.bounds, dense=dense)
+
+    def _remember_device(self, A, B, C, plan, check=True):
+        """Record a symbolic phase on the Cuda space: its GPU plan and ``C`` itself.
+
+        ``A`` and ``B`` are the operands' indices in host memory, fingerprinted
+        there; ``C`` (GPU memory) is recognised as the very object returned.
+        """
+        self._record(A, B, C, "hash", DefaultHostExecutionSpace(), check, c=C, plan=plan)
+
+    def _record(self, A, B, C, accumulator, space, check, **state):
+        self.accumulator = accumulator
         self.nnz = C.nnz
-        self._state = {"a": fingerprint(A, space) if check else None,
-                       "b": fingerprint(B, space) if check else None,
-                       "c": buffer_id(C), "bounds": plan.bounds, "dense": dense}
+        self._state = dict(state, a=fingerprint(A, space) if check else None,
+                           b=fingerprint(B, space) if check else None)
 
     def _recall(self, what, A, B, C, space):
-        """The symbolic phase's state, after checking that nothing structural changed."""
+        """The symbolic phase's state, after checking that nothing structural changed.
+
+        On the Cuda space ``A`` and ``B`` are the operands' indices in host memory.
+        """
         state = self._state
         if state is None:
             symbolic = what.replace("numeric", "symbolic")
             raise ValueError(f"{what}: run {symbolic} with this handle first")
+        device = space.memory_space == CudaSpace
+        if device != ("plan" in state):
+            ran = "the Cuda space" if "plan" in state else "the host"
+            raise ValueError(f"{what}: this handle's symbolic phase ran on {ran}; run both "
+                             "phases on the same space")
+        if device:
+            space = DefaultHostExecutionSpace()
         for name, M in (("A", A), ("B", B)):
             if state[name.lower()] is not None:
                 check_same(what, name, state[name.lower()], M, space)
-        if buffer_id(C) != state["c"]:
+        if (C is not state["c"]) if device else (buffer_id(C) != state["c"]):
             raise ValueError(f"{what}: C is not the matrix this handle's symbolic phase returned")
         return state
 

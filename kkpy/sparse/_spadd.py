@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from . import _device
 from ._accumulate import plan_rows
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
@@ -51,15 +52,21 @@ def spadd_symbolic(handle, A, B, space=None, check=True):
     ----------
     handle : SpAddHandle
     A, B : CrsMatrix or scipy.sparse matrix
-        Same shape; rows need not be sorted, duplicates are allowed.
+        Same shape; rows need not be sorted, duplicates are allowed.  On the
+        Cuda space also :class:`~kkpy.sparse.DeviceCrs`.
     space : ExecutionSpace, optional
+        Where to run; the default space if omitted.  On a Cuda space
+        (``kkpy.Cuda()``) the GPU kernels run and ``C`` is a
+        :class:`~kkpy.sparse.DeviceCrs`, which stays in GPU memory
+        (``C.to_host()`` copies it back); the handle keeps the GPU's plan.
     check : bool, default True
         Fingerprint ``A`` and ``B`` so that :func:`spadd_numeric` can refuse
-        a changed structure; False skips it (one pass over their indices).
+        a changed structure; False skips it (one pass over their indices on
+        the host, where a ``DeviceCrs``'s indices are copied first).
 
     Returns
     -------
-    CrsMatrix
+    CrsMatrix or DeviceCrs
         ``C`` with its structure set and zero values, for :func:`spadd_numeric`.
 
     Examples
@@ -70,6 +77,9 @@ def spadd_symbolic(handle, A, B, space=None, check=True):
     >>> spadd_symbolic(SpAddHandle(), A, B).entries.tolist()
     [0, 2]
     """
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spadd_symbolic(handle, A, B, gpu, check)
     A, B = _operands("spadd_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype = np.result_type(A.dtype, B.dtype)
@@ -106,20 +116,25 @@ def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
     handle : SpAddHandle
     alpha, beta : scalar
     A, B : CrsMatrix or scipy.sparse matrix
-        Same structures as at the symbolic phase (checked every time).
-    C : CrsMatrix
+        Same structures as at the symbolic phase (checked every time).  On
+        the Cuda space also :class:`~kkpy.sparse.DeviceCrs`.
+    C : CrsMatrix or DeviceCrs
         The matrix :func:`spadd_symbolic` returned; its values are overwritten.
     space : ExecutionSpace, optional
+        A space of the symbolic phase's kind (host or Cuda).  On a Cuda
+        space ``C``, a :class:`~kkpy.sparse.DeviceCrs`, is filled in GPU
+        memory (``C.to_host()`` copies it back).
 
     Returns
     -------
-    CrsMatrix
+    CrsMatrix or DeviceCrs
         ``C``.
 
     Raises
     ------
     ValueError
-        If the symbolic phase has not run or a structure differs from its.
+        If the symbolic phase has not run or ran on another kind of space,
+        or a structure differs from its.
 
     Examples
     --------
@@ -130,6 +145,9 @@ def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
     >>> spadd_numeric(h, 3.0, A, 1.0, B, C).toarray()
     array([[1., 0., 4.]])
     """
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spadd_numeric(handle, alpha, A, beta, B, C, gpu)
     _scalar("spadd_numeric", "alpha", alpha)
     _scalar("spadd_numeric", "beta", beta)
     A, B = _operands("spadd_numeric", A, B)
@@ -152,13 +170,18 @@ def spadd(alpha, A, beta, B, space=None, algorithm="auto"):
     ----------
     alpha, beta : scalar
     A, B : CrsMatrix or scipy.sparse matrix
-        Same shape.
+        Same shape.  On the Cuda space also :class:`~kkpy.sparse.DeviceCrs`.
     space : ExecutionSpace, optional
+        Where to run; the default space if omitted.  On a Cuda space
+        (``kkpy.Cuda()``) the GPU kernels run and the result is a
+        :class:`~kkpy.sparse.DeviceCrs`, which stays in GPU memory
+        (``.to_host()`` copies it back).
     algorithm : {"auto", "dense", "hash"}
+        The Cuda space has only ``"hash"`` (which ``"auto"`` means there).
 
     Returns
     -------
-    CrsMatrix
+    CrsMatrix or DeviceCrs
         Sorted columns, the union of both structures (entries that cancel
         stay, as explicit zeros).
 
@@ -171,6 +194,9 @@ def spadd(alpha, A, beta, B, space=None, algorithm="auto"):
     array([[0., 0.],
            [0., 1.]])
     """
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spadd(alpha, A, beta, B, algorithm, gpu)
     h = SpAddHandle(algorithm)
     C = spadd_symbolic(h, A, B, space=space, check=False)  # nothing can change in between
     return spadd_numeric(h, alpha, A, beta, B, C, space=space)

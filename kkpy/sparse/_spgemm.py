@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from . import _device
 from ._accumulate import check_algorithm, plan_rows
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
@@ -79,12 +80,18 @@ def spgemm_symbolic(handle, A, B, space=None):
         Remembers ``A``'s and ``B``'s structure and the row plan for
         :func:`spgemm_numeric`.
     A, B : CrsMatrix or scipy.sparse matrix
-        Rows need not be sorted; duplicates are allowed.
+        Rows need not be sorted; duplicates are allowed.  On the Cuda space
+        also :class:`~kkpy.sparse.DeviceCrs`.
     space : ExecutionSpace, optional
+        Where to run; the default space if omitted.  On a Cuda space
+        (``kkpy.Cuda()``) the GPU kernels run and ``C`` is a
+        :class:`~kkpy.sparse.DeviceCrs`, which stays in GPU memory
+        (``C.to_host()`` copies it back); the handle keeps the GPU's plan,
+        and fingerprints of ``A``'s and ``B``'s indices taken on the host.
 
     Returns
     -------
-    CrsMatrix
+    CrsMatrix or DeviceCrs
         ``C`` with its structure set and zero values; pass it to
         :func:`spgemm_numeric`.
 
@@ -97,6 +104,9 @@ def spgemm_symbolic(handle, A, B, space=None):
     >>> C.row_map.tolist(), C.entries.tolist()
     ([0, 2, 2], [0, 1])
     """
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spgemm_symbolic(handle, A, B, gpu)
     A, B = _operands("spgemm_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype, idtype = _result_types(A, B)
@@ -127,21 +137,25 @@ def spgemm_numeric(handle, A, B, C, space=None):
     handle : SpGEMMHandle
         The handle given to :func:`spgemm_symbolic`.
     A, B : CrsMatrix or scipy.sparse matrix
-        Same structure as at the symbolic phase (checked every time).
-    C : CrsMatrix
+        Same structure as at the symbolic phase (checked every time).  On the
+        Cuda space also :class:`~kkpy.sparse.DeviceCrs`.
+    C : CrsMatrix or DeviceCrs
         The matrix :func:`spgemm_symbolic` returned; its values are overwritten.
     space : ExecutionSpace, optional
+        A space of the symbolic phase's kind (host or Cuda).  On a Cuda
+        space ``C``, a :class:`~kkpy.sparse.DeviceCrs`, is filled in GPU
+        memory (``C.to_host()`` copies it back).
 
     Returns
     -------
-    CrsMatrix
+    CrsMatrix or DeviceCrs
         ``C``.
 
     Raises
     ------
     ValueError
-        If the symbolic phase has not run, or the structure of ``A``, ``B``
-        or ``C`` is not the one it saw.
+        If the symbolic phase has not run or ran on another kind of space,
+        or the structure of ``A``, ``B`` or ``C`` is not the one it saw.
 
     Examples
     --------
@@ -157,6 +171,9 @@ def spgemm_numeric(handle, A, B, C, space=None):
     array([[1., 2.],
            [0., 1.]])
     """
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spgemm_numeric(handle, A, B, C, gpu)
     A, B = _operands("spgemm_numeric", A, B)
     C = as_crs(C)
     space = space or DefaultExecutionSpace()
@@ -191,12 +208,19 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
         Remove the entries that are exactly 0 after the epilogue.  Rows
         that become empty stay (as empty rows): the shape is kept.
     space : ExecutionSpace, optional
+        Where to run; the default space if omitted.  On a Cuda space
+        (``kkpy.Cuda()``) the GPU kernels run, ``A`` and ``B`` may be
+        :class:`~kkpy.sparse.DeviceCrs` too, and the result is one, which
+        stays in GPU memory (``.to_host()`` copies it back).  There
+        ``epilogue``, ``epilogue_args`` and ``drop_zeros`` raise
+        NotImplementedError.
     algorithm : {"auto", "dense", "hash"}
-        Row accumulator (see :func:`~kkpy.sparse.choose_accumulator`).
+        Row accumulator (see :func:`~kkpy.sparse.choose_accumulator`); the
+        Cuda space has only ``"hash"`` (which ``"auto"`` means there).
 
     Returns
     -------
-    CrsMatrix
+    CrsMatrix or DeviceCrs
         Sorted columns; float32 values if both inputs are float32, else
         float64.  The bits do not depend on the number of threads.
 
@@ -216,6 +240,9 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
            [2., 0.]]), 1)
     """
     check_algorithm("spgemm", algorithm)
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spgemm(A, B, epilogue, tuple(epilogue_args), drop_zeros, algorithm, gpu)
     A, B = _operands("spgemm", A, B)
     space = space or DefaultExecutionSpace()
     epilogue_args = tuple(epilogue_args)

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from . import _device
 from ._crs import as_crs
 from .impl import _spmv_kernels as K
 
@@ -21,17 +22,23 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         ``beta == 0`` overwrites ``y`` without reading it: NaN or Inf in ``y``
         do not propagate (as in the BLAS and Kokkos Kernels).
     A : CrsMatrix or scipy.sparse matrix
+        On the Cuda space also :class:`~kkpy.sparse.DeviceCrs` (a host
+        matrix is uploaded at every call).
     x : array_like
         Length ``ncols`` (``nrows`` for mode ``"T"``), or a 2-D multivector
-        with one column per vector.
+        with one column per vector.  On the Cuda space a CudaSpace View.
     y : ndarray or View
         Float array of length ``nrows`` (``ncols`` for ``"T"``), 2-D with
-        ``x``; updated in place.
+        ``x``; updated in place.  On the Cuda space a CudaSpace View, which
+        stays in GPU memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace,
+        y)`` copies it back).
     mode : {"N", "T"}
         ``op(A) = A`` or ``A^T``.  ``"T"`` scatters rows of ``A`` with atomic
         adds instead of forming the transpose, so on several threads its
         last bits may vary from run to run.
     space : ExecutionSpace, optional
+        Where to run; the default space if omitted.  On a Cuda space
+        (``kkpy.Cuda()``) the same kernels run on the GPU.
 
     Examples
     --------
@@ -44,6 +51,9 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     >>> spmv(2.0, A, np.ones(2), 1.0, y, mode="T"); y
     array([ 5., 13.])
     """
+    gpu = _device.device_space(space)
+    if gpu:
+        return _device.spmv(alpha, A, x, beta, y, mode, gpu)
     A = as_crs(A)
     space = space or DefaultExecutionSpace()
     if mode not in ("N", "T"):
