@@ -1,8 +1,9 @@
 """Edge rates of GPU inference on challenge-sized networks (``python -m kkpy.dnn._cuda_bench``).
 
-Builds the network in memory (the official 1024-neuron one when ``--data``
-points at the official files, else generated), makes ``--images`` inputs from
-the real 1200 rows, uploads both, and times inference: from the inputs on the
+Builds the network in memory (for 1024 neurons the official one, from
+``--data`` or the copy kkpy ships; else ``kkpy-dnn generate``'s layers, made
+one at a time as they go to the GPU), makes ``--images`` inputs as the
+generator does from the real 1200 rows, and times inference: from the inputs on the
 GPU to the categories on the host, median of ``--repeat`` runs after a
 warm-up.  It checks the categories against the CPU (float64 scipy on a subset
 of rows: rows are independent, so a subset checks exactly what it covers) and,
@@ -60,80 +61,77 @@ def _official(data, n, nlayers):
     return layers, rows, truth
 
 
-def _layers(n, nlayers, seed):
-    """The challenge's layers for ``n`` neurons (the rule measured on the public files).
+class _Generated:
+    """The layers of ``kkpy-dnn generate``, made one at a time as they are read.
 
-    B = n/16; layers come in blocks of log2(B); in layer k of a block, row i
-    connects to columns {(r - 2^k) mod B, r} + B*m, m = 0..15, r = P(i) mod B,
-    with P a random row permutation per block (the identity in the first);
-    every weight is 1/16.
+    A 65536 x 1920 network is 4e9 weights: generating each layer as the GPU
+    takes it keeps the host's memory to one layer; ``observe(k, W)`` sees
+    each layer too (the CPU check follows along instead of a second pass).
     """
-    b = n // 16
-    per_block = int(np.log2(b))
-    rng = np.random.default_rng(seed)
-    perm = np.arange(n)
-    out = []
-    for layer in range(nlayers):
-        block, k = divmod(layer, per_block)
-        if k == 0 and block > 0:
-            perm = rng.permutation(n)
-        r = perm % b
-        pair = np.stack([(r - 2**k) % b, r], axis=1)
-        cols = np.sort((pair[:, :, None] + b * np.arange(16)).reshape(n, 32), axis=1)
-        out.append(sp.csr_array((np.full(32 * n, 1 / 16, np.float32), cols.ravel(),
-                                 np.arange(0, 32 * n + 1, 32)), shape=(n, n)))
-    return out
+
+    def __init__(self, neurons, nlayers, seed, observe=None):
+        self.neurons, self.nlayers, self.seed, self.observe = neurons, nlayers, seed, observe
+
+    def __len__(self):
+        return self.nlayers
+
+    def __iter__(self):
+        from ._generate import generate_layer
+
+        for k in range(self.nlayers):
+            W = generate_layer(self.neurons, k, self.seed)
+            if self.observe is not None:
+                self.observe(k, W)
+            yield W
 
 
-def _real_rows(data):
-    try:
+class _Reference:
+    """Float64 scipy recurrence on a few rows, one layer at a time (the CPU check)."""
+
+    def __init__(self, Y, bias, ymax=32.0):
+        self.Y, self.bias, self.ymax = sp.csr_array(Y, dtype=np.float64), bias, ymax
+
+    def __call__(self, k, W):
+        Z = sp.csr_array(self.Y @ sp.csr_array(W, dtype=np.float64))
+        Z.data = np.where(Z.data != 0, np.clip(Z.data + self.bias, 0, self.ymax), 0)
+        Z.eliminate_zeros()
+        self.Y = Z
+
+    def categories(self):
+        return np.flatnonzero(self.Y.sum(axis=1))
+
+
+def _problem(a, check_rows=0):
+    """(layers, inputs, bias, truth, reference) for the command line ``a``.
+
+    1024 neurons: the official network (``--data``, else the copy kkpy
+    ships) with its truth for the first 1200 rows; other sizes: the
+    generator's layers and inputs (``kkpy-dnn generate``).
+    """
+    from ._generate import synthetic_images
+
+    n = a.neurons
+    bias = _BIAS.get(n, -0.3)
+    truth = None
+    if n == 1024 and a.data:
+        layers, _, truth = _official(a.data, 1024, a.layers)
+    elif n == 1024 and a.layers <= 120:
         from ._data import load_embedded
 
-        return load_embedded()[1]
-    except ImportError:
-        return _read_tsv(_find(data, "sparse-images-1024.tsv"), (None, 1024))
-
-
-def _inputs(real, n, m, seed):
-    """``m`` rows of ``n`` pixels made from the 32x32 real images: each pixel
-    becomes a block (nearest-neighbour upscaling to sqrt(n) per side); rows
-    beyond the real ones are copies shifted by up to 2 pixels (synthetic)."""
-    side = int(round(np.sqrt(n)))
-    s = side // 32
-    real = sp.csr_array(real)
-    d = np.arange(s)
-    base = []
-    for k in range(real.shape[0]):
-        y, x = np.divmod(real.indices[real.indptr[k]:real.indptr[k + 1]], 32)
-        yy = np.broadcast_to((y * s)[:, None, None] + d[None, :, None], (y.size, s, s)).ravel()
-        xx = np.broadcast_to((x * s)[:, None, None] + d[None, None, :], (y.size, s, s)).ravel()
-        order = np.argsort(yy * side + xx)     # a shift keeps this order
-        base.append((yy[order], xx[order]))
-    rng = np.random.default_rng(seed)
-    cols = []
-    for i in range(m):
-        yy, xx = base[i % len(base)]
-        if i >= len(base):
-            dy, dx = rng.integers(-2, 3, 2)
-            yy, xx = yy + dy, xx + dx
-            keep = (yy >= 0) & (yy < side) & (xx >= 0) & (xx < side)
-            yy, xx = yy[keep], xx[keep]
-        cols.append((yy * side + xx).astype(np.int32))
-    indptr = np.zeros(m + 1, np.int64)
-    np.cumsum([c.size for c in cols], out=indptr[1:])
-    return sp.csr_array((np.ones(indptr[-1], np.float32), np.concatenate(cols), indptr),
-                        shape=(m, n))
-
-
-def _reference_categories(Y, layers, bias, ymax=32.0):
-    """Float64 scipy recurrence: bias only on nonzeros, ReLU, cap, drop zeros."""
-    Y = sp.csr_array(Y, dtype=np.float64)
-    for W in layers:
-        Z = sp.csr_array(Y @ sp.csr_array(W, dtype=np.float64))
-        Z.data = np.where(Z.data != 0, np.clip(Z.data + bias, 0, ymax), 0)
-        Z.eliminate_zeros()
-        Y = Z
-    return np.flatnonzero(Y.sum(axis=1))
+        layers, _, truth, _, _ = load_embedded()
+        layers = layers[:a.layers]
+        truth = truth if a.layers == 120 else None
+    else:
+        layers = _Generated(n, a.layers, a.seed)
+    Y0 = sp.vstack([Y for _, Y in synthetic_images(n, a.images, a.seed)], format="csr")
+    ref = _Reference(Y0[:check_rows], bias) if check_rows else None
+    if ref is not None:
+        if isinstance(layers, _Generated):
+            layers.observe = ref
+        else:
+            for k, W in enumerate(layers):
+                ref(k, W)
+    return layers, Y0, bias, truth, ref
 
 
 # -- run -----------------------------------------------------------------------------
@@ -143,7 +141,8 @@ def main(argv=None):
     p.add_argument("--neurons", type=int, default=1024)
     p.add_argument("--layers", type=int, default=120)
     p.add_argument("--images", type=int, default=60000)
-    p.add_argument("--data", default=None, help="official files (1024-neuron network)")
+    p.add_argument("--data", default=None,
+                   help="official files (1024-neuron network; default: the copy kkpy ships)")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--check-rows", type=int, default=3000)
     p.add_argument("--seed", type=int, default=0)
@@ -157,17 +156,10 @@ def main(argv=None):
     from ._infer_cuda import CudaNetwork
 
     t0 = time.perf_counter()
-    truth = None
-    if a.neurons == 1024 and a.data:
-        layers, real, truth = _official(a.data, 1024, a.layers)
-    else:
-        layers = _layers(a.neurons, a.layers, a.seed)
-        real = _real_rows(a.data)
-    Y0 = _inputs(real, a.neurons, a.images, a.seed)
-    bias = _BIAS.get(a.neurons, -0.3)
+    checked = min(a.check_rows, a.images)
+    layers, Y0, bias, truth, ref = _problem(a, checked)
+    net = CudaNetwork(layers, bias, 32.0)         # generated layers are made here
     t_make = time.perf_counter() - t0
-    net = CudaNetwork(layers, bias, 32.0)
-    t_upload = time.perf_counter() - t0 - t_make
     state = net.upload(Y0)
     net.launch(state)                               # warm-up: compiles the kernels
     cats = net.categories(state)
@@ -188,12 +180,10 @@ def main(argv=None):
     best = min(("direct", "graph"), key=lambda m: np.median(times[m]))
     edges = a.images * net.nnz
     t = float(np.median(times[best]))
-    checked = min(a.check_rows, a.images)
-    ref = _reference_categories(Y0[:checked], layers, bias)
-    ok_cpu = bool(np.array_equal(cats[cats < checked], ref))
+    ok_cpu = bool(np.array_equal(cats[cats < checked], ref.categories())) if ref else None
     ok_truth = None
     if truth is not None:
-        ok_truth = bool(np.array_equal(cats[cats < real.shape[0]], truth))
+        ok_truth = bool(np.array_equal(cats[cats < 1200], truth))
     from numba import cuda
 
     name = getattr(cuda.get_current_device(), "name", "CUDA simulator")
@@ -205,7 +195,6 @@ def main(argv=None):
            "graph_error": net._graph_failed,
            "categories": int(cats.size), "cpu_check_rows": checked, "cpu_match": ok_cpu,
            "truth_match": ok_truth, "setup_seconds": round(t_make, 2),
-           "upload_seconds": round(t_upload, 2),
            "active_rows": [s["active_rows"] for s in stats],
            "layer_ms": [round((s["seconds"] or 0.0) * 1e3, 3) for s in stats]}
     print(f"{a.neurons} x {a.layers}, {a.images} rows: {t * 1e3:.2f} ms, "
@@ -214,16 +203,7 @@ def main(argv=None):
     print(json.dumps(out))
     if a.save_categories:
         np.save(a.save_categories, cats)
-    return 0 if ok_cpu and ok_truth is not False else 1
-
-
-def _problem(a):
-    if a.neurons == 1024 and a.data:
-        layers, real, _ = _official(a.data, 1024, a.layers)
-    else:
-        layers = _layers(a.neurons, a.layers, a.seed)
-        real = _real_rows(a.data)
-    return layers, _inputs(real, a.neurons, a.images, a.seed), _BIAS.get(a.neurons, -0.3)
+    return 0 if ok_cpu is not False and ok_truth is not False else 1
 
 
 def _main_mpi(a):
@@ -238,7 +218,7 @@ def _main_mpi(a):
     cuda.select_device(rank % len(cuda.gpus))
     from ._infer_cuda import CudaNetwork
 
-    layers, Y0, bias = _problem(a)
+    layers, Y0, bias, _, _ = _problem(a)
     nnz = np.asarray(Y0.indptr)
     cuts = np.searchsorted(nnz, np.linspace(0, nnz[-1], size + 1)[1:-1])
     bounds = [0, *cuts.tolist(), Y0.shape[0]]
@@ -275,6 +255,8 @@ def _main_mpi(a):
     print(f"{size} ranks: {t * 1e3:.2f} ms, {edges / t:.3e} edges/s, match {match}",
           file=sys.stderr)
     print(json.dumps(out))
+    if a.save_categories:
+        np.save(a.save_categories, cats)
     return 0 if match is not False else 1
 
 

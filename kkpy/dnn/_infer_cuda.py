@@ -66,35 +66,52 @@ def _term(y, w, exact):
 
 
 @cuda.jit(device=True, inline="always")
-def _dot(row, roff, vals, k, end, exact):
-    """``sum(row[roff[k]] * vals[k])`` over ``k < end``, in order.
+def _dot(y, base, roff, vals, k, end, exact):
+    """``sum(y[base + roff[k]] * vals[k])`` over ``k < end``, in order.
 
-    Eight gathers are issued before any is used: each waits for the L2 (or
-    DRAM), so a warp needs several in flight to keep the memory system busy.
+    Sixteen gathers are issued before any is used: each waits for the L2 (or
+    DRAM), so a warp needs many in flight to keep the memory system busy.
     """
     acc = np.float32(0)
-    eight = np.uint32(8)
-    while k + eight <= end:
-        y0 = row[roff[k]]
-        y1 = row[roff[k + np.uint32(1)]]
-        y2 = row[roff[k + np.uint32(2)]]
-        y3 = row[roff[k + np.uint32(3)]]
-        y4 = row[roff[k + np.uint32(4)]]
-        y5 = row[roff[k + np.uint32(5)]]
-        y6 = row[roff[k + np.uint32(6)]]
-        y7 = row[roff[k + np.uint32(7)]]
+    one = np.uint32(1)
+    step = np.uint32(16)
+    while k + step <= end:
+        y0 = y[base + roff[k]]
+        y1 = y[base + roff[k + one]]
+        y2 = y[base + roff[k + np.uint32(2)]]
+        y3 = y[base + roff[k + np.uint32(3)]]
+        y4 = y[base + roff[k + np.uint32(4)]]
+        y5 = y[base + roff[k + np.uint32(5)]]
+        y6 = y[base + roff[k + np.uint32(6)]]
+        y7 = y[base + roff[k + np.uint32(7)]]
+        y8 = y[base + roff[k + np.uint32(8)]]
+        y9 = y[base + roff[k + np.uint32(9)]]
+        y10 = y[base + roff[k + np.uint32(10)]]
+        y11 = y[base + roff[k + np.uint32(11)]]
+        y12 = y[base + roff[k + np.uint32(12)]]
+        y13 = y[base + roff[k + np.uint32(13)]]
+        y14 = y[base + roff[k + np.uint32(14)]]
+        y15 = y[base + roff[k + np.uint32(15)]]
         acc += _term(y0, vals[k], exact)
-        acc += _term(y1, vals[k + np.uint32(1)], exact)
+        acc += _term(y1, vals[k + one], exact)
         acc += _term(y2, vals[k + np.uint32(2)], exact)
         acc += _term(y3, vals[k + np.uint32(3)], exact)
         acc += _term(y4, vals[k + np.uint32(4)], exact)
         acc += _term(y5, vals[k + np.uint32(5)], exact)
         acc += _term(y6, vals[k + np.uint32(6)], exact)
         acc += _term(y7, vals[k + np.uint32(7)], exact)
-        k += eight
+        acc += _term(y8, vals[k + np.uint32(8)], exact)
+        acc += _term(y9, vals[k + np.uint32(9)], exact)
+        acc += _term(y10, vals[k + np.uint32(10)], exact)
+        acc += _term(y11, vals[k + np.uint32(11)], exact)
+        acc += _term(y12, vals[k + np.uint32(12)], exact)
+        acc += _term(y13, vals[k + np.uint32(13)], exact)
+        acc += _term(y14, vals[k + np.uint32(14)], exact)
+        acc += _term(y15, vals[k + np.uint32(15)], exact)
+        k += step
     while k < end:
-        acc += _term(row[roff[k]], vals[k], exact)
-        k += np.uint32(1)
+        acc += _term(y[base + roff[k]], vals[k], exact)
+        k += one
     return acc
 
 
@@ -102,16 +119,15 @@ def _dot(row, roff, vals, k, end, exact):
 def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax, exact):
     """Outputs ``j, j + step, ... < j1`` of one lane's row; returns (any nonzero, nonzeros).
 
-    Indices are unsigned, so numba adds no negative-index checks to the
-    inner loop: per gather, a broadcast load of the row offset, a coalesced
-    load of the 32 rows and a fused multiply-add.
+    ``inp[ibase + 32*i]`` is input ``i`` of the lane's row.  Indices are unsigned, so numba adds no negative-index checks to
+    the inner loop: per gather, a broadcast load of the row offset, a
+    coalesced load of the 32 rows and a fused multiply-add.
     """
     zero = np.float32(0)
-    row = inp[ibase:]
     live = False
     nz = 0
     while j < j1:
-        v = _dot(row, roff, vals, colptr[j], colptr[j + np.uint64(1)], exact)
+        v = _dot(inp, ibase, roff, vals, colptr[j], colptr[j + np.uint64(1)], exact)
         if v != 0:                                # the bias only where Y @ W is nonzero
             v += bias[j]
             if v < 0:
@@ -124,6 +140,27 @@ def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax
             nz += 1
         j += step
     return live, nz
+
+
+@cuda.jit(device=True, inline="always")
+def _mark(sh, tid, live, nz, mask, b):
+    """Fold one item's live lanes into ``mask[b]``; returns the item's nonzeros (thread 0)."""
+    if live:
+        sh[tid % 32] = 1
+    if nz:
+        cuda.atomic.add(sh, 32, nz)
+    cuda.syncthreads()
+    total = 0
+    if tid == 0:
+        bits = 0
+        for q in range(32):
+            if sh[q] != 0:
+                bits |= 1 << q
+        if bits:
+            cuda.atomic.or_(mask, b, bits)
+        total = sh[32]
+    cuda.syncthreads()
+    return total
 
 
 @cuda.jit(cache=True)
@@ -162,20 +199,7 @@ def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, max_tile, colptr, roff, vals, bias,
         else:
             live, nz = _outputs(Yb, Ya, ibase, obase, np.uint64(j0) + warp, j1,
                                 np.uint64(nwarp), colptr, roff, vals, bias, ymax, exact)
-        if live:
-            sh[tid % 32] = 1
-        if nz:
-            cuda.atomic.add(sh, 32, nz)
-        cuda.syncthreads()
-        if tid == 0:
-            bits = 0
-            for q in range(32):
-                if sh[q] != 0:
-                    bits |= 1 << q
-            if bits:
-                cuda.atomic.or_(mask, b, bits)
-            block_nz += sh[32]
-        cuda.syncthreads()
+        block_nz += _mark(sh, tid, live, nz, mask, b)
         item += cuda.gridDim.x
     if tid == 0 and block_nz:
         cuda.atomic.add(nnz, l, block_nz)          # once per block: one hot address
