@@ -92,10 +92,9 @@ class _Reference:
         self.Y, self.bias, self.ymax = sp.csr_array(Y, dtype=np.float64), bias, ymax
 
     def __call__(self, k, W):
-        Z = sp.csr_array(self.Y @ sp.csr_array(W, dtype=np.float64))
-        Z.data = np.where(Z.data != 0, np.clip(Z.data + self.bias, 0, self.ymax), 0)
-        Z.eliminate_zeros()
-        self.Y = Z
+        from ._peers import scipy_infer
+
+        self.Y = scipy_infer(self.Y, [W], self.bias, self.ymax, dtype=np.float64)
 
     def categories(self):
         return np.flatnonzero(self.Y.sum(axis=1))

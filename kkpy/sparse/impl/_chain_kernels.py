@@ -59,12 +59,11 @@ def layer_kernel(epilogue, n_eargs: int, block_rows: int = 32):
     """
     R = int(block_rows)
     eargs = "".join(f", e{i}" for i in range(n_eargs))
-    pad = " " * 12
     source = _LAYER.format(
         eargs=eargs, R=R,
-        zero="\n".join(f"{pad[:8]}a{r} = zero" for r in range(R)),
-        fma="\n".join(f"{pad}a{r} += w * row[{r}]" for r in range(R)),
-        store="\n".join(f"{pad[:8]}out[{r}] = a{r}" for r in range(R)))
+        zero="\n".join(f"        a{r} = zero" for r in range(R)),
+        fma="\n".join(f"            a{r} += w * row[{r}]" for r in range(R)),
+        store="\n".join(f"        out[{r}] = a{r}" for r in range(R)))
     return build_kernel(source, "dense_layer", {"_ep": epilogue}, fastmath={"contract"},
                         slp_vectorize=True)
 
