@@ -11,6 +11,15 @@ is organised around what the hardware does fast, for any sparse network:
   each ``i`` in it, a fully coalesced load.  Each row is dense within its
   batch, so sparse and dense activations cost the same and no index lists
   are built between layers.
+* **Outputs that share inputs share loads.** Output neurons whose columns of
+  ``W`` list the same input rows (found once per layer from ``W``'s
+  structure, for any ``W``: equal columns, checked entry by entry) are
+  computed by one warp together, up to 16 at a time: each input line is
+  loaded once and feeds all of their sums, which stay in registers.  Each
+  sum still adds its terms in increasing row order: the results are the
+  same bits as one output at a time, and as the CPU's float32 engine.
+  In the challenge's layers every column shares its rows with 15 others,
+  so a layer loads 16x fewer lines.
 * **Fused epilogue.** ``z = sum_i y_i w_ij`` over the stored entries of
   column ``j`` in increasing ``i``; ``z`` stays 0 if it is 0, else
   ``min(max(z + b_j, 0), ymax)``: the CPU engine's definition, entry by entry.
@@ -36,6 +45,11 @@ _SIM = bool(config.ENABLE_CUDASIM)
 #: only a few batches are left alive.
 _BLOCK = 64
 _LANES = 32
+#: Outputs one warp computes together when their columns of W list the same rows.
+_GROUP = 16
+#: Fewer outputs sharing their rows than this are computed one by one: each
+#: input load then serves too few outputs to pay for a group's fixed work.
+_SHARED_MIN = 8
 #: Threads of the one block that plans each layer's compaction.
 _PLAN_BLOCK = 32 if _SIM else 256
 
@@ -116,93 +130,137 @@ def _dot(y, base, roff, vals, k, end, exact):
 
 
 @cuda.jit(device=True, inline="always")
-def _outputs(inp, out, ibase, obase, j, j1, step, colptr, roff, vals, bias, ymax, exact):
-    """Outputs ``j, j + step, ... < j1`` of one lane's row; returns (any nonzero, nonzeros).
-
-    ``inp[ibase + 32*i]`` is input ``i`` of the lane's row.  Indices are unsigned, so numba adds no negative-index checks to
-    the inner loop: per gather, a broadcast load of the row offset, a
-    coalesced load of the 32 rows and a fused multiply-add.
-    """
-    zero = np.float32(0)
-    live = False
-    nz = 0
-    while j < j1:
-        v = _dot(inp, ibase, roff, vals, colptr[j], colptr[j + np.uint64(1)], exact)
-        if v != 0:                                # the bias only where Y @ W is nonzero
-            v += bias[j]
-            if v < 0:
-                v = zero
-            elif v > ymax:
-                v = ymax
-        out[obase + j * np.uint64(32)] = v
-        if v != 0:
-            live = True
-            nz += 1
-        j += step
-    return live, nz
+def _finish(v, bias, ymax):
+    """The epilogue: 0 stays 0, else ``min(max(v + bias, 0), ymax)``."""
+    if v != 0:                                    # the bias only where Y @ W is nonzero
+        v += bias
+        if v < 0:
+            v = np.float32(0)
+        elif v > ymax:
+            v = ymax
+    return v
 
 
 @cuda.jit(device=True, inline="always")
-def _mark(sh, tid, live, nz, mask, b):
-    """Fold one item's live lanes into ``mask[b]``; returns the item's nonzeros (thread 0)."""
-    if live:
-        sh[tid % 32] = 1
-    if nz:
-        cuda.atomic.add(sh, 32, nz)
-    cuda.syncthreads()
-    total = 0
-    if tid == 0:
-        bits = 0
-        for q in range(32):
-            if sh[q] != 0:
-                bits |= 1 << q
-        if bits:
+def _columns(inp, out, ibase, obase, cols, q, q1, colptr, roff, vals, bias, ymax, exact):
+    """Outputs ``cols[q:q1]`` of one lane's row, one after another; returns their nonzeros.
+
+    ``inp[ibase + 32*i]`` is input ``i`` of the lane's row.  Indices are
+    unsigned, so numba adds no negative-index checks to the inner loop: per
+    gather, a broadcast load of the row offset, a coalesced load of the 32
+    rows and a fused multiply-add.
+    """
+    nz = 0
+    while q < q1:
+        c = np.uint64(cols[q])
+        v = _dot(inp, ibase, roff, vals, colptr[c], colptr[c + np.uint64(1)], exact)
+        v = _finish(v, bias[c], ymax)
+        out[obase + c * np.uint64(32)] = v
+        if v != 0:
+            nz += 1
+        q += np.uint64(1)
+    return nz
+
+
+@cuda.jit(device=True, inline="always")
+def _shared_columns(inp, out, ibase, obase, cols, q, g, colptr, roff, vals, bias, ymax, exact):
+    """Outputs ``cols[q:q + g]`` (``g <= _GROUP``), whose columns of ``W`` list the same rows.
+
+    Each input is loaded once and used by all ``g`` outputs, whose sums stay
+    in registers (the loops over ``_GROUP`` unroll); every sum still adds its
+    terms in increasing row order, as :func:`_dot` does.  Slots past ``g``
+    repeat the last output and are not stored.
+    """
+    acc = cuda.local.array(_GROUP, np.float32)
+    wb = cuda.local.array(_GROUP, np.uint32)
+    last = q + np.uint64(g - 1)
+    for m in range(_GROUP):
+        acc[m] = np.float32(0)
+        wb[m] = colptr[np.uint64(cols[min(q + np.uint64(m), last)])]
+    c0 = np.uint64(cols[q])
+    p0 = np.uint64(colptr[c0])
+    n = np.uint64(colptr[c0 + np.uint64(1)]) - p0
+    t = np.uint64(0)
+    while t < n:
+        y = inp[ibase + roff[p0 + t]]
+        for m in range(_GROUP):
+            acc[m] += _term(y, vals[np.uint64(wb[m]) + t], exact)
+        t += np.uint64(1)
+    nz = 0
+    for m in range(_GROUP):
+        if m < g:
+            c = np.uint64(cols[q + np.uint64(m)])
+            v = _finish(acc[m], bias[c], ymax)
+            out[obase + c * np.uint64(32)] = v
+            if v != 0:
+                nz += 1
+    return nz
+
+
+@cuda.jit(device=True, inline="always")
+def _group(inp, out, ibase, obase, cols, q, q1, shared, colptr, roff, vals, bias, ymax,
+           exact):
+    if shared:
+        return _shared_columns(inp, out, ibase, obase, cols, q, q1 - q, colptr, roff, vals,
+                               bias, ymax, exact)
+    return _columns(inp, out, ibase, obase, cols, q, q1, colptr, roff, vals, bias, ymax, exact)
+
+
+@cuda.jit(device=True, inline="always")
+def _mark_live(mask, b, lane, alive):
+    """Set bit ``lane`` of ``mask[b]`` for the lanes (rows of batch ``b``) that are ``alive``."""
+    if _SIM:   # the simulator has no warp intrinsics: an atomic per live lane
+        if alive:
+            cuda.atomic.or_(mask, b, np.int64(1) << np.int64(lane))
+    else:      # (a constant: the compiler keeps one branch)
+        # the ballot is a signed 32-bit int: keep lane 31 from sign-extending
+        bits = np.int64(cuda.ballot_sync(0xFFFFFFFF, alive)) & np.int64(0xFFFFFFFF)
+        if lane == 0 and bits != 0:
             cuda.atomic.or_(mask, b, bits)
-        total = sh[32]
-    cuda.syncthreads()
-    return total
 
 
 @cuda.jit(cache=True)
-def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, max_tile, colptr, roff, vals, bias, ymax, exact,
-           mask, nnz):
+def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, gptr, cols, shared, colptr, roff, vals, bias,
+           ymax, exact, mask, nnz):
     """One layer for every live batch; marks which rows of each batch are still alive.
 
-    A work item is one batch and a tile of consecutive output neurons; the
-    tile shrinks when few batches are left, so that every block has work.
+    A work item, for one warp, is one batch and one group of outputs (see
+    :func:`_output_groups`); a batch's groups are consecutive items, so
+    warps running at the same time read the same batch.
     """
-    sh = cuda.shared.array(33, dtype=np.int32)   # live lanes, then nonzeros
-    tid = cuda.threadIdx.x
-    lane = np.uint64(tid % 32)
-    warp = np.uint64(tid // 32)
-    nwarp = cuda.blockDim.x // 32
+    total = cuda.shared.array(1, np.int64)       # the block's nonzeros
+    if cuda.threadIdx.x == 0:
+        total[0] = 0
+    cuda.syncthreads()
+    lane = np.uint64(cuda.threadIdx.x % 32)
+    ngroup = gptr.shape[0] - 1
     nbatch = (cnt[l] + 31) // 32
-    tile = min(max_tile, max(2 * nwarp, (n_out * nbatch) // (4 * cuda.gridDim.x)))
-    ntile = (n_out + tile - 1) // tile
-    nitems = nbatch * ntile
+    nitems = nbatch * ngroup
     s = sel[l]
-    block_nz = 0
-    item = cuda.blockIdx.x
+    nz = 0
+    item = cuda.grid(1) // 32
     while item < nitems:
-        if tid < 33:
-            sh[tid] = 0
-        cuda.syncthreads()
-        b = item // ntile
-        j0 = (item - b * ntile) * tile
-        j1 = np.uint64(min(j0 + tile, n_out))
+        b = item // ngroup
+        g = item - b * ngroup
+        q = np.uint64(gptr[g])
+        q1 = np.uint64(gptr[g + 1])
         ibase = np.uint64(b * n_in * 32) + lane
         obase = np.uint64(b * n_out * 32) + lane
         # Two calls, so that each knows which buffer it reads: plain global loads.
         if s == 0:
-            live, nz = _outputs(Ya, Yb, ibase, obase, np.uint64(j0) + warp, j1,
-                                np.uint64(nwarp), colptr, roff, vals, bias, ymax, exact)
+            k = _group(Ya, Yb, ibase, obase, cols, q, q1, shared[g], colptr, roff, vals, bias,
+                       ymax, exact)
         else:
-            live, nz = _outputs(Yb, Ya, ibase, obase, np.uint64(j0) + warp, j1,
-                                np.uint64(nwarp), colptr, roff, vals, bias, ymax, exact)
-        block_nz += _mark(sh, tid, live, nz, mask, b)
-        item += cuda.gridDim.x
-    if tid == 0 and block_nz:
-        cuda.atomic.add(nnz, l, block_nz)          # once per block: one hot address
+            k = _group(Yb, Ya, ibase, obase, cols, q, q1, shared[g], colptr, roff, vals, bias,
+                       ymax, exact)
+        _mark_live(mask, b, lane, k != 0)
+        nz += k
+        item += cuda.gridsize(1) // 32
+    if nz:
+        cuda.atomic.add(total, 0, nz)
+    cuda.syncthreads()
+    if cuda.threadIdx.x == 0 and total[0]:
+        cuda.atomic.add(nnz, l, total[0])         # once per block: one hot address
 
 
 @cuda.jit(cache=True)
@@ -316,8 +374,80 @@ def _csc(W, dtype):
     m.sum_duplicates()
     m.sort_indices()
     # row offsets in a batch (rows * 32), unsigned: see _outputs
-    return (m.indptr.astype(np.uint32), m.indices.astype(np.uint32) * np.uint32(_LANES),
+    return (*_output_groups(m.indptr, m.indices),
+            m.indptr.astype(np.uint32), m.indices.astype(np.uint32) * np.uint32(_LANES),
             m.data.astype(dtype), A.shape)
+
+
+def _output_groups(indptr, indices):
+    """Output columns in groups of at most ``_GROUP`` for the warps: ``(gptr, cols, shared)``.
+
+    Group ``g`` is ``cols[gptr[g]:gptr[g + 1]]``; ``shared[g]`` says that
+    all its columns list the same rows (at least ``_SHARED_MIN`` of them),
+    so a warp loads each input once for all of them.  Columns are sorted by
+    length and a hash of their row indices, so equal columns end up
+    side by side; equality is then checked entry by entry, so a hash
+    collision costs only a missed sharing.  Columns that share with too few
+    others fill plain groups, computed one column after another.
+
+    Examples
+    --------
+    >>> gptr, cols, shared = _output_groups(np.array([0, 1, 2, 3]), np.array([5, 5, 6]))
+    >>> gptr.tolist(), sorted(cols.tolist()), shared.tolist()
+    ([0, 3], [0, 1, 2], [0])
+    """
+    n = indptr.shape[0] - 1
+    lens = np.diff(indptr).astype(np.int64)
+    with np.errstate(over="ignore"):
+        mixed = indices.astype(np.uint64) + np.uint64(1)
+        mixed *= np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(0xC2B2AE3D27D4EB4F)
+    h = np.zeros(n, np.uint64)
+    nonempty = lens > 0
+    if nonempty.any():
+        h[nonempty] = np.add.reduceat(mixed, indptr[:-1][nonempty])
+    order = np.lexsort((h, lens))                 # by length, then hash; stable
+    # same[k]: column order[k] lists exactly the rows of order[k - 1]
+    same = np.zeros(n, bool)
+    ln = lens[order]
+    if n > 1 and lens.min() == lens.max() > 0:    # every column as long: compare rows of a table
+        table = indices.reshape(n, -1)[order]
+        same[1:] = (table[1:] == table[:-1]).all(axis=1)
+    elif n > 1:
+        lo = indptr[order].astype(np.int64)
+        cand = np.flatnonzero((ln[1:] == ln[:-1]) & (ln[1:] > 0)) + 1
+        if cand.size:
+            reps = ln[cand]
+            starts = np.cumsum(reps) - reps
+            within = np.arange(reps.sum()) - np.repeat(starts, reps)
+            a = indices[np.repeat(lo[cand], reps) + within]
+            b = indices[np.repeat(lo[cand - 1], reps) + within]
+            same[cand] = np.logical_and.reduceat(a == b, starts)
+    same[1:] &= h[order][1:] == h[order][:-1]     # (a cheap guard; equality decides)
+    run_start = np.flatnonzero(~same)             # runs of equal columns
+    run_len = np.diff(np.append(run_start, n))
+    shared_cols, plain_cols, gsizes, gshared = [], [], [], []
+    for r0, rl in zip(run_start.tolist(), run_len.tolist()):
+        if rl >= _SHARED_MIN:
+            for k in range(r0, r0 + rl, _GROUP):
+                g = min(_GROUP, r0 + rl - k)
+                if g >= _SHARED_MIN:
+                    shared_cols.append(order[k:k + g])
+                    gsizes.append(g)
+                    gshared.append(1)
+                else:
+                    plain_cols.append(order[k:k + g])
+        else:
+            plain_cols.append(order[r0:r0 + rl])
+    plain = np.concatenate(plain_cols) if plain_cols else np.zeros(0, np.int64)
+    for k in range(0, plain.size, _GROUP):
+        gsizes.append(min(_GROUP, plain.size - k))
+        gshared.append(0)
+    cols = np.concatenate(shared_cols + [plain]).astype(np.uint32)
+    gptr = np.zeros(len(gsizes) + 1, np.uint32)
+    np.cumsum(gsizes, out=gptr[1:])
+    return gptr, cols, np.array(gshared, np.uint8)
 
 
 class CudaNetwork:
@@ -343,16 +473,17 @@ class CudaNetwork:
         self.exact = []     # per layer: has a non-finite weight (see _term)
         shapes = []
         for k, W in enumerate(layers):
-            colptr, rows, vals, shape = _csc(W, self.dtype)
+            gptr, cols, shared, colptr, rows, vals, shape = _csc(W, self.dtype)
             if shapes and shape[0] != shapes[-1][1]:
                 raise ValueError(f"layer {k}: has {shape[0]} rows but layer {k - 1} has "
                                  f"{shapes[-1][1]} columns")
             shapes.append(shape)
             b = _bias_vector(biases[k], shape[1], self.dtype, k)
-            self.layers.append(tuple(cuda.to_device(a) for a in (colptr, rows, vals, b)))
+            self.layers.append(tuple(cuda.to_device(a)
+                                     for a in (gptr, cols, shared, colptr, rows, vals, b)))
             self.exact.append(not np.isfinite(vals).all())
         self.shapes = shapes
-        self.nnz = sum(int(layer[1].shape[0]) for layer in self.layers)
+        self.nnz = sum(int(layer[4].shape[0]) for layer in self.layers)
         self._ws = self._graph = self._graph_failed = None
 
     def infer(self, Y0, callback=None, timings=None):
@@ -439,11 +570,11 @@ class CudaNetwork:
         Ya, Yb, cnt, sel, nnz, rid = (st[k] for k in ("Ya", "Yb", "cnt", "sel", "nnz", "rid"))
         masks, off = st["masks"], st["off"]
         grid = _grid()
-        for l, (colptr, roff, vals, bias) in enumerate(self.layers):
+        for l, (gptr, cols, shared, colptr, roff, vals, bias) in enumerate(self.layers):
             n_in, n_out = self.shapes[l]
-            _layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, 64, colptr, roff,
-                                         vals, bias, self.ymax, self.exact[l], masks[l % 2],
-                                         nnz)
+            _layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, gptr, cols, shared,
+                                         colptr, roff, vals, bias, self.ymax, self.exact[l],
+                                         masks[l % 2], nnz)
             _plan[1, _PLAN_BLOCK, stream](l, cnt, masks[l % 2], masks[(l + 1) % 2], off,
                                           rid[l % 2], rid[(l + 1) % 2])
             _compact[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)

@@ -8,6 +8,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import kkpy
+import kkpy.dnn
 from kkpy.core._cuda_testing import module_setup
 
 MODE, on_device, test_module_passes_under_the_simulator = module_setup(__file__)
@@ -100,3 +102,46 @@ def test_an_infinite_weight_meets_only_nonzero_inputs():
     # row 0 never touches the infinite weight; rows 1 and 2 are capped at ymax
     np.testing.assert_array_equal(got, reference(Y0, [W], [0.0], 4.0).toarray())
     assert not np.isnan(got).any() and got[0, 0] == 1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), ncols=st.integers(1, 60), copies=st.integers(1, 40))
+def test_output_groups_cover_every_column_and_share_only_equal_ones(seed, ncols, copies):
+    from kkpy.dnn._infer_cuda import _GROUP, _SHARED_MIN, _output_groups
+
+    rng = np.random.default_rng(seed)
+    W = sp.random(30, ncols, density=0.2, format="csc", random_state=rng)
+    W = sp.hstack([W, sp.csc_array(W[:, [0] * copies])], format="csc")  # planted equal columns
+    W.sort_indices()
+    gptr, cols, shared = _output_groups(W.indptr, W.indices)
+    assert sorted(cols.tolist()) == list(range(W.shape[1]))
+    sizes = np.diff(gptr)
+    assert sizes.min() >= 1 and sizes.max() <= _GROUP
+    for g in np.flatnonzero(shared):
+        members = cols[gptr[g]:gptr[g + 1]]
+        assert len(members) >= _SHARED_MIN
+        rows = [W.indices[W.indptr[c]:W.indptr[c + 1]].tolist() for c in members]
+        assert all(r == rows[0] for r in rows)
+    if copies + 1 >= _SHARED_MIN and W.indptr[1] > 0:
+        assert shared.any()
+
+
+@on_device
+def test_generated_challenge_layers_share_inputs_and_match_the_cpu():
+    from kkpy.dnn import generate_layer
+    from kkpy.dnn._infer_cuda import CudaNetwork
+
+    n, nlayers = 64, 8
+    layers = [generate_layer(n, k, 3) for k in range(nlayers)]
+    rng = np.random.default_rng(3)
+    Y0 = sp.csr_array((rng.random((70, n)) < 0.25).astype(np.float32))
+    net = CudaNetwork(layers, -0.3, ymax=32.0)
+    assert all(int(layer[2].copy_to_host().sum()) > 0 for layer in net.layers)  # groups used
+    timings = {}
+    Y = net.infer(Y0, timings=timings)
+    want = reference(Y0, layers, [-0.3] * nlayers, 32.0)
+    np.testing.assert_allclose(Y.toarray(), want.toarray(), rtol=1e-5)
+    np.testing.assert_array_equal(timings["categories"], np.flatnonzero(want.sum(axis=1)))
+    # float32 on the CPU adds the same terms in the same order: the same bits
+    cpu = kkpy.dnn.infer(Y0, layers, -0.3, 32.0, space=kkpy.Serial())
+    np.testing.assert_array_equal(Y.toarray(), cpu.toarray())
