@@ -41,8 +41,7 @@ from numba.core import config
 __all__ = ["CudaNetwork", "infer_cuda"]
 
 _SIM = bool(config.ENABLE_CUDASIM)
-#: Threads per block (two warps): small blocks keep many of them busy when
-#: only a few batches are left alive.
+#: Threads per block (two warps; each warp takes its own work items).
 _BLOCK = 64
 _LANES = 32
 #: Outputs one warp computes together when their columns of W list the same rows.
@@ -373,7 +372,7 @@ def _csc(W, dtype):
                      shape=A.shape).tocsc()
     m.sum_duplicates()
     m.sort_indices()
-    # row offsets in a batch (rows * 32), unsigned: see _outputs
+    # row offsets in a batch (rows * 32), unsigned: see _columns
     return (*_output_groups(m.indptr, m.indices),
             m.indptr.astype(np.uint32), m.indices.astype(np.uint32) * np.uint32(_LANES),
             m.data.astype(dtype), A.shape)
