@@ -169,7 +169,8 @@ def numeric_rows_marked(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm,
     The structure is known, yet marking the columns pays on wide ``B``: the
     bare ``acc[j] += v`` loop ran W @ W (65536 neurons) at 0.28 s on 2
     threads as often as at 0.15 s; this one stays at 0.14 s.  On narrow
-    ``B`` (the bitmap's branch-free stores) it was twice as slow instead.
+    ``B`` it was twice as slow instead (measured with the branch-free
+    bitmap insertion of the time).
     """
     acc = np.zeros(m, c_val.dtype)
     b0, b1, b2 = bitmap(m)
