@@ -423,7 +423,6 @@ def _output_groups(indptr, indices):
             a = indices[np.repeat(lo[cand], reps) + within]
             b = indices[np.repeat(lo[cand - 1], reps) + within]
             same[cand] = np.logical_and.reduceat(a == b, starts)
-    same[1:] &= h[order][1:] == h[order][:-1]     # (a cheap guard; equality decides)
     run_start = np.flatnonzero(~same)             # runs of equal columns
     run_len = np.diff(np.append(run_start, n))
     shared_cols, plain_cols, gsizes, gshared = [], [], [], []

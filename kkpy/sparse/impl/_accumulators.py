@@ -350,3 +350,14 @@ def dense_gather(acc, c_ent, c_val, c0, c1):
         j = np.uint64(c_ent[t])
         c_val[t] = acc[j]
         acc[j] = 0
+
+
+@numba.njit(cache=True)
+def dense_clear(b0, b1, b2, c_ent, c0, c1):
+    """Clear the bitmap words of the columns ``c_ent[c0:c1]`` (all the row set)."""
+    for t in range(np.uint64(c0), np.uint64(c1)):
+        w = np.uint64(c_ent[t]) >> _SIX
+        b0[w] = 0
+        w1 = w >> _SIX
+        b1[w1] = 0
+        b2[w1 >> _SIX] = 0

@@ -19,16 +19,15 @@ import numpy as np
 from kkpy.core._codegen import build_kernel
 from kkpy.core._kernel import kernel
 
-from ._accumulators import (bitmap, dense_add, dense_emit, dense_gather, dense_insert,
-                            hash_add, hash_emit, hash_insert, known_add, known_clear, known_load,
-                            known_workspace, workspace)
+from ._accumulators import (bitmap, dense_add, dense_clear, dense_emit, dense_gather,
+                            dense_insert, hash_add, hash_emit, hash_insert, known_add,
+                            known_clear, known_load, known_workspace, workspace)
 from ._common import publish
 from ._prefetch import ahead
 
 _ONE = np.uint64(1)  # indices are unsigned in inner loops: no negative-index checks
 #: More columns than this make ``B`` wide: a bitmap of more than one level-1 word.
 WIDE = 4096
-_SIX = np.uint64(6)
 
 
 @kernel
@@ -149,17 +148,6 @@ def numeric_rows_dense(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, 
             for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
                 acc[np.uint64(b_ent[q])] += a * b_val[q]
         dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
-
-
-@numba.njit(cache=True)
-def dense_clear(b0, b1, b2, c_ent, c0, c1):
-    """Clear the bitmap words of the columns ``c_ent[c0:c1]`` (all the row set)."""
-    for t in range(np.uint64(c0), np.uint64(c1)):
-        w = np.uint64(c_ent[t]) >> _SIX
-        b0[w] = 0
-        w1 = w >> _SIX
-        b1[w1] = 0
-        b2[w1 >> _SIX] = 0
 
 
 @numba.njit(cache=True)
