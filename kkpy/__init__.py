@@ -20,7 +20,11 @@ their meaning (``Threads`` then runs indices one after another), so results
 match the compiled run; only speed differs.  Set ``KKPY_PROFILE=1`` to print a
 kernel-timer report (label, calls, total and mean time) at exit.
 """
-from . import profiling
+from .core import _cache_guard, _codegen
+# Before anything compiles: a development checkout whose sources changed gets
+# kkpy's numba cache cleared, since numba would keep stale inlined helpers.
+_cache_guard.check(_codegen.cache_dir())
+from . import profiling  # noqa: E402
 from .core._spaces import (
     CudaSpace, DefaultExecutionSpace, DefaultHostExecutionSpace, ExecutionSpace, HostSpace,
     MemorySpace, ScopeGuard, Serial, Threads, fence, finalize, initialize, is_initialized,

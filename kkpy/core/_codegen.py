@@ -6,8 +6,9 @@ cache a function that receives another compiled function as an argument.  So
 for every (kernel, pattern, policy shape, argument count) we write a tiny
 module whose globals name the kernel by import, and let numba cache it like
 any other file.  The file name is a hash of everything the generated code
-depends on, including the *whole source file* of the kernel: editing the
-kernel, or a helper beside it, gives a new driver and never a stale one.
+depends on, including the *whole source file* of the kernel and the whole
+of kkpy's sources (see ``_cache_guard``): editing the kernel, a helper beside
+it, or any part of kkpy gives a new driver and never a stale one.
 
 Kernels that cannot be imported by name (closures, doctests, the REPL) get the
 same source compiled in memory, without the disk cache.
@@ -23,6 +24,8 @@ import tempfile
 import threading
 
 import numba
+
+from ._cache_guard import package_digest
 
 __all__ = ["cache_dir", "build_driver"]
 
@@ -172,7 +175,8 @@ def _build(source, func_name, bindings, parallel, fastmath, target, decorate=Tru
     header = ["import numpy as np", "import numba", "from numba import prange"]
     if "make_team_member" in source:
         header.append("from kkpy.core._team import make_team_member")
-    digests = [_VERSION, numba.__version__, target, str(parallel), str(fastmath), source]
+    digests = [_VERSION, numba.__version__, package_digest(), target, str(parallel),
+               str(fastmath), source]
     importable = not numba.config.DISABLE_JIT
     for alias, obj in sorted(bindings.items()):
         line, path = _import_line("_o_" + alias, obj)

@@ -1,0 +1,70 @@
+"""kkpy's guard against stale numba caches: cleared when, and only when, its sources change."""
+import os
+
+import pytest
+
+from kkpy.core import _cache_guard as guard
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A stand-in package: one module with a numba cache file beside it."""
+    pkg = tmp_path / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "mod.py").write_text("x = 1\n")
+    monkeypatch.setattr(guard, "_PACKAGE", str(pkg))
+    monkeypatch.setattr(guard, "_digest", None)
+    monkeypatch.setattr(guard.numba.config, "CACHE_DIR", "")
+    return pkg
+
+
+def cached(pkg):
+    f = pkg / "__pycache__" / "mod.f-1.py311.nbi"
+    f.write_bytes(b"index")
+    return f
+
+
+def check(pkg, stamps):
+    guard._digest = None  # a new process would compute it afresh
+    guard.check(str(stamps))
+
+
+def test_cache_survives_until_a_source_changes(package, tmp_path):
+    stamps = tmp_path / "stamps"
+    check(package, stamps)                       # first sight: nothing recorded yet
+    f = cached(package)
+    check(package, stamps)
+    assert f.exists()                            # same sources: the cache is kept
+    os.utime(package / "mod.py", ns=(1, 1))      # touched (a checkout), same contents
+    check(package, stamps)
+    assert f.exists()
+    (package / "mod.py").write_text("x = 2\n")   # edited: every cached kernel may be stale
+    check(package, stamps)
+    assert not f.exists()
+    g = cached(package)
+    check(package, stamps)
+    assert g.exists()
+
+
+def test_a_new_module_counts_as_a_change(package, tmp_path):
+    stamps = tmp_path / "stamps"
+    check(package, stamps)
+    f = cached(package)
+    (package / "helper.py").write_text("y = 1\n")
+    check(package, stamps)
+    assert not f.exists()
+
+
+def test_an_unwritable_stamp_folder_is_ignored(package, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    f = cached(package)
+    guard.check(str(blocker / "stamps"))         # cannot create it: no error, nothing removed
+    assert f.exists()
+
+
+def test_driver_names_depend_on_the_package_sources(package):
+    first = guard.package_digest()
+    guard._digest = None
+    (package / "mod.py").write_text("x = 3\n")
+    assert guard.package_digest() != first
