@@ -169,10 +169,19 @@ class SpGEMMGraphBLAS:
 
 
 def _medians(fns, repeat):
-    """Median seconds of each function, taking turns so that load changes hit all alike."""
+    """Median seconds of each function, taking turns so that load changes hit all alike.
+
+    Each timed call follows an untimed call of the same function.  kkpy
+    (numba's OpenMP pool) and GraphBLAS (the OpenMP runtime its wheel
+    bundles) each leave their worker threads spinning for a while after a
+    parallel region; on 2 cores the library timed next would lose a core to
+    them.  Timed straight after GraphBLAS, kkpy's W @ W (1024 neurons) took
+    2.8 ms instead of 1.9 ms.
+    """
     times = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
+            fn()
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
