@@ -21,7 +21,7 @@ array([2., 7.])
 """
 from . import epilogues
 from ._crs import CrsMatrix, as_crs
-from ._accumulate import choose_accumulator
+from ._accumulate import choose_accumulator, use_row_bitmaps
 from ._spgemm import SpGEMMHandle, spgemm, spgemm_numeric, spgemm_symbolic
 from ._spmv import spmv
 from ._spadd import SpAddHandle, spadd, spadd_numeric, spadd_symbolic
@@ -31,6 +31,7 @@ from ._chain import prepare_chain, spgemm_chain
 __all__ = [
     "CrsMatrix", "as_crs", "transpose",
     "SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm", "choose_accumulator",
+    "use_row_bitmaps",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
     "spgemm_chain", "prepare_chain", "DeviceCrs",
 ]

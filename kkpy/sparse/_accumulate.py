@@ -52,6 +52,36 @@ def choose_accumulator(ncols, mean_bound, itemsize, threads):
     return "hash"
 
 
+#: ``B`` at most this wide may have its rows kept as bitmaps (a row of words stays in L1).
+ROW_BITMAP_COLS = 4096
+
+
+def use_row_bitmaps(ncols, nrows, nnz, flops):
+    """Whether a dense SpGEMM should take its rows' columns from bitmaps of ``B``'s rows.
+
+    Each row of ``B`` (``nrows`` x ``ncols``, ``nnz`` entries) becomes
+    ``nw = ceil(ncols / 64)`` words; a row of ``C`` ORs the words of the rows
+    of ``B`` it adds instead of testing every product's column.  The rule::
+
+        ncols <= ROW_BITMAP_COLS  and  nrows * nw <= 2 * nnz  and  flops >= 4 * nrows * nw
+
+    that is: narrow ``B``, rows of ``B`` with at least half as many entries
+    as words (so an OR of the words, a few vector operations, costs less
+    than inserting the entries one by one), and enough products
+    (``flops``) to repay building the bitmaps.
+
+    Examples
+    --------
+    >>> from kkpy.sparse import use_row_bitmaps
+    >>> use_row_bitmaps(1024, 1024, 32 * 1024, 32 * 32 * 1024)    # W @ W, 1024 neurons
+    True
+    >>> use_row_bitmaps(65536, 65536, 32 * 65536, 32 * 32 * 65536)  # too wide
+    False
+    """
+    words = nrows * ((ncols + 63) // 64)
+    return ncols <= ROW_BITMAP_COLS and 0 < words <= 2 * nnz and flops >= 4 * words
+
+
 def plan_rows(space, work, m, algorithm, value_dtype):
     """Rows cut into chunks of equal ``work``, and whether to accumulate densely.
 

@@ -17,10 +17,14 @@ class PhaseHandle:
         self.nnz = None
         self._state = None
 
-    def _remember(self, A, B, C, plan, dense, space, check=True):
-        """Record the symbolic phase: operand fingerprints, the result's identity, the plan."""
+    def _remember(self, A, B, C, plan, dense, space, check=True, **facts):
+        """Record the symbolic phase: operand fingerprints, the result's identity, the plan.
+
+        ``facts`` about the operands' structure (which the fingerprints then
+        guard) go to the numeric phase too.
+        """
         self._record(A, B, C, "dense" if dense else "hash", space, check,
-                     c=buffer_id(C), bounds=plan.bounds, dense=dense)
+                     c=buffer_id(C), bounds=plan.bounds, dense=dense, **facts)
 
     def _remember_device(self, A, B, C, plan, check=True):
         """Record a symbolic phase on the Cuda space: its GPU plan and ``C`` itself.

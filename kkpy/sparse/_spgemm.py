@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _device
-from ._accumulate import check_algorithm, plan_rows
+from ._accumulate import check_algorithm, plan_rows, use_row_bitmaps
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, run_staged
@@ -57,14 +57,28 @@ def _operands(what, A, B):
 
 
 def _plan(space, A, B, algorithm, value_dtype):
-    """Products per row, the row plan, and whether to accumulate densely."""
+    """Products per row, the row plan, whether to accumulate densely, and ``B``'s row bitmaps.
+
+    The bitmaps (see :func:`~kkpy.sparse.use_row_bitmaps`) are empty when
+    the dense accumulator inserts each product's column instead.
+    """
     a_rm, a_ent, _ = crs_arrays(A)
     flops = np.empty(A.nrows, np.int64)
     # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
     rows = RangePolicy(glue_space(space, A.nnz // 8), 0, A.nrows)
     parallel_for("kkpy.sparse.spgemm_flops", rows, K.row_flops, a_rm, a_ent,
                  np.asarray(B.row_map), flops)
-    return (flops,) + plan_rows(space, flops, B.ncols, algorithm, value_dtype)
+    plan, dense = plan_rows(space, flops, B.ncols, algorithm, value_dtype)
+    bits = np.empty(0, np.uint64)
+    if dense and use_row_bitmaps(B.ncols, B.nrows, B.nnz, plan.work_sum[-1] - A.nrows):
+        nw = (B.ncols + 63) // 64
+        bits = np.empty(B.nrows * nw, np.uint64)
+        repeats = parallel_reduce("kkpy.sparse.spgemm_row_bitmaps",
+                                  RangePolicy(glue_space(space, B.nnz), 0, B.nrows),
+                                  K.row_bitmap, *crs_arrays(B)[:2], np.int64(nw), bits)
+        if repeats:  # the kernels that use the bitmaps expect distinct columns
+            bits = bits[:0]
+    return flops, plan, dense, bits
 
 
 def _result_types(A, B):
@@ -110,19 +124,21 @@ def spgemm_symbolic(handle, A, B, space=None):
     A, B = _operands("spgemm_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense = _plan(space, A, B, handle.algorithm, vdtype)
+    flops, plan, dense, bits = _plan(space, A, B, handle.algorithm, vdtype)
     a_rm, a_ent, _ = crs_arrays(A)
     b_rm, b_ent, _ = crs_arrays(B)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spgemm_symbolic", policy, K.symbolic_chunk, bounds, region,
-                     flops, m, dense, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, *publish)
+                     flops, m, dense, bits, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, *publish)
 
     row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols)
     C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, B.ncols, label="C",
                   check=False)
-    handle._remember(A, B, C, plan, dense, space)
+    # Rows of B with distinct columns (known when it has row bitmaps) stay so while
+    # the fingerprint holds: the numeric phase may then add four entries at a time.
+    handle._remember(A, B, C, plan, dense, space, distinct=bits.shape[0] > 0)
     return C
 
 
@@ -181,7 +197,7 @@ def spgemm_numeric(handle, A, B, C, space=None):
     bounds = state["bounds"]
     policy = RangePolicy(space, 0, bounds.shape[0] - 1, schedule="dynamic", chunk=1)
     parallel_for("kkpy.sparse.spgemm_numeric", policy, K.numeric_chunk, bounds,
-                 np.int64(B.ncols), state["dense"], *crs_arrays(A), *crs_arrays(B),
+                 np.int64(B.ncols), state["dense"], state["distinct"], *crs_arrays(A), *crs_arrays(B),
                  *crs_arrays(C))
     return C
 
@@ -251,13 +267,13 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     fused = K.fused_kernel(epilogue or epilogues.identity, len(epilogue_args))
     apply = epilogue is not None or drop_zeros
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense = _plan(space, A, B, algorithm, vdtype)
+    flops, plan, dense, bits = _plan(space, A, B, algorithm, vdtype)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spgemm", policy, fused, bounds, region, flops, m, dense,
-                     apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent, st_val,
-                     rowcnt, *publish, *epilogue_args)
+                     bits, apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent,
+                     st_val, rowcnt, *publish, *epilogue_args)
 
     row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols)
     return CrsMatrix(values, entries, row_map, B.ncols, label="C", check=False)

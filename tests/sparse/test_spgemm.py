@@ -2,26 +2,26 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import kkpy
-from crs_strategies import (VALUE_DTYPES, assert_close, assert_structure, bits, crs, magnitude,
-                            needs_two_threads, new_values, pattern, planning,
-                            positive_pattern_product, ref)
+from crs_strategies import (VALUE_DTYPES, assert_close, assert_structure, bits, crs,
+                            crs_from_triples, magnitude, needs_two_threads, new_values, pattern,
+                            planning, positive_pattern_product, ref, value_elements)
 from kkpy.sparse import (CrsMatrix, SpGEMMHandle, epilogues, spgemm, spgemm_numeric,
-                         spgemm_symbolic)
+                         spgemm_symbolic, use_row_bitmaps)
 
 ALGORITHMS = ("auto", "dense", "hash")
 
 
 @st.composite
-def operands(draw, kind=None, **types):
+def operands(draw, kind=None, **kw):
     """``(A, B, kind)`` with ``A.ncols == B.nrows``; any of the three sizes may be 0."""
     kind = draw(st.sampled_from(["int", "float"])) if kind is None else kind
     n, k, m = (draw(st.integers(0, 9)) for _ in range(3))
-    return draw(crs(n, k, kind=kind, **types)), draw(crs(k, m, kind=kind, **types)), kind
+    return draw(crs(n, k, kind=kind, **kw)), draw(crs(k, m, kind=kind, **kw)), kind
 
 
 def assert_product(C, A, B, exact):
@@ -161,6 +161,49 @@ def test_dense_and_hash_accumulators_agree_bitwise(ops):
     assert bits(spgemm(A, B, algorithm="dense")) == bits(spgemm(A, B, algorithm="hash"))
     assert bits(two_phase(A, B, algorithm="dense")[1]) == bits(two_phase(A, B,
                                                                          algorithm="hash")[1])
+
+
+@st.composite
+def narrow_operands(draw):
+    """``(A, B, kind)`` for B's row bitmaps: B narrow, its rows full, distinct and unsorted."""
+    kind = draw(st.sampled_from(["int", "float"]))
+    n, k, m = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(8, 70))
+    A = draw(crs(n, k, kind=kind, max_nnz=60))
+    keep = draw(hnp.arrays(bool, (k, m)))
+    rows, cols = np.nonzero(keep)
+    order = np.lexsort((draw(hnp.arrays(np.float64, rows.size, elements=st.floats(0, 1))),
+                        rows))                  # rows in order, columns shuffled within them
+    vals = draw(hnp.arrays(np.float64, rows.size, elements=value_elements(kind)))
+    B = crs_from_triples(rows[order], cols[order], vals, (k, m), A.dtype, A.index_dtype)
+    return A, B, kind
+
+
+@given(ops=narrow_operands(), data=st.data(), tiny=st.booleans())
+def test_row_bitmaps_of_b_give_the_column_by_column_product(ops, data, tiny):
+    # Narrow B with full rows: rows of C take their columns from bitmaps of B's rows
+    # and add four products at a time; B's rows must list distinct columns for that.
+    A, B, kind = ops
+    flops = int((pattern(A) @ np.diff(np.asarray(B.row_map))).sum()) if A.nnz else 0
+    assume(use_row_bitmaps(B.ncols, B.nrows, B.nnz, flops))
+    with planning(tiny):
+        h, C = two_phase(A, B, algorithm="dense")
+        one = spgemm(A, B, algorithm="dense")
+    assert h._state["distinct"]                     # the bitmap path did run
+    assert bits(C) == bits(one) == bits(spgemm(A, B, algorithm="hash"))
+    assert_product(one, A, B, exact=kind == "int")
+    B2 = new_values(data.draw, B, kind)             # numeric reuse on the fast path
+    assert bits(spgemm_numeric(h, A, B2, C)) == bits(spgemm(A, B2, algorithm="hash"))
+
+
+def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
+    A = CrsMatrix.from_coo([0, 0, 1], [0, 1, 1], [1.0, 2.0, 3.0], (2, 2))
+    B = CrsMatrix([1.0, 1.0, 4.0, 5.0], [1, 1, 0, 1], [0, 2, 4], 2)   # row 0 lists column 1 twice
+    assert use_row_bitmaps(B.ncols, B.nrows, B.nnz, 8)
+    h, C = two_phase(A, B, algorithm="dense")
+    assert not h._state["distinct"]
+    want = ref(A) @ ref(B)
+    assert np.array_equal(C.toarray(), want.toarray())
+    assert np.array_equal(spgemm(A, B).toarray(), want.toarray())
 
 
 @needs_two_threads

@@ -34,6 +34,9 @@ from numba.extending import intrinsic
 
 _FIB = np.uint64(11400714819323198485)  # 2**64 / golden ratio: spreads strided columns
 _ONE = np.uint64(1)
+_TWO = np.uint64(2)
+_THREE = np.uint64(3)
+_FOUR = np.uint64(4)
 _SIX = np.uint64(6)
 _LOW6 = np.uint64(63)
 
@@ -119,6 +122,23 @@ def dense_add(b0, b1, b2, acc, j, v, n):
 
 
 @numba.njit(cache=True)
+def emit_word(x, base, acc, cols, vals, t, with_values):
+    """Write the columns ``base + k`` for the set bits ``k`` of ``x`` from ``t``; return the end.
+
+    Takes their values from ``acc`` (``with_values``) and leaves it zero there.
+    """
+    while x:
+        j = base | _cttz(x)
+        x &= x - _ONE
+        cols[t] = j
+        if with_values:
+            vals[t] = acc[j]
+            acc[j] = 0
+        t += 1
+    return t
+
+
+@numba.njit(cache=True)
 def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
     """Write the set's columns in increasing order (and their values) from ``off``.
 
@@ -138,14 +158,67 @@ def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
                 x1 &= x1 - _ONE
                 x0 = b0[w]
                 b0[w] = 0
-                while x0:
-                    j = (w << _SIX) | _cttz(x0)
-                    x0 &= x0 - _ONE
-                    cols[t] = j
-                    if with_values:
-                        vals[t] = acc[j]
-                        acc[j] = 0
-                    t += 1
+                t = emit_word(x0, w << _SIX, acc, cols, vals, t, with_values)
+    return t - off
+
+
+# -- the union of B's row bitmaps (narrow B) ---------------------------------
+# When B is narrow and its rows are not too sparse, each of its rows is kept
+# as a bitmap of ``nw`` words: a row of the result gets its columns by OR-ing
+# the bitmaps of the rows it adds (a few vector operations per row of B),
+# not by testing and inserting every product's column, and its values by
+# the bare ``acc[j] += v`` of a known structure.  Kokkos Kernels' SpGEMM
+# compresses B's rows into bit masks for the same reason.
+
+@numba.njit(cache=True)
+def scatter_distinct(acc, b_ent, b_val, q0, q1, a):
+    """``acc[b_ent[q]] += a * b_val[q]`` for ``q`` in ``q0:q1``, whose columns are distinct.
+
+    Four entries at a time, all loads before the stores: the processor need
+    not wait for one store's address before the next load, which made the
+    numeric loop of W @ W (1024 neurons) 1.4-1.5x faster.  The columns of a
+    group must differ, or an update would be lost; the rows of ``B`` are
+    known to have no repeated column where this is called.  Each entry
+    still gets its terms in the same order: the bits are those of the
+    one-by-one loop.
+    """
+    q = q0
+    while q + _FOUR <= q1:
+        j0 = np.uint64(b_ent[q])
+        j1 = np.uint64(b_ent[q + _ONE])
+        j2 = np.uint64(b_ent[q + _TWO])
+        j3 = np.uint64(b_ent[q + _THREE])
+        v0 = acc[j0] + a * b_val[q]
+        v1 = acc[j1] + a * b_val[q + _ONE]
+        v2 = acc[j2] + a * b_val[q + _TWO]
+        v3 = acc[j3] + a * b_val[q + _THREE]
+        acc[j0] = v0
+        acc[j1] = v1
+        acc[j2] = v2
+        acc[j3] = v3
+        q += _FOUR
+    while q < q1:
+        acc[np.uint64(b_ent[q])] += a * b_val[q]
+        q += _ONE
+
+
+@numba.njit(cache=True)
+def or_words(b0, bits, start):
+    """``b0 |= bits[start:start + len(b0)]``: add a row of B's columns to the row's set."""
+    # An unsigned counter: ``start + w`` stays an integer and the loop vectorises.
+    for w in range(np.uint64(b0.shape[0])):
+        b0[w] |= bits[start + w]
+
+
+@numba.njit(cache=True)
+def words_emit(b0, acc, cols, vals, off, with_values):
+    """:func:`dense_emit` for a one-level bitmap ``b0`` (narrow B): scan its words in order."""
+    t = off
+    for w in range(b0.shape[0]):
+        x = b0[w]
+        if x:
+            b0[w] = 0
+            t = emit_word(x, np.uint64(w) << _SIX, acc, cols, vals, t, with_values)
     return t - off
 
 

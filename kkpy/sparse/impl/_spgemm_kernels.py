@@ -21,11 +21,14 @@ from kkpy.core._kernel import kernel
 
 from ._accumulators import (bitmap, dense_add, dense_clear, dense_emit, dense_gather,
                             dense_insert, hash_add, hash_emit, hash_insert, known_add,
-                            known_clear, known_load, known_workspace, workspace)
+                            known_clear, known_load, known_workspace, or_words,
+                            scatter_distinct, words_emit, workspace)
 from ._common import publish
 from ._prefetch import ahead
 
 _ONE = np.uint64(1)  # indices are unsigned in inner loops: no negative-index checks
+_SIX = np.uint64(6)
+_LOW6 = np.uint64(63)
 #: More columns than this make ``B`` wide: a bitmap of more than one level-1 word.
 WIDE = 4096
 
@@ -38,6 +41,26 @@ def row_flops(i, a_rm, a_ent, b_rm, flops):
         k = np.uint64(a_ent[p])
         s += b_rm[k + _ONE] - b_rm[k]
     flops[i] = s
+
+
+@kernel
+def row_bitmap(k, b_rm, b_ent, nw, bits):
+    """Row ``k`` of ``B`` as a bitmap of ``nw`` words, ``bits[k * nw:(k + 1) * nw]``.
+
+    Returns the number of repeated columns in the row (summed, zero means
+    that every row of ``B`` lists distinct columns).
+    """
+    start = np.uint64(k) * np.uint64(nw)
+    for w in range(nw):
+        bits[start + np.uint64(w)] = 0
+    repeats = 0
+    for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + 1])):
+        j = np.uint64(b_ent[q])
+        w = start + (j >> _SIX)
+        bit = _ONE << (j & _LOW6)
+        repeats += (bits[w] & bit) != 0
+        bits[w] |= bit
+    return repeats
 
 
 @numba.njit(cache=True)
@@ -64,6 +87,15 @@ def structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, cols, off):
         for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
             n = dense_insert(b0, b1, b2, np.uint64(b_ent[q]), n)
     return dense_emit(b0, b1, b2, b0, cols, cols, off, False)
+
+
+@numba.njit(cache=True)
+def structure_row_union(i, a_rm, a_ent, bits, b0, cols, off):
+    """:func:`structure_row_dense` from the bitmaps of ``B``'s rows (see :func:`row_bitmap`)."""
+    nw = np.uint64(b0.shape[0])
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        or_words(b0, bits, np.uint64(a_ent[p]) * nw)
+    return words_emit(b0, b0, cols, cols, off, False)
 
 
 @numba.njit(cache=True)
@@ -101,6 +133,20 @@ def product_row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc
 
 
 @numba.njit(cache=True)
+def product_row_union(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, bits, b0, acc, cols, vals,
+                      off):
+    """:func:`product_row_dense` with the row's columns from the bitmaps of ``B``'s rows."""
+    nw = np.uint64(b0.shape[0])
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        ahead(p, a_ent, b_rm, b_ent, b_val)
+        k = np.uint64(a_ent[p])
+        or_words(b0, bits, k * nw)
+        scatter_distinct(acc, b_ent, b_val, np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE]),
+                         a_val[p])
+    return words_emit(b0, acc, cols, vals, off, True)
+
+
+@numba.njit(cache=True)
 def product_row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift, slots, cols,
                      vals, off):
     """:func:`product_row_dense` with a hash accumulator."""
@@ -116,16 +162,23 @@ def product_row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift,
 
 
 @kernel
-def symbolic_chunk(c, bounds, region, flops, m, dense, a_rm, a_ent, b_rm, b_ent,
+def symbolic_chunk(c, bounds, region, flops, m, dense, bits, a_rm, a_ent, b_rm, b_ent,
                    st_ent, rowcnt, chunk_nnz, dest, done, state):
-    """Sorted columns of the rows of chunk ``c`` into its staging region."""
+    """Sorted columns of the rows of chunk ``c`` into its staging region.
+
+    ``bits`` holds the bitmaps of ``B``'s rows for the dense accumulator
+    (:func:`row_bitmap`), or nothing.
+    """
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = chunk_bound(lo, hi, flops, m)
     b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
+    union = bits.shape[0] > 0
     pos = region[c]
     for i in range(lo, hi):
-        if dense:
+        if dense and union:
+            n = structure_row_union(i, a_rm, a_ent, bits, b0, st_ent, pos)
+        elif dense:
             n = structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, st_ent, pos)
         else:
             n = structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, st_ent, pos)
@@ -147,6 +200,20 @@ def numeric_rows_dense(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, 
             a = a_val[p]
             for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
                 acc[np.uint64(b_ent[q])] += a * b_val[q]
+        dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
+
+
+@numba.njit(cache=True)
+def numeric_rows_distinct(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
+                          c_val):
+    """:func:`numeric_rows_dense` for ``B`` whose rows list distinct columns."""
+    acc = np.zeros(m, c_val.dtype)
+    for i in range(lo, hi):
+        for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+            ahead(p, a_ent, b_rm, b_ent, b_val)
+            k = np.uint64(a_ent[p])
+            scatter_distinct(acc, b_ent, b_val, np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE]),
+                             a_val[p])
         dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
 
 
@@ -184,10 +251,16 @@ def numeric_rows_hash(lo, hi, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_en
 
 
 @kernel
-def numeric_chunk(c, bounds, m, dense, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
+def numeric_chunk(c, bounds, m, dense, distinct, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
                   c_rm, c_ent, c_val):
-    """Values of the rows of chunk ``c`` into ``C``, whose structure is known."""
-    if dense and m > WIDE:
+    """Values of the rows of chunk ``c`` into ``C``, whose structure is known.
+
+    ``distinct``: the rows of ``B`` are known to list distinct columns.
+    """
+    if dense and distinct and m <= WIDE:
+        numeric_rows_distinct(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent,
+                              b_val, c_rm, c_ent, c_val)
+    elif dense and m > WIDE:
         numeric_rows_marked(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent,
                             b_val, c_rm, c_ent, c_val)
     elif dense:
@@ -201,15 +274,19 @@ def numeric_chunk(c, bounds, m, dense, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
 # The fused kernel is specialised for each epilogue (``_ep``), so the
 # epilogue is inlined in the row loop and still cached on disk.
 _FUSED = """
-def spgemm_fused(c, bounds, region, flops, m, dense, apply, drop, a_rm, a_ent, a_val,
+def spgemm_fused(c, bounds, region, flops, m, dense, bits, apply, drop, a_rm, a_ent, a_val,
                  b_rm, b_ent, b_val, st_ent, st_val, rowcnt, chunk_nnz, dest, done, state{eargs}):
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = _chunk_bound(lo, hi, flops, m)
     b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense, m, bound, st_val, True)
+    union = bits.shape[0] > 0
     pos = region[c]
     for i in range(lo, hi):
-        if dense:
+        if dense and union:
+            n = _row_union(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, bits, b0, acc, st_ent,
+                           st_val, pos)
+        elif dense:
             n = _row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc, st_ent,
                            st_val, pos)
         else:
@@ -244,7 +321,8 @@ def fused_kernel(epilogue, n_eargs):
         eargs = "".join(f", e{k}" for k in range(n_eargs))
         kern = build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
                             {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
-                             "_row_dense": product_row_dense, "_row_hash": product_row_hash,
+                             "_row_dense": product_row_dense, "_row_union": product_row_union,
+                             "_row_hash": product_row_hash,
                              "_publish": publish})
         hit = _fused[key] = (epilogue, kern)  # holding the epilogue keeps its id unique
     return hit[1]
