@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import numba
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from kkpy.core._atomics import atomic_compare_exchange, atomic_load, atomic_store
 from kkpy.core._kernel import kernel
@@ -25,15 +28,36 @@ def bound_at(i, work, m):
     return min(work[i], m)
 
 
+@intrinsic
+def _memmove(typingctx, a, d, s, n):
+    """``a[d:d + n] = a[s:s + n]`` by libc's ``memmove`` (overlap allowed), ``a`` contiguous.
+
+    About twice as fast as an element loop, which the compiler cannot turn
+    into ``memmove`` itself; the call is an LLVM intrinsic, so a kernel that
+    makes it still caches on disk.
+    """
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        dst, src, count = (context.cast(builder, v, t, types.intp)
+                           for v, t in zip(args[1:], sig.args[1:]))
+        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+        cgutils.raw_memmove(builder, builder.gep(ary.data, [dst]), builder.gep(ary.data, [src]),
+                            count, size)
+        return context.get_dummy_value()
+
+    return types.none(a, d, s, n), codegen
+
+
 @numba.njit(cache=True)
 def move(s, d, n, ent, val, with_values):
-    """Move ``n`` entries from ``s`` to ``d <= s`` (front to back, so overlap is safe)."""
-    if s != d:
-        for t in range(n):
-            ent[d + t] = ent[s + t]
+    """Move ``n`` entries from ``s`` to ``d <= s`` (overlap is safe)."""
+    if s != d and n > 0:
+        _memmove(ent, d, s, n)
         if with_values:
-            for t in range(n):
-                val[d + t] = val[s + t]
+            _memmove(val, d, s, n)
 
 
 @numba.njit(cache=True)
