@@ -168,20 +168,33 @@ class SpGEMMGraphBLAS:
         self.run()
 
 
+#: Seconds each function runs, untimed, before each timed call of it.
+WARM = 0.05
+
+
 def _medians(fns, repeat):
     """Median seconds of each function, taking turns so that load changes hit all alike.
 
-    Each timed call follows an untimed call of the same function.  kkpy
-    (numba's OpenMP pool) and GraphBLAS (the OpenMP runtime its wheel
-    bundles) each leave their worker threads spinning for a while after a
-    parallel region; on 2 cores the library timed next would lose a core to
-    them.  Timed straight after GraphBLAS, kkpy's W @ W (1024 neurons) took
-    2.8 ms instead of 1.9 ms.
+    Each timed call comes after ``WARM`` seconds (at least one call) of the
+    same function, so that every library is timed in its steady state, as
+    asv times repeated calls.  Measured on the 2-core VM, kkpy's W @ W (1024
+    neurons, 1.6 ms back to back) otherwise took:
+
+    - 2.8 ms straight after GraphBLAS: kkpy (numba's OpenMP pool) and
+      GraphBLAS (the OpenMP runtime its wheel bundles) each leave worker
+      threads spinning for milliseconds after a parallel region, and the
+      library timed next loses a core to them;
+    - 2.6-3.4 ms after 30 ms of idling, even after 5 untimed calls: an idle
+      virtual core takes tens of milliseconds of load to run at full speed
+      again (50 ms brought it back to 1.7 ms).
     """
     times = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
+            start = time.perf_counter()
             fn()
+            while time.perf_counter() - start < WARM:
+                fn()
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
