@@ -25,9 +25,12 @@ def fingerprint(A, space):
     return (A.shape, A.nnz, int(h_rm), int(h_ent))
 
 
-def check_same(what, name, expected, A, space):
-    """Raise ValueError if ``A``'s structure is not the one fingerprinted as ``expected``."""
-    got = fingerprint(A, space)
+def check_same(what, name, expected, A, space, got=None):
+    """Raise ValueError if ``A``'s structure is not the one fingerprinted as ``expected``.
+
+    ``got``: ``A``'s fingerprint if already known (e.g. ``A`` is another operand too).
+    """
+    got = fingerprint(A, space) if got is None else got
     if got != expected:
         detail = (f"shape {expected[0]} -> {got[0]}" if got[0] != expected[0] else
                   f"nnz {expected[1]} -> {got[1]}" if got[1] != expected[1] else
@@ -41,3 +44,16 @@ def buffer_id(A):
     rm, ent = np.asarray(A.row_map), np.asarray(A.entries)
     return (rm.__array_interface__["data"][0], rm.shape, ent.__array_interface__["data"][0],
             ent.shape, A.ncols)
+
+
+def same_indices(A, B):
+    """Whether ``A`` and ``B`` have the same shape and share their index arrays (``W @ W``).
+
+    Then they have the same fingerprint: one pass over the arrays serves both.
+    """
+    def ident(a):
+        a = np.asarray(a)
+        return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
+
+    return (tuple(A.shape) == tuple(B.shape) and ident(A.row_map) == ident(B.row_map)
+            and ident(A.entries) == ident(B.entries))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import CudaSpace, DefaultHostExecutionSpace
 from ._accumulate import check_algorithm
-from ._fingerprint import buffer_id, check_same, fingerprint
+from ._fingerprint import buffer_id, check_same, fingerprint, same_indices
 
 
 class PhaseHandle:
@@ -37,8 +37,9 @@ class PhaseHandle:
     def _record(self, A, B, C, accumulator, space, check, **state):
         self.accumulator = accumulator
         self.nnz = C.nnz
-        self._state = dict(state, a=fingerprint(A, space) if check else None,
-                           b=fingerprint(B, space) if check else None)
+        fa = fingerprint(A, space) if check else None
+        fb = fa if not check or same_indices(A, B) else fingerprint(B, space)
+        self._state = dict(state, a=fa, b=fb)
 
     def _recall(self, what, A, B, C, space):
         """The symbolic phase's state, after checking that nothing structural changed.
@@ -56,9 +57,10 @@ class PhaseHandle:
                              "phases on the same space")
         if device:
             space = DefaultHostExecutionSpace()
-        for name, M in (("A", A), ("B", B)):
-            if state[name.lower()] is not None:
-                check_same(what, name, state[name.lower()], M, space)
+        if state["a"] is not None:
+            check_same(what, "A", state["a"], A, space)
+            check_same(what, "B", state["b"], B, space,
+                       state["a"] if same_indices(A, B) else None)
         if (C is not state["c"]) if device else (buffer_id(C) != state["c"]):
             raise ValueError(f"{what}: C is not the matrix this handle's symbolic phase returned")
         return state
