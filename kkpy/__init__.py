@@ -23,7 +23,7 @@ kernel-timer report (label, calls, total and mean time) at exit.
 from .core import _cache_guard, _codegen
 # Before anything compiles: a development checkout whose sources changed gets
 # kkpy's numba cache cleared, since numba would keep stale inlined helpers.
-_cache_guard.check(_codegen.cache_dir())
+_cache_guard.check(_codegen.drivers_dir())
 from . import profiling  # noqa: E402
 from .core._spaces import (
     CudaSpace, DefaultExecutionSpace, DefaultHostExecutionSpace, ExecutionSpace, HostSpace,

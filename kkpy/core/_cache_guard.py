@@ -100,7 +100,7 @@ def check(stamp_dir):
     Does nothing (and never fails) where the stamp cannot be written.
     """
     key = hashlib.sha1(_PACKAGE.encode()).hexdigest()[:16]
-    path = os.path.join(stamp_dir, f"sources-{key}")
+    path = os.path.join(stamp_dir, f"sources-{key}.stamp")
     try:
         os.makedirs(stamp_dir, exist_ok=True)
         paths = _sources()

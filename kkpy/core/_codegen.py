@@ -41,6 +41,11 @@ def cache_dir() -> str:
     return root
 
 
+def drivers_dir() -> str:
+    """Where compiled code's files live: the generated drivers and kkpy's source stamp."""
+    return os.path.join(cache_dir(), "drivers")
+
+
 def _import_line(alias, obj):
     """Return ``from module import name as alias`` if ``obj`` is importable by name, else None."""
     func = getattr(obj, "py_func", obj)
@@ -109,7 +114,7 @@ def _drivers_package():
         import types
 
         pkg = types.ModuleType("kkpy_drivers")
-        pkg.__path__ = [os.path.join(cache_dir(), "drivers")]
+        pkg.__path__ = [drivers_dir()]
         sys.modules["kkpy_drivers"] = pkg
     return pkg
 
@@ -198,7 +203,7 @@ def _build(source, func_name, bindings, parallel, fastmath, target, decorate=Tru
         header.insert(0, "from kkpy.core._kernel import as_kernel as _as_kernel")
         text = "\n".join(header) + "\n\n" + body + "\n"
         digest = hashlib.sha1("\0".join(digests).encode()).hexdigest()[:20]
-        path = os.path.join(cache_dir(), "drivers", f"kkdrv_{digest}.py")
+        path = os.path.join(drivers_dir(), f"kkdrv_{digest}.py")
         try:
             _write_once(path, text)
         except OSError:
