@@ -39,11 +39,15 @@ def check_same(what, name, expected, A, space, got=None):
                          f"symbolic phase saw ({detail}); run the symbolic phase again")
 
 
+def _ident(a):
+    """Identity of an array's memory: where it starts, its shape, strides and dtype."""
+    a = np.asarray(a)
+    return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
+
+
 def buffer_id(A):
     """Identity of ``A``'s index arrays (their memory), to recognise a result matrix."""
-    rm, ent = np.asarray(A.row_map), np.asarray(A.entries)
-    return (rm.__array_interface__["data"][0], rm.shape, ent.__array_interface__["data"][0],
-            ent.shape, A.ncols)
+    return _ident(A.row_map), _ident(A.entries), A.ncols
 
 
 def same_indices(A, B):
@@ -51,9 +55,5 @@ def same_indices(A, B):
 
     Then they have the same fingerprint: one pass over the arrays serves both.
     """
-    def ident(a):
-        a = np.asarray(a)
-        return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
-
-    return (tuple(A.shape) == tuple(B.shape) and ident(A.row_map) == ident(B.row_map)
-            and ident(A.entries) == ident(B.entries))
+    return (tuple(A.shape) == tuple(B.shape) and _ident(A.row_map) == _ident(B.row_map)
+            and _ident(A.entries) == _ident(B.entries))

@@ -70,7 +70,8 @@ def _plan(space, A, B, algorithm, value_dtype):
                  np.asarray(B.row_map), flops)
     plan, dense = plan_rows(space, flops, B.ncols, algorithm, value_dtype)
     bits = np.empty(0, np.uint64)
-    if dense and use_row_bitmaps(B.ncols, B.nrows, B.nnz, plan.work_sum[-1] - A.nrows):
+    products = int(plan.work_sum[-1]) - A.nrows  # the plan weighs each row one more
+    if dense and use_row_bitmaps(B.ncols, B.nrows, B.nnz, products):
         nw = (B.ncols + 63) // 64
         bits = np.empty(B.nrows * nw, np.uint64)
         repeats = parallel_reduce("kkpy.sparse.spgemm_row_bitmaps",
