@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
-from . import _device
+from . import _device, _staged
 from ._accumulate import check_algorithm, plan_rows, use_row_bitmaps
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
@@ -18,6 +18,9 @@ from ._staged import glue_space, run_staged
 from .impl import _spgemm_kernels as K
 
 __all__ = ["SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm"]
+
+#: Rows of ``C`` computed ahead to estimate how full its staging will be.
+FILL_SAMPLE = 64
 
 
 class SpGEMMHandle(PhaseHandle):
@@ -79,7 +82,30 @@ def _plan(space, A, B, algorithm, value_dtype):
                                   K.row_bitmap, *crs_arrays(B)[:2], np.int64(nw), bits)
         if repeats:  # the kernels that use the bitmaps expect distinct columns
             bits = bits[:0]
+    if plan.max_bound > _staged.POOL_ENTRIES:  # pooled staging has its pages already
+        plan.fill = _sampled_fill(plan, flops, dense, bits, A, B)
     return flops, plan, dense, bits
+
+
+def _sampled_fill(plan, flops, dense, bits, A, B):
+    """The fraction of the rows' upper bounds that ``C`` fills, from a sample of rows.
+
+    Rows are drawn in proportion to their bounds, so the mean of
+    length / bound estimates the whole; the sample is cut until it costs at
+    most a sixteenth of the product (1 if no sample is that cheap).
+    """
+    total = plan.max_bound
+    for n in (FILL_SAMPLE >> k for k in range(FILL_SAMPLE.bit_length())):
+        targets = (np.arange(n) + 0.5) * (total / n)
+        rows, counts = np.unique(np.searchsorted(plan.bound_sum, targets, side="right") - 1,
+                                 return_counts=True)
+        bound = np.minimum(flops[rows], B.ncols)
+        if bound.sum() <= total // 16:
+            lengths = np.empty(rows.shape[0], np.int64)
+            K.row_lengths(rows, flops, np.int64(B.ncols), dense, bits, *crs_arrays(A)[:2],
+                          *crs_arrays(B)[:2], lengths)
+            return float(np.sum(counts * lengths / bound) / n)
+    return 1.0
 
 
 def _result_types(A, B):

@@ -158,14 +158,17 @@ def tiny_chunks():
     """Plan rows in chunks of one row's work and stage them in many passes.
 
     At the tests' sizes every product would otherwise be a single chunk in a
-    single pass; this sends small inputs down the multi-chunk, multi-pass
-    staging code that large products take.
+    single pass, in a reused buffer; this sends small inputs down the
+    multi-chunk, multi-pass staging code that large products take, in fresh
+    buffers of both page sizes (huge for chunks expected to write 64 bytes).
     """
     from kkpy.sparse import _accumulate, _staged
 
     with mock.patch.object(_staged, "MIN_CHUNK_WORK", 1), \
             mock.patch.object(_accumulate, "MIN_CHUNK_WORK", 1), \
-            mock.patch.object(_staged, "STAGING_ENTRIES", 1):
+            mock.patch.object(_staged, "STAGING_ENTRIES", 1), \
+            mock.patch.object(_staged, "POOL_ENTRIES", 0), \
+            mock.patch.object(_staged, "HUGE_PAGE_BYTES", 64):
         yield
 
 

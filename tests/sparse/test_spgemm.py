@@ -195,6 +195,25 @@ def test_row_bitmaps_of_b_give_the_column_by_column_product(ops, data, tiny):
     assert bits(spgemm_numeric(h, A, B2, C)) == bits(spgemm(A, B2, algorithm="hash"))
 
 
+@pytest.mark.parametrize("algorithm", ["dense", "hash"])
+@pytest.mark.parametrize("ncols", [64, 100_000])   # narrow B (row bitmaps when dense), wide B
+def test_sampled_fill_is_exact_when_every_row_fills_alike(algorithm, ncols):
+    # Every row of A adds 4 rows of B that list the same 8 columns: each row of C
+    # has 8 of its 32 products' columns, so any sample of rows says 1/4.
+    from kkpy.sparse import _spgemm
+
+    n, r, d = 1000, 4, 8
+    rng = np.random.default_rng(0)
+    a_cols = np.concatenate([rng.choice(n, r, replace=False) for _ in range(n)])
+    A = sp.csr_array((np.ones(n * r), a_cols, np.arange(0, n * r + 1, r)), shape=(n, n))
+    b_cols = np.tile(rng.choice(ncols, d, replace=False), n)
+    B = sp.csr_array((np.ones(n * d), b_cols, np.arange(0, n * d + 1, d)), shape=(n, ncols))
+    kA, kB = kkpy.sparse.as_crs(A), kkpy.sparse.as_crs(B)
+    flops, plan, dense, bits_of_b = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm, np.float64)
+    assert dense == (algorithm == "dense") and bool(bits_of_b.size) == (dense and ncols == 64)
+    assert _spgemm._sampled_fill(plan, flops, dense, bits_of_b, kA, kB) == d / (r * d)
+
+
 def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
     A = CrsMatrix.from_coo([0, 0, 1], [0, 1, 1], [1.0, 2.0, 3.0], (2, 2))
     B = CrsMatrix([1.0, 1.0, 4.0, 5.0], [1, 1, 0, 1], [0, 2, 4], 2)   # row 0 lists column 1 twice

@@ -112,6 +112,31 @@ def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, of
 
 
 @numba.njit(cache=True)
+def structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys, shift,
+                  slots, cols, off):
+    """Row ``i``'s sorted columns by the accumulator of the :func:`workspace` given."""
+    if dense and union:
+        return structure_row_union(i, a_rm, a_ent, bits, b0, cols, off)
+    if dense:
+        return structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, cols, off)
+    return structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, off)
+
+
+@numba.njit(cache=True)
+def row_lengths(rows, flops, m, dense, bits, a_rm, a_ent, b_rm, b_ent, lengths):
+    """``lengths[t]``: the number of entries of row ``rows[t]`` of ``C``, row by row."""
+    bound = 1
+    for i in rows:
+        bound = max(bound, min(flops[i], m))
+    scratch = np.empty(bound, np.int64)
+    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, scratch, False)
+    union = bits.shape[0] > 0
+    for t in range(rows.shape[0]):
+        lengths[t] = structure_row(rows[t], dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0,
+                                   b1, b2, keys, shift, slots, scratch, 0)
+
+
+@numba.njit(cache=True)
 def accumulate_row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc):
     """Add row ``i`` of ``A @ B`` into a dense accumulator; return :func:`dense_add`'s count."""
     n = 0
@@ -176,12 +201,8 @@ def symbolic_chunk(c, bounds, region, flops, m, dense, bits, a_rm, a_ent, b_rm, 
     union = bits.shape[0] > 0
     pos = region[c]
     for i in range(lo, hi):
-        if dense and union:
-            n = structure_row_union(i, a_rm, a_ent, bits, b0, st_ent, pos)
-        elif dense:
-            n = structure_row_dense(i, a_rm, a_ent, b_rm, b_ent, b0, b1, b2, st_ent, pos)
-        else:
-            n = structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, st_ent, pos)
+        n = structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys,
+                          shift, slots, st_ent, pos)
         rowcnt[i] = n
         pos += n
     chunk_nnz[c] = pos - region[c]
