@@ -106,7 +106,11 @@ def _graphblas(A, B, threads):
     def run():
         C = gA.mxm(gB).new()
         C.wait()  # GraphBLAS may defer work (e.g. sorting); count all of it
-        return C
+        # A python-graphblas Matrix sits in a reference cycle, so dropping it frees
+        # nothing until the garbage collector runs: results piled up (1 GB a round
+        # on the power law) and slowed every library.  Free it here, as kkpy's and
+        # scipy's results are freed when the timed call drops them.
+        C.clear()
 
     return run
 
