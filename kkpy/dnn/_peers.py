@@ -68,10 +68,21 @@ def graphblas_infer(prepared, ymax=32.0, nthreads=None):
 
     if nthreads is not None:
         gb.ss.config["nthreads"] = int(nthreads)
-    Y, Ws, biases = prepared
+    Y0, Ws, biases = prepared
+    Y = None
     for W, D in zip(Ws, biases):
-        Y = semiring.plus_times(Y @ W).new()
-        Y = semiring.plus_plus(Y @ D).new()  # bias only where Y @ W has an entry
-        Y = select.valuegt(Y, 0).new()
-        Y = Y.apply(binary.min, right=ymax).new()
-    return gb.io.to_scipy_sparse(Y, format="csr")
+        # In place after the first layer, as LAGraph does: a python-graphblas Matrix
+        # sits in a reference cycle, so each layer's new ones would stay allocated
+        # until the garbage collector ran (gigabytes at 65536 neurons).
+        if Y is None:
+            Y = semiring.plus_times(Y0 @ W).new()
+        else:
+            Y << semiring.plus_times(Y @ W)
+        Y << semiring.plus_plus(Y @ D)  # bias only where Y @ W has an entry
+        Y << select.valuegt(Y, 0)
+        Y << Y.apply(binary.min, right=ymax)
+    if Y is None:
+        return gb.io.to_scipy_sparse(Y0, format="csr")
+    out = gb.io.to_scipy_sparse(Y, format="csr")  # a copy: Y's memory can go now
+    Y.clear()
+    return out
