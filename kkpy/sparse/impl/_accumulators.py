@@ -171,6 +171,13 @@ def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
 # compresses B's rows into bit masks for the same reason.
 
 @numba.njit(cache=True)
+def scatter(acc, b_ent, b_val, q0, q1, a):
+    """``acc[b_ent[q]] += a * b_val[q]`` for ``q`` in ``q0:q1``, one at a time."""
+    for q in range(q0, q1):
+        acc[np.uint64(b_ent[q])] += a * b_val[q]
+
+
+@numba.njit(cache=True)
 def scatter_distinct(acc, b_ent, b_val, q0, q1, a):
     """``acc[b_ent[q]] += a * b_val[q]`` for ``q`` in ``q0:q1``, whose columns are distinct.
 
@@ -197,9 +204,7 @@ def scatter_distinct(acc, b_ent, b_val, q0, q1, a):
         acc[j2] = v2
         acc[j3] = v3
         q += _FOUR
-    while q < q1:
-        acc[np.uint64(b_ent[q])] += a * b_val[q]
-        q += _ONE
+    scatter(acc, b_ent, b_val, q, q1, a)
 
 
 @numba.njit(cache=True)

@@ -19,17 +19,16 @@ import numpy as np
 from kkpy.core._codegen import build_kernel
 from kkpy.core._kernel import kernel
 
-from ._accumulators import (bitmap, dense_add, dense_clear, dense_emit, dense_gather,
-                            dense_insert, hash_add, hash_emit, hash_insert, known_add,
-                            known_clear, known_load, known_workspace, or_words,
-                            scatter_distinct, words_emit, workspace)
+# Indices are unsigned in inner loops (_ONE, _SIX, _LOW6): no negative-index checks.
+from ._accumulators import (_LOW6, _ONE, _SIX, bitmap, dense_add, dense_clear, dense_emit,
+                            dense_gather, dense_insert, hash_add, hash_emit, hash_insert,
+                            known_add, known_clear, known_load, known_workspace, or_words,
+                            scatter, scatter_distinct, words_emit, workspace)
 from ._common import publish
 from ._prefetch import ahead
 
-_ONE = np.uint64(1)  # indices are unsigned in inner loops: no negative-index checks
-_SIX = np.uint64(6)
-_LOW6 = np.uint64(63)
-#: More columns than this make ``B`` wide: a bitmap of more than one level-1 word.
+#: More columns than this make ``B`` wide (a bitmap of more than one level-1
+#: word): the numeric phase then marks columns (:func:`numeric_rows_marked`).
 WIDE = 4096
 
 
@@ -210,31 +209,24 @@ def symbolic_chunk(c, bounds, region, flops, m, dense, bits, a_rm, a_ent, b_rm, 
 
 
 @numba.njit(cache=True)
-def numeric_rows_dense(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
-    """Values of rows ``lo:hi`` of ``C``, whose structure is known, with a dense accumulator."""
+def numeric_rows_dense(lo, hi, m, distinct, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
+                       c_val):
+    """Values of rows ``lo:hi`` of ``C``, whose structure is known, with a dense accumulator.
+
+    ``distinct``: no row of ``B`` repeats a column, so products are added
+    four at a time (:func:`scatter_distinct`).
+    """
     # Stays zero between rows: each row's gather clears what it touched.
     acc = np.zeros(m, c_val.dtype)
     for i in range(lo, hi):
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
             ahead(p, a_ent, b_rm, b_ent, b_val)
             k = np.uint64(a_ent[p])
-            a = a_val[p]
-            for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
-                acc[np.uint64(b_ent[q])] += a * b_val[q]
-        dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
-
-
-@numba.njit(cache=True)
-def numeric_rows_distinct(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
-                          c_val):
-    """:func:`numeric_rows_dense` for ``B`` whose rows list distinct columns."""
-    acc = np.zeros(m, c_val.dtype)
-    for i in range(lo, hi):
-        for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
-            ahead(p, a_ent, b_rm, b_ent, b_val)
-            k = np.uint64(a_ent[p])
-            scatter_distinct(acc, b_ent, b_val, np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE]),
-                             a_val[p])
+            q0, q1 = np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])
+            if distinct:
+                scatter_distinct(acc, b_ent, b_val, q0, q1, a_val[p])
+            else:
+                scatter(acc, b_ent, b_val, q0, q1, a_val[p])
         dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
 
 
@@ -276,17 +268,15 @@ def numeric_chunk(c, bounds, m, dense, distinct, a_rm, a_ent, a_val, b_rm, b_ent
                   c_rm, c_ent, c_val):
     """Values of the rows of chunk ``c`` into ``C``, whose structure is known.
 
-    ``distinct``: the rows of ``B`` are known to list distinct columns.
+    ``distinct``: the rows of ``B`` are known to list distinct columns (known
+    only for narrow ``B``, whose rows had bitmaps).
     """
-    if dense and distinct and m <= WIDE:
-        numeric_rows_distinct(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent,
-                              b_val, c_rm, c_ent, c_val)
-    elif dense and m > WIDE:
+    if dense and m > WIDE:
         numeric_rows_marked(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent,
                             b_val, c_rm, c_ent, c_val)
     elif dense:
-        numeric_rows_dense(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
-                           c_rm, c_ent, c_val)
+        numeric_rows_dense(bounds[c], bounds[c + 1], m, distinct, a_rm, a_ent, a_val, b_rm,
+                           b_ent, b_val, c_rm, c_ent, c_val)
     else:
         numeric_rows_hash(bounds[c], bounds[c + 1], a_rm, a_ent, a_val, b_rm, b_ent, b_val,
                           c_rm, c_ent, c_val)
