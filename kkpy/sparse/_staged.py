@@ -246,9 +246,9 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         size = int(region[-1])
         pooled = size <= POOL_ENTRIES
         nval = size if with_values else 0
-        # Huge pages when each chunk is expected to fill at least one.
-        per_chunk = plan.fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
-        huge = per_chunk >= HUGE_PAGE_BYTES * (c1 - c0)
+        # Huge pages when the pass is expected to write at least one per chunk.
+        written = plan.fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
+        huge = written >= HUGE_PAGE_BYTES * (c1 - c0)
         ent = (_pooled("ent", size, staging_index) if pooled
                else _staging(size, staging_index, huge))
         val = _pooled("val", nval, vdtype) if pooled else _staging(nval, vdtype, huge)
