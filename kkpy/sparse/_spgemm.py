@@ -102,8 +102,8 @@ def _sampled_fill(plan, flops, dense, bits, A, B):
         bound = np.minimum(flops[rows], B.ncols)
         if bound.sum() <= total // 16:
             lengths = np.empty(rows.shape[0], np.int64)
-            K.row_lengths(rows, flops, np.int64(B.ncols), dense, bits, *crs_arrays(A)[:2],
-                          *crs_arrays(B)[:2], lengths)
+            K.row_lengths(rows, np.int64(bound.max()), np.int64(B.ncols), dense, bits,
+                          *crs_arrays(A)[:2], *crs_arrays(B)[:2], lengths)
             return float(np.sum(counts * lengths / bound) / n)
     return 1.0
 

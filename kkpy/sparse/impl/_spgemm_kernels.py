@@ -122,11 +122,12 @@ def structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, k
 
 
 @numba.njit(cache=True)
-def row_lengths(rows, flops, m, dense, bits, a_rm, a_ent, b_rm, b_ent, lengths):
-    """``lengths[t]``: the number of entries of row ``rows[t]`` of ``C``, row by row."""
-    bound = 1
-    for i in rows:
-        bound = max(bound, min(flops[i], m))
+def row_lengths(rows, bound, m, dense, bits, a_rm, a_ent, b_rm, b_ent, lengths):
+    """``lengths[t]``: the number of entries of row ``rows[t]`` of ``C``, row by row.
+
+    ``bound``: the largest upper bound of those rows' lengths.
+    """
+    bound = max(bound, 1)
     scratch = np.empty(bound, np.int64)
     b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, scratch, False)
     union = bits.shape[0] > 0
