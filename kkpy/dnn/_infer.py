@@ -76,9 +76,9 @@ def categories(Y, space=None):
     >>> categories(sp.csr_array(np.array([[0.0, 1.0], [0.0, 0.0], [2.0, -2.0], [0.0, 3.0]])))
     array([0, 3])
     """
-    from ..sparse import as_crs
+    from ..sparse._validate import matrix
 
-    Y = as_crs(Y)
+    Y = matrix(Y, "categories", "Y")
     row_map = np.asarray(Y.row_map)
     sums = np.zeros(Y.nrows, np.float64)
     if Y.nrows:

@@ -18,22 +18,17 @@ import time
 import numpy as np
 
 import kkpy
+from . import _validate
 from .impl import _chain_kernels as K
 
 __all__ = ["spgemm_chain", "prepare_chain"]
 
 
-def _csr(x):
-    """(row_map, entries, values, shape) of a CrsMatrix or any scipy.sparse matrix."""
-    if hasattr(x, "row_map"):
-        return (np.asarray(x.row_map), np.asarray(x.entries), np.asarray(x.values),
-                tuple(x.shape))
-    import scipy.sparse as sp
-
-    if not sp.issparse(x):
-        raise TypeError(f"expected a CrsMatrix or scipy.sparse matrix, got {type(x).__name__}")
-    x = sp.csr_array(x)
-    return x.indptr, x.indices, x.data, x.shape
+def _csr(x, name="A"):
+    """(row_map, entries, values, shape) of a CrsMatrix or any scipy.sparse matrix, checked."""
+    x = _validate.matrix(x, "spgemm_chain", name)
+    return (np.asarray(x.row_map), np.asarray(x.entries), np.asarray(x.values),
+            tuple(x.shape))
 
 
 class _Workspace:
@@ -76,7 +71,7 @@ class PreparedChain:
         self.mats = []
         self.nnz = 0
         for n, m in enumerate(mats):
-            row_map, entries, values, shape = _csr(m)
+            row_map, entries, values, shape = _csr(m, f"matrix {n}")
             if self.shapes and self.shapes[-1][1] != shape[0]:
                 raise ValueError(f"spgemm_chain: matrix {n} has {shape[0]} rows but the "
                                  f"previous one has {self.shapes[-1][1]} columns")

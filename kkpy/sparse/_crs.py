@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from ..core._views import View
+from . import _validate
 
 __all__ = ["CrsMatrix", "as_crs", "crs_arrays"]
 
@@ -66,8 +67,18 @@ class CrsMatrix:
     copy : bool, default False
         Copy the arrays even when they could be shared.
     check : bool, default True
-        Check the structure (offsets non-decreasing, columns in range);
-        costs a pass over the arrays.
+        Check the structure (offsets non-decreasing, columns in range) in
+        one parallel pass over the index arrays.  ``False`` is UNSAFE: the
+        matrix is then trusted as valid by every kernel, and a bad index
+        may crash the process.
+
+    Notes
+    -----
+    ``row_map`` and ``entries`` refuse item assignment and in-place
+    operations (build a new matrix to change the structure); ``values``
+    may be changed freely.  A matrix that owns its index arrays is checked
+    once; one that shares writable arrays with the caller is checked again
+    at every use (see :mod:`kkpy.sparse._validate`).
 
     Examples
     --------
@@ -102,35 +113,31 @@ class CrsMatrix:
         if values.ndim != 1:
             raise ValueError(f"CrsMatrix values must be 1-D, got shape {values.shape}")
         values = values.astype(value_dtype(values.dtype), copy=copy)
+        given = entries, row_map
         entries = _index_array(entries, "entries")
         row_map = _index_array(row_map, "row_map")
         index = np.dtype(np.int32) if (entries.dtype == np.int32 and row_map.dtype == np.int32) \
             else np.dtype(np.int64)
-        entries = entries.astype(index, copy=copy)
-        row_map = row_map.astype(index, copy=copy)
-        if check:
-            self._check(values, entries, row_map, nrows, nnz)
+        owned = [_validate.owned(a.astype(index, copy=copy), a, g)
+                 for a, g in zip((entries, row_map), given)]
+        (entries, own_ent), (row_map, own_rm) = owned
+        checked = check and not _validate.skipping()
+        if checked:
+            if nnz is not None and nnz != entries.size:
+                raise ValueError(f"CrsMatrix: nnz={nnz} but there are {entries.size} entries")
+            _validate.structure("CrsMatrix", self.label, row_map, entries, values, self._ncols,
+                                nrows)
         self.values = View.from_array(f"{self.label}.values", values)
-        self.entries = View.from_array(f"{self.label}.entries", entries)
-        self.row_map = View.from_array(f"{self.label}.row_map", row_map)
+        self.entries = _validate.IndexView.from_array(f"{self.label}.entries", entries)
+        self.row_map = _validate.IndexView.from_array(f"{self.label}.row_map", row_map)
+        # check=False promises a valid structure; a checked one stays valid if nobody else
+        # can write its index arrays.
+        self._trusted = not check or (checked and own_ent and own_rm)
 
-    def _check(self, values, entries, row_map, nrows, nnz):
-        if row_map.size == 0:
-            raise ValueError("CrsMatrix row_map needs nrows + 1 >= 1 entries")
-        if row_map[0] != 0:
-            raise ValueError(f"CrsMatrix row_map must start at 0, got {row_map[0]}")
-        if row_map[-1] != entries.size or entries.size != values.size:
-            raise ValueError(f"CrsMatrix row_map ends at {row_map[-1]} but there are "
-                             f"{entries.size} entries and {values.size} values")
-        if row_map.size > 1 and np.any(row_map[1:] < row_map[:-1]):
-            raise ValueError("CrsMatrix row_map must be non-decreasing")
-        if entries.size and (entries.min() < 0 or entries.max() >= self._ncols):
-            raise ValueError(f"CrsMatrix entries must lie in [0, {self._ncols}), got "
-                             f"[{entries.min()}, {entries.max()}]")
-        if nrows is not None and nrows != row_map.size - 1:
-            raise ValueError(f"CrsMatrix: nrows={nrows} but row_map has {row_map.size} offsets")
-        if nnz is not None and nnz != entries.size:
-            raise ValueError(f"CrsMatrix: nnz={nnz} but there are {entries.size} entries")
+    def __setattr__(self, name, value):
+        if name in ("row_map", "entries", "values"):
+            object.__setattr__(self, "_trusted", False)  # a new array: check it at next use
+        object.__setattr__(self, name, value)
 
     # -- shape and types ------------------------------------------------------
 
@@ -198,10 +205,10 @@ class CrsMatrix:
         if not sp.issparse(matrix):
             raise TypeError(f"expected a scipy.sparse matrix, got {type(matrix).__name__}")
         csr = matrix.tocsr()
-        nnz = int(csr.indptr[-1])
+        nnz = int(csr.indptr[-1]) if csr.indptr.ndim == 1 and csr.indptr.size else 0
         # scipy may keep spare capacity past indptr[-1]; slicing shares memory.
-        return cls(csr.data[:nnz], csr.indices[:nnz], csr.indptr, csr.shape[1],
-                   label=label, check=False)
+        # Checked now, and again at each use: the scipy matrix's owner can change its arrays.
+        return cls(csr.data[:nnz], csr.indices[:nnz], csr.indptr, csr.shape[1], label=label)
 
     def to_scipy(self):
         """A ``scipy.sparse.csr_array`` sharing this matrix's arrays.
@@ -295,7 +302,7 @@ class CrsMatrix:
     def copy(self):
         """A deep copy."""
         return CrsMatrix(self.values, self.entries, self.row_map, self._ncols, label=self.label,
-                         copy=True, check=False)
+                         copy=True, check=not self._trusted)
 
     def astype(self, dtype):
         """This matrix with values of ``dtype`` (the structure is shared, not copied)."""
@@ -303,7 +310,7 @@ class CrsMatrix:
         if dtype == self.dtype:
             return self
         return CrsMatrix(np.asarray(self.values).astype(dtype), self.entries, self.row_map,
-                         self._ncols, label=self.label, check=False)
+                         self._ncols, label=self.label, check=not self._trusted)
 
     def __matmul__(self, other):
         """``A @ B`` is :func:`~kkpy.sparse.spgemm`, ``A @ x`` :func:`~kkpy.sparse.spmv`."""

@@ -6,6 +6,7 @@ import operator
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
+from . import _validate
 from ._crs import CrsMatrix, value_dtype
 from .impl import _common
 from .impl import _sort_kernels as K
@@ -36,6 +37,7 @@ def _merge(space, row_map, keys, L, vals, ncols, index_dtype, label):
 
 def sort_and_merge(A, space=None):
     """``A`` with rows sorted by column and duplicates summed (in their order in the row)."""
+    A = _validate.matrix(A, "sort_and_merge", space=space)
     space = space or DefaultExecutionSpace()
     L = np.int64(A.nnz)
     _check_key_range(A.ncols, A.nnz)

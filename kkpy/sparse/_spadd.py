@@ -6,9 +6,9 @@ import numbers
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
-from . import _device
+from . import _device, _validate
 from ._accumulate import plan_rows
-from ._crs import CrsMatrix, as_crs, crs_arrays
+from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, run_staged
 from .impl import _spadd_kernels as K
@@ -38,7 +38,7 @@ class SpAddHandle(PhaseHandle):
 
 
 def _operands(what, A, B):
-    A, B = as_crs(A), as_crs(B)
+    A, B = _validate.matrix(A, what), _validate.matrix(B, what, "B")
     if A.shape != B.shape:
         raise ValueError(f"{what}: A is {A.nrows} x {A.ncols} but B is {B.nrows} x {B.ncols}; "
                          "they must have the same shape")
@@ -151,7 +151,7 @@ def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
     _scalar("spadd_numeric", "alpha", alpha)
     _scalar("spadd_numeric", "beta", beta)
     A, B = _operands("spadd_numeric", A, B)
-    C = as_crs(C)
+    C = _validate.matrix(C, "spadd_numeric", "C")
     space = space or DefaultExecutionSpace()
     state = handle._recall("spadd_numeric", A, B, C, space)
     bounds = state["bounds"]

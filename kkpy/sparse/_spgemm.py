@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
-from . import _device, _staged
+from . import _device, _staged, _validate
 from ._accumulate import check_algorithm, plan_rows, use_row_bitmaps
-from ._crs import CrsMatrix, as_crs, crs_arrays
+from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, run_staged
 from .impl import _spgemm_kernels as K
@@ -52,7 +52,7 @@ class SpGEMMHandle(PhaseHandle):
 
 
 def _operands(what, A, B):
-    A, B = as_crs(A), as_crs(B)
+    A, B = _validate.matrix(A, what), _validate.matrix(B, what, "B")
     if A.ncols != B.nrows:
         raise ValueError(f"{what}: A is {A.nrows} x {A.ncols} but B is {B.nrows} x {B.ncols}; "
                          "A's columns must match B's rows")
@@ -218,7 +218,7 @@ def spgemm_numeric(handle, A, B, C, space=None):
     if gpu:
         return _device.spgemm_numeric(handle, A, B, C, gpu)
     A, B = _operands("spgemm_numeric", A, B)
-    C = as_crs(C)
+    C = _validate.matrix(C, "spgemm_numeric", "C")
     space = space or DefaultExecutionSpace()
     state = handle._recall("spgemm_numeric", A, B, C, space)
     bounds = state["bounds"]

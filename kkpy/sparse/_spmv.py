@@ -6,8 +6,7 @@ import numbers
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
-from . import _device
-from ._crs import as_crs
+from . import _device, _validate
 from .impl import _spmv_kernels as K
 
 __all__ = ["spmv"]
@@ -51,10 +50,10 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     >>> spmv(2.0, A, np.ones(2), 1.0, y, mode="T"); y
     array([ 5., 13.])
     """
+    A = _validate.matrix(A, "spmv", space=space)
     gpu = _device.device_space(space)
     if gpu:
         return _device.spmv(alpha, A, x, beta, y, mode, gpu)
-    A = as_crs(A)
     space = space or DefaultExecutionSpace()
     if mode not in ("N", "T"):
         raise ValueError(f"spmv: mode must be 'N' or 'T', got {mode!r}")
@@ -72,6 +71,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
                          f"{nin} and y of {nout} rows (same number of columns); got "
                          f"x {x.shape}, y {yarr.shape}")
     arrays = (np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values))
+    _validate.no_overlap("spmv", "y", yarr, x=x, values=arrays[2])
     alpha = yarr.dtype.type(alpha)
     beta = yarr.dtype.type(beta)
     if mode == "N":

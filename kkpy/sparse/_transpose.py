@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
-from ._crs import CrsMatrix, as_crs
+from . import _validate
+from ._crs import CrsMatrix
 from .impl import _common
 from .impl import _transpose_kernels as K
 
@@ -38,7 +39,7 @@ def transpose(A, space=None):
     >>> T.shape, bool(np.array_equal(T.toarray(), S.toarray().T))
     ((4, 5), True)
     """
-    A = as_crs(A)
+    A = _validate.matrix(A, "transpose", space=space)
     space = space or DefaultExecutionSpace()
     n, m = A.shape
     row_map, entries = np.asarray(A.row_map), np.asarray(A.entries)
