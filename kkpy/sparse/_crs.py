@@ -130,6 +130,7 @@ class CrsMatrix:
         self.values = View.from_array(f"{self.label}.values", values)
         self.entries = _validate.IndexView.from_array(f"{self.label}.entries", entries)
         self.row_map = _validate.IndexView.from_array(f"{self.label}.row_map", row_map)
+        self.entries.owned, self.row_map.owned = own_ent, own_rm
         # check=False promises a valid structure; a checked one stays valid if nobody else
         # can write its index arrays.
         self._trusted = not check or (checked and own_ent and own_rm)

@@ -70,13 +70,20 @@ def unsafe_skip_validation():
 
 @kernel
 def bad_in_chunk(c, chunk, row_map, entries, ncols):
-    """Count the faults in chunk ``c``: columns outside ``[0, ncols)``, decreasing offsets."""
+    """Count the faults in chunk ``c``: columns outside ``[0, ncols)``, decreasing offsets.
+
+    The columns' min and max (which vectorise) stand for the range test of each.
+    """
     nnz = entries.shape[0]
     lo = c * chunk
     bad = 0
-    for p in range(lo, min(lo + chunk, nnz)):
-        e = entries[p]
-        bad += (e < 0) | (e >= ncols)
+    if lo < nnz:
+        least = most = entries[lo]
+        for p in range(lo, min(lo + chunk, nnz)):
+            e = entries[p]
+            least = min(least, e)
+            most = max(most, e)
+        bad += (least < 0) + (most >= ncols)
     for i in range(lo, min(lo + chunk, row_map.shape[0] - 1)):
         bad += row_map[i + 1] < row_map[i]
     return bad
@@ -89,6 +96,11 @@ class IndexView(View):
     let a bad index reach the kernels.  Results of arithmetic on it are
     plain arrays.
     """
+
+    def __array_finalize__(self, obj):
+        super().__array_finalize__(obj)
+        #: whether the matrix owns the memory (nobody else holds a writable array of it)
+        self.owned = getattr(obj, "owned", False)
 
     def _refuse(self, *args, **kwargs):
         raise ValueError(f"{self.label or 'this index array'} is read-only: a CrsMatrix checks "
@@ -129,12 +141,12 @@ def private(a):
     """Whether nobody but kkpy can write the memory under ``a`` (short of asking for it).
 
     True for an array that owns read-only memory, or whose chain of bases
-    reaches a CrsMatrix's :class:`IndexView`; False as soon as a writable
-    array that someone else may hold is met.
+    reaches the :class:`IndexView` of a CrsMatrix that owns its memory;
+    False as soon as a writable array that someone else may hold is met.
     """
     while isinstance(a, np.ndarray):
         if isinstance(a, IndexView):
-            return True
+            return a.owned
         if a.flags.writeable:
             return False
         a = a.base
@@ -223,11 +235,15 @@ def matrix(A, what, name="A", space=None):
     if not isinstance(A, CrsMatrix):
         if type(A).__name__ == "DeviceCrs":
             return A
+        token = _SKIP.set(True)  # checked below, under the entry's name
         try:
             A = as_crs(A)
         except TypeError as e:
             raise TypeError(f"{what}: {name}: {e}") from None
-        return A  # built just now, so checked by CrsMatrix's constructor (unless skipped)
+        finally:
+            _SKIP.reset(token)
+        if _SKIP.get():
+            return A
     elif _SKIP.get() or A._trusted:
         if A.values.shape[0] != A.entries.shape[0]:  # O(1): values may have been replaced
             raise ValueError(f"{what}: {name} has {A.entries.shape[0]} column indices but "
