@@ -170,28 +170,48 @@ def _format(res):
     return "\n".join(lines)
 
 
+PEERS = ("scipy", "graphblas")
+
+#: The embedded images, tiled, cost about this many times ``ROW_BYTES`` per
+#: row (their ~100 nonzeros of 12 bytes each, in the tiles and the stacked copy).
+TILED_ROW_FACTOR = 128
+
+
+def _peer_list(text):
+    """``--peers a,b``: the peers named, each one of :data:`PEERS`."""
+    peers = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peer {unknown[0]!r}; choose from "
+                                         f"{', '.join(PEERS)} (comma-separated, or empty)")
+    return peers
+
+
 def main(argv=None):
     """``kkpy-dnn bench [--data DIR --neurons N --layers L] [--images M] ...``; returns the exit code."""
+    from ._cli import OneLineParser, _count, check_images
     from ._engine import UserError
 
-    p = argparse.ArgumentParser(prog="kkpy-dnn bench", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="kkpy-dnn bench", description=__doc__.splitlines()[0])
     p.add_argument("--data", metavar="DIR")
-    p.add_argument("--neurons", type=int)
-    p.add_argument("--layers", type=int)
-    p.add_argument("--images", type=int,
+    p.add_argument("--neurons", type=_count)
+    p.add_argument("--layers", type=_count)
+    p.add_argument("--images", type=_count,
                    help="first M images; without --data, the 1200 real ones repeated up to M")
     p.add_argument("--space", choices=("serial", "threads", "cuda"), default="threads")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--repeat", type=int, default=3, help="kkpy runs; the median is reported")
-    p.add_argument("--peer-repeat", type=int, default=1)
-    p.add_argument("--peers", default="scipy,graphblas",
+    p.add_argument("--threads", type=_count)
+    p.add_argument("--repeat", type=_count, default=3, help="kkpy runs; the median is reported")
+    p.add_argument("--peer-repeat", type=_count, default=1)
+    p.add_argument("--peers", default="scipy,graphblas", type=_peer_list,
                    help="comma-separated peers to run (scipy, graphblas; empty for none)")
     p.add_argument("--json", action="store_true", help="end stdout with one JSON line")
     args = p.parse_args(argv)
     try:
+        check_images(args.images)
+        if args.data is None and args.images is not None:  # the real rows, tiled
+            check_images(args.images * TILED_ROW_FACTOR, f"--images {args.images} (tiled)")
         res = run_bench(args.data, args.neurons, args.layers, args.images, args.space,
-                        args.threads, args.repeat, tuple(filter(None, args.peers.split(","))),
-                        args.peer_repeat)
+                        args.threads, args.repeat, args.peers, args.peer_repeat)
     except UserError as err:
         sys.stderr.write(f"kkpy-dnn bench: error: {err}\n")
         return 2

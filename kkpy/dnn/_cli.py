@@ -17,6 +17,13 @@ __all__ = ["main", "build_parser"]
 PROG = "kkpy-dnn"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2), no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _count(text, minimum=1):
     try:
         value = int(text)
@@ -29,7 +36,7 @@ def _count(text, minimum=1):
 
 def build_parser():
     """The argument parser (exposed so that docs and tests can inspect it)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG, description="Sparse DNN Graph Challenge inference on kkpy.")
     sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench}")
 
@@ -84,13 +91,53 @@ def _error(message):
 
 # -- run --------------------------------------------------------------------------
 
+def check_output_path(option, path):
+    """Raise UserError now, before a long run, if ``path`` cannot take an output file.
+
+    The file itself is written at the end, atomically (a temporary file in
+    the same directory, renamed over it).
+    """
+    from ._engine import UserError, path_error
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"{option} {path}: is a directory; name a file")
+    if os.path.lexists(path) and not os.path.exists(path):
+        problem = path_error(path)  # a dangling link is fine; a loop is not
+        if "symbolic links" in problem:
+            raise UserError(f"{option} {problem}")
+    if not os.path.isdir(folder):
+        raise UserError(f"{option} {path}: its directory does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: cannot write in {folder}")
+
+
+#: Bytes each input row costs at least, whatever its nonzeros: the row
+#: counts, offsets and split work arrays (four int64 arrays of images + 1).
+ROW_BYTES = 32
+
+
+def check_images(images, option="--images"):
+    """Raise UserError if ``images`` rows cannot fit in memory, before reading anything."""
+    from ..sparse._validate import TooLargeError, fits
+    from ._engine import UserError
+
+    if images is not None:
+        try:
+            fits(ROW_BYTES * (images + 1), f"{option} {images}")
+        except TooLargeError as err:
+            raise UserError(str(err)) from None
+
+
 def _check_outputs(args):
     """Fail before a long run, not after it, on outputs that cannot be written."""
     from ._engine import UserError
 
-    for path in (args.categories_out, args.plot):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise UserError(f"{path}: its directory does not exist")
+    check_images(args.images)
+
+    for option, path in (("--categories-out", args.categories_out), ("--plot", args.plot)):
+        if path:
+            check_output_path(option, path)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -187,6 +234,12 @@ def _cmd_run(args):
         if comm is not None:
             _mpi.abort(comm, message, 2)
         return _error(message)
+    except MemoryError as err:
+        from ..sparse._validate import too_large_message
+
+        if comm is not None:
+            _mpi.abort(comm, too_large_message(err), 2)
+        raise
     except Exception:
         if comm is not None:
             traceback.print_exc()
@@ -202,6 +255,8 @@ def _cmd_run(args):
 def _cmd_generate(args):
     from ._generate import generate
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        return _error(f"--out {args.out}: exists and is not a directory")
     try:
         generate(args.neurons, args.layers, args.images, args.out, seed=args.seed,
                  compress=args.gzip)
@@ -230,7 +285,12 @@ def main(argv=None):
         # bench has its own parser; argparse's REMAINDER would not pass on its options
         from ._bench import main as bench_main
 
-        return bench_main(argv[1:])
+        try:
+            return bench_main(argv[1:])
+        except MemoryError as err:
+            from ..sparse._validate import too_large_message
+
+            return _error(too_large_message(err))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_usage(sys.stderr)
@@ -240,3 +300,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except MemoryError as err:
+        from ..sparse._validate import too_large_message
+
+        return _error(too_large_message(err))

@@ -50,6 +50,15 @@ def make_space(name="threads", threads=None, comm=None):
         raise UserError(f"--space {name}: {str(err).splitlines()[0]}") from None
 
 
+def path_error(path):
+    """``"PATH: why it cannot be opened"``, e.g. a symlink loop named as such."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        return f"{path}: {err.strerror or err}"
+    return f"{path}: not usable"
+
+
 def _one_line(err):
     """A user-facing message from a data error, naming the file where known."""
     if isinstance(err, OSError) and err.filename is not None:
@@ -125,7 +134,9 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     if neurons is None or nlayers is None:
         raise UserError("--data needs --neurons N and --layers L")
     if not os.path.isdir(data):
-        raise UserError(f"{data}: no such directory")
+        if os.path.exists(data):
+            raise UserError(f"{data}: not a directory")
+        raise UserError(path_error(data) if os.path.lexists(data) else f"{data}: no such directory")
     problem.source = os.fspath(data)
     problem.neurons, problem.nlayers = neurons, nlayers
     problem.bias = _data.bias_for(neurons)

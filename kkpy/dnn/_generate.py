@@ -268,6 +268,10 @@ def generate(neurons, layers, images, out_dir, seed=0, compress=False):
     for name, value in (("layers", layers), ("images", images)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be an integer of at least 1, got {value}")
+    from ..sparse._validate import fits
+
+    # the images' draws are made at once (8 bytes each), before anything is written
+    fits(8 * images, f"images={images}")
     out = os.fspath(out_dir)
     net = os.path.join(out, f"neuron{neurons}")
     os.makedirs(net, exist_ok=True)

@@ -88,6 +88,9 @@ def from_coo(rows, cols, vals, shape, space=None, index_dtype=None, label=None):
     if index_dtype not in (np.int32, np.int64):
         raise TypeError(f"index_dtype must be int32 or int64, got {index_dtype}")
     _check_key_range(ncols, n)
+    # counts, row map, cursor (per row); keys, merged entries and values (per entry)
+    _validate.fits(24 * (nrows + 1) + (16 + index_dtype.itemsize + vals.itemsize) * n,
+                   f"from_coo of a {nrows} x {ncols} matrix with {n} entries")
     L = np.int64(n)
     counts = np.zeros(nrows, np.int64)
     entries = RangePolicy(space, 0, n)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from ..core._kernel import kernel
 from ..core._views import View
 
 __all__ = ["matrix", "structure", "no_overlap", "unsafe_skip_validation", "skipping",
-           "IndexView", "owned", "private"]
+           "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
 
 #: Elements each iteration of the checking pass covers: long enough for a
 #: vectorised inner loop, short enough to split 1e6 entries among many threads.
@@ -276,3 +277,53 @@ def no_overlap(what, out_name, out, **inputs):
             raise ValueError(f"{what}: {out_name} shares memory with {name}; the result would "
                              f"overwrite its own input (pass a separate array, e.g. "
                              f"{name}.copy())")
+
+
+class TooLargeError(MemoryError, ValueError):
+    """A size that needs more memory than the machine has (a ValueError too: bad input)."""
+
+
+def available_bytes():
+    """Memory the kernel says a new allocation can still get (MemAvailable), in bytes."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def fits(nbytes, what):
+    """Raise :class:`TooLargeError` unless ``nbytes`` fit in the memory available now.
+
+    Checked before a large allocation, because Linux grants one far past
+    the memory there is and the out-of-memory killer ends the process when
+    it is touched: an error message is better.
+
+    Examples
+    --------
+    >>> fits(1024, "a small array")
+    >>> fits(1 << 62, "from_coo of 2**58 rows")
+    Traceback (most recent call last):
+    ...
+    kkpy.sparse._validate.TooLargeError: from_coo of 2**58 rows: too large: asked for 4611686018427387904 bytes, ... available
+    """
+    nbytes = int(nbytes)
+    avail = available_bytes()
+    if avail is not None and nbytes > avail:
+        raise TooLargeError(f"{what}: too large: asked for {nbytes} bytes, {avail} available")
+
+
+def too_large_message(err):
+    """One line for a MemoryError: the bytes asked for when numpy says, as for :func:`fits`."""
+    if isinstance(err, TooLargeError):
+        return str(err)
+    size = getattr(err, "_total_size", None)  # numpy's _ArrayMemoryError
+    if size is not None:
+        return f"too large: asked for {int(size)} bytes, {available_bytes()} available"
+    return f"too large: out of memory{': ' + str(err) if str(err) else ''}"
