@@ -78,7 +78,7 @@ class CrsMatrix:
     operations (build a new matrix to change the structure); ``values``
     may be changed freely.  A matrix that owns its index arrays is checked
     once; one that shares writable arrays with the caller is checked again
-    at every use (see :mod:`kkpy.sparse._validate`).
+    at every use (see "Validation" in the sparse guide).
 
     Examples
     --------
