@@ -184,6 +184,13 @@ def _load(data, neurons, nlayers, images, truth, comm):
     return problem
 
 
+def _same(comm, what, value):
+    try:
+        _mpi.check_same(comm, what, value)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
 def _warm_up(problem, space):
     """Compile (or load from the disk cache) every kernel the timed run will call.
 
@@ -234,7 +241,12 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         Bad arguments or data, with a one-line message.
     """
     exec_space = make_space(space, threads, comm)
+    if comm is not None:  # ranks started differently would silently compute different things
+        _same(comm, "arguments", _mpi.digest(data and os.path.abspath(data), neurons, layers,
+                                             images, truth, space, threads))
     problem = _load(data, neurons, layers, images, truth, comm)
+    if comm is not None:
+        _same(comm, "network (layer files)", _mpi.network_digest(problem.layers, exec_space))
     _warm_up(problem, exec_space)
 
     stats, spent = [], [0.0]

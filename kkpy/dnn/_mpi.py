@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["world", "split_rows", "abort", "combine_layer_stats"]
+__all__ = ["world", "split_rows", "abort", "combine_layer_stats", "check_same", "network_digest"]
 
 # Rank counts that launchers put in each process's environment: MPICH's
 # Hydra, Intel MPI and Slurm's PMI (PMI_SIZE), Open MPI, MVAPICH.
@@ -124,13 +124,62 @@ def combine_layer_stats(per_rank):
     return out
 
 
+#: Seconds a failing rank waits between writing its error line and aborting the job.
+ABORT_GRACE = 0.5
+
+
+def digest(*parts):
+    """A short hex digest of ``repr(parts)``: what ranks compare.
+
+    Examples
+    --------
+    >>> digest("a", 1) == digest("a", 1) != digest("a", 2)
+    True
+    """
+    import hashlib
+
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def network_digest(layers, space):
+    """A digest of every layer's shape, structure and values (one parallel pass over each)."""
+    from .. import RangePolicy, parallel_reduce
+    from ..sparse import as_crs
+    from ..sparse._fingerprint import fingerprint
+    from ..sparse.impl._fingerprint_kernels import element_hash
+
+    parts = []
+    for W in layers:
+        W = as_crs(W)
+        vals = np.asarray(W.values)
+        bits = vals.view(np.int32 if vals.itemsize == 4 else np.int64)
+        h = parallel_reduce("kkpy.dnn.network_digest", RangePolicy(space, 0, bits.shape[0]),
+                            element_hash, bits)
+        parts.append((fingerprint(W, space), int(h)))
+    return digest(parts)
+
+
+def check_same(comm, what, value):
+    """Raise ValueError on every rank unless all ranks hold the same ``value`` (a digest)."""
+    values = comm.allgather(value)
+    differ = [r for r, v in enumerate(values) if v != values[0]]
+    if differ:
+        raise ValueError(f"ranks {', '.join(map(str, differ))} differ from rank 0 in their "
+                         f"{what}; start every rank with the same arguments and files")
+
+
 def abort(comm, message, code):
     """Print ``message`` as this rank's one line on stderr and end every rank.
 
     ``MPI_Abort`` takes the other ranks down even when they wait in a
     collective, so one failing rank can never leave the job hanging.
     """
+    import time
+
     sys.stderr.write(f"kkpy-dnn: rank {comm.Get_rank()}: {message}\n")
     sys.stderr.flush()
+    # The launcher forwards stderr through a pipe: give it time to pass the line on
+    # before MPI_Abort ends the job (without it the line was lost in 3 of 20 runs).
+    time.sleep(ABORT_GRACE)
     comm.Abort(code)
     os._exit(code)  # MPICH's Abort may return before the launcher kills this process
