@@ -1,18 +1,10 @@
 """MPI ranks refuse to run unless they share arguments and network (issue 15, finding 9)."""
 import os
-import shutil
 import subprocess
 import sys
 
-import pytest
-
-
-def _mpiexec():
-    exe = shutil.which("mpiexec") or os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    if not os.path.exists(exe):
-        pytest.skip("mpiexec is not installed (pip install 'kkpy[mpi]')")
-    pytest.importorskip("mpi4py")
-    return exe
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dnn"))
+from test_mpi import _mpiexec  # noqa: E402
 
 
 def test_ranks_started_with_different_arguments_refuse_to_run():
