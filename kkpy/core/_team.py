@@ -1,26 +1,27 @@
 """The team member a ``TeamPolicy`` kernel receives on the host, and the
 nested ranges it loops over.
 
-On the host the threads of one team run one after another on one core:
-the generated driver is, in outline::
+On the host a team has one thread (``TeamPolicy`` refuses ``team_size > 1``
+on host spaces, as Kokkos's Serial backend does), so the generated driver is,
+in outline::
 
     for league_rank in prange(league_size):
         scratch = <scratch bytes, shared by the teams one host thread runs>
-        for team_rank in range(team_size):
-            member = make_team_member(league_rank, league_size,
-                                      team_rank, team_size, scratch)
-            kernel(member, *args)
+        member = make_team_member(league_rank, league_size, 0, 1, scratch)
+        kernel(member, *args)
 
 What that implies for kernels:
 
 * ``team_barrier()`` does nothing, and need not: nothing of the team runs
-  concurrently.  But it cannot make thread 0 wait for thread 1 either, so
-  a kernel must not read, after a barrier, what a *higher* team rank
-  writes before it.  Kernels whose team threads only share work through
-  nested ranges (the usual case) are correct; with ``team_size == 1`` every
-  kernel is.
+  concurrently.  (With more threads per team run one after another, it
+  could not make thread 0 wait for thread 1; that is why they are refused.)
+* The nested ranges cover their whole range in the one thread; nested
+  reductions and scans (:mod:`kkpy.core._nested`) are plain loops.
 * The scratch buffer may be reused by the next team on the same host
   thread and is not cleared: initialise it before reading, as with Kokkos.
+
+:func:`make_team_member` itself accepts any ``team_size``: tests use it to
+check how the nested ranges split a range among a GPU-sized team.
 
 In compiled code the member is a value of a numba extension type (a plain
 struct, so functions using it can be cached with ``njit(cache=True)``); in

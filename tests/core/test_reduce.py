@@ -121,13 +121,14 @@ def test_mdrange_reduce(b0, b1, n0, n1, dtype):
     assert kkpy.parallel_reduce("md3", pol3, md_value3, c) == c.sum()
 
 
-@given(league=st.integers(0, 50), team=st.integers(1, 4))
-@example(league=0, team=1)
-@example(league=1, team=1)
-def test_team_reduce(league, team):
+@given(league=st.integers(0, 50))
+@example(league=0)
+@example(league=1)
+def test_team_reduce(league):
+    # Host teams have one thread (larger teams are refused: tests/robustness/test_team.py).
     x = np.arange(league, dtype=np.float64) - 3.5
-    got = kkpy.parallel_reduce("team", kkpy.TeamPolicy(SPACE, league, team), team_value, x)
-    ref = float(np.sum(np.outer(x, np.arange(1, team + 1))))
+    got = kkpy.parallel_reduce("team", kkpy.TeamPolicy(SPACE, league, 1), team_value, x)
+    ref = float(np.sum(x))
     assert got == pytest.approx(ref)
 
 
