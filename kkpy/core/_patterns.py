@@ -13,6 +13,7 @@ from .. import profiling
 from ._kernel import Kernel, as_kernel
 from ._policies import MDRangePolicy, RangePolicy, TeamPolicy, as_policy
 from ._reducers import Reducer, Sum
+from ._team import NestedRange
 from ._views import kernel_arg
 
 _ndarray = np.ndarray
@@ -40,6 +41,11 @@ def _backend(space):
 
 
 _NO_ARG = object()
+
+
+def _nested_args(first, rest):
+    """The kernel's arguments of a nested pattern (``first`` took the kernel's slot)."""
+    return rest if first is _NO_ARG else (first, *rest)
 
 
 def _split_label(label, policy, kernel, args):
@@ -223,6 +229,9 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     (-9.0, 3)
     """
     if type(label) is not str:
+        if type(label) is NestedRange:
+            from ._nested import nested_reduce
+            return nested_reduce(label, policy, _nested_args(kernel, args), reducer)
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
     if not isinstance(reducer, Reducer):
         raise TypeError(f"reducer must be a kkpy reducer (kkpy.Sum, ...), got {reducer!r}")
@@ -277,6 +286,9 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
     [0, 3, 4, 6]
     """
     if type(label) is not str:
+        if type(label) is NestedRange:
+            from ._nested import nested_scan
+            return nested_scan(label, policy, _nested_args(kernel, args))
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
     label, policy, k, args = _prepare("parallel_scan", label, policy, kernel, args)
     if policy.kind != "range":

@@ -39,6 +39,7 @@ from numba.extending import (intrinsic, make_attribute_wrapper, models,
 
 __all__ = [
     "make_team_member",
+    "NestedRange",
     "TeamThreadRange",
     "ThreadVectorRange",
     "TeamVectorRange",
@@ -79,6 +80,9 @@ class _HostTeamMember:
 
     def team_barrier(self):
         pass
+
+    def team_broadcast(self, value, root=0):
+        return value
 
     def team_scratch(self, level):
         if level not in _SCRATCH_LEVELS:
@@ -125,6 +129,36 @@ def make_team_member(league_rank, league_size, team_rank, team_size, scratch):
                            scratch)
 
 
+class NestedRange:
+    """A nested range in Python code: iterates like ``range``, and remembers
+    its team member and level (``"team"`` or ``"vector"``) so that a nested
+    ``parallel_reduce`` or ``parallel_scan`` over it can combine the team's
+    partial results.  Compiled code gets a plain ``range``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = TeamThreadRange(make_team_member(0, 1, 0, 1, np.empty(0, np.uint8)), 2, 5)
+    >>> list(r), len(r), r.start, r.stop, r.level
+    ([2, 3, 4], 3, 2, 5, 'team')
+    """
+
+    __slots__ = ("member", "start", "stop", "level")
+    step = 1
+
+    def __init__(self, member, start, stop, level):
+        self.member, self.start, self.stop, self.level = member, int(start), int(stop), level
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop))
+
+    def __len__(self):
+        return max(0, self.stop - self.start)
+
+    def __repr__(self):
+        return f"{self.level}-range({self.start}, {self.stop})"
+
+
 def TeamThreadRange(member, begin, end=None):
     """This team thread's share of ``range(begin, end)``, or of ``range(begin)``.
 
@@ -142,7 +176,8 @@ def TeamThreadRange(member, begin, end=None):
     [[10, 11, 12], [13, 14], [15, 16]]
     """
     begin, end = _bounds(begin, end)
-    return range(*_block(begin, end, member.team_rank(), member.team_size()))
+    lo, hi = _block(begin, end, member.team_rank(), member.team_size())
+    return NestedRange(member, lo, hi, "team")
 
 
 def TeamVectorRange(member, begin, end=None):
@@ -172,7 +207,7 @@ def ThreadVectorRange(member, begin, end=None):
     [2, 3, 4]
     """
     begin, end = _bounds(begin, end)
-    return range(begin, end)
+    return NestedRange(member, begin, end, "vector")
 
 
 @numba.njit(cache=True)
