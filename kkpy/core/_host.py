@@ -152,14 +152,20 @@ def _reduce(nargs, reducer, kind, rank=0):
         for d in range(1, rank):
             inner += f"        {'    ' * d}for i{d} in range(b{d}, e{d}):\n"
         pad = 8 + 4 * rank
-        inner += f"{' ' * pad}b = _k({idx}{a})\n" + _join_lines(reducer, pad)
+        inner += f"{' ' * pad}b = _k({idx}{a})\n"
+        if reducer.loc:  # MinLoc/MaxLoc: the row-major offset, unravelled by the caller
+            flat = "(i0 - b0)"
+            for d in range(1, rank):
+                flat = f"({flat} * (e{d} - b{d}) + (i{d} - b{d}))"
+            inner += f"{' ' * pad}i = {flat}\n"
+        inner += _join_lines(reducer, pad)
     else:  # team
         params, first, n = "ls, ts, nscratch", "0", "ls"
         inner = ("        scratch = np.empty(nscratch, np.uint8)\n"
                  "        for lr in range(lo, hi):\n"
                  "            for tr in range(ts):\n"
                  f"                b = _k(make_team_member(lr, ls, tr, ts, scratch){a})\n"
-                 + _join_lines(reducer, 16))
+                 + _join_lines(reducer, 16, i="lr"))
     loc_init = "        li = -1\n" if reducer.loc else ""
     loc_store = "        ploc[c] = li\n" if reducer.loc else ""
     final_join = _join_lines(reducer, 8, a="acc", b="part[c]", i="ploc[c]", li="lacc")

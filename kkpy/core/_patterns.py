@@ -206,8 +206,11 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     label, policy, kernel, *args
         As for :func:`parallel_for`; the kernel *returns* its contribution.
     reducer : Reducer, default Sum
-        ``Sum``, ``Prod``, ``Min``, ``Max``, ``MinLoc``, ``MaxLoc`` (these two
-        return ``(value, index)``), ``LAnd``, ``LOr`` or a :class:`Reducer`.
+        ``Sum``, ``Prod``, ``Min``, ``Max``, ``MinLoc``, ``MaxLoc``, ``LAnd``,
+        ``LOr`` or a :class:`Reducer`.  ``MinLoc`` and ``MaxLoc`` return
+        ``(value, index)``: the index is an int for a RangePolicy, a tuple
+        for an MDRangePolicy, the league rank for a TeamPolicy; ties go to
+        the first in row-major order.
 
     Returns
     -------
@@ -236,15 +239,20 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     if not isinstance(reducer, Reducer):
         raise TypeError(f"reducer must be a kkpy reducer (kkpy.Sum, ...), got {reducer!r}")
     label, policy, k, args = _prepare("parallel_reduce", label, policy, kernel, args)
-    if reducer.loc and policy.kind != "range":
-        raise ValueError(f"parallel_reduce '{label}': {reducer.name} needs a RangePolicy")
     return _launch("parallel_reduce", label, policy, k, args, _run_reduce, reducer)
 
 
 def _run_reduce(policy, k, args, reducer):
     backend = _backend(policy.space)
     dtype = backend.return_dtype(k, _index_types(policy), args)
-    return backend.parallel_reduce(policy, k, args, reducer, dtype)
+    result = backend.parallel_reduce(policy, k, args, reducer, dtype)
+    if reducer.loc and policy.kind == "mdrange":
+        # The backends keep a row-major offset into the box; Kokkos gives the index.
+        value, flat = result
+        where = (tuple(int(b + i) for b, i in zip(policy.begin, np.unravel_index(flat, policy.extents)))
+                 if flat >= 0 else (-1,) * policy.rank)
+        return value, where
+    return result
 
 
 def _index_types(policy):

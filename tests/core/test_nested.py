@@ -119,3 +119,29 @@ def test_nested_patterns_in_python():
 def test_single_needs_a_scope():
     with pytest.raises(TypeError, match="PerTeam"):
         kkpy.single(3, max, 1, 2)
+
+
+@kkpy.kernel
+def cell(i, j, a):
+    return a[i, j]
+
+
+@kkpy.kernel
+def league_value(member, x):
+    return x[member.league_rank()]
+
+
+@on_device
+def test_loc_reducers_with_every_policy_on_cuda():
+    cuda = kkpy.Cuda()
+    a = (np.arange(30).reshape(5, 6) * 7 % 5).astype(np.float64)
+    dev = kkpy.create_mirror_view_and_copy(kkpy.CudaSpace, a)
+    got = kkpy.parallel_reduce(kkpy.MDRangePolicy(cuda, (1, 2), (5, 6)), cell, dev,
+                               reducer=kkpy.MaxLoc)
+    i, j = np.unravel_index(np.argmax(a[1:, 2:]), (4, 4))
+    assert got == (a[1 + i, 2 + j], (1 + i, 2 + j))
+    x = np.array([3.0, 1.0, 2.0, 1.0])
+    got = kkpy.parallel_reduce(kkpy.TeamPolicy(cuda, 4, 2), league_value,
+                               kkpy.create_mirror_view_and_copy(kkpy.CudaSpace, x),
+                               reducer=kkpy.MinLoc)
+    assert got == (1.0, 1)

@@ -137,7 +137,23 @@ def test_reducer_must_be_a_reducer():
         kkpy.parallel_reduce("r", 3, value, np.ones(3), reducer=np.sum)
 
 
-def test_loc_reducers_need_a_range():
-    pol = kkpy.MDRangePolicy(kkpy.Serial(), (0, 0), (2, 2))
-    with pytest.raises(ValueError, match="MinLoc needs a RangePolicy"):
-        kkpy.parallel_reduce("loc", pol, md_value2, np.ones((2, 2)), reducer=kkpy.MinLoc)
+@given(b0=st.integers(0, 3), b1=st.integers(0, 3), n0=st.integers(0, 9), n1=st.integers(0, 9),
+       league=st.integers(0, 20))
+def test_loc_reducers_with_every_policy(b0, b1, n0, n1, league):
+    # Few distinct values: ties are common, and go to the first in row-major order.
+    a = (np.arange((b0 + n0) * (b1 + n1)).reshape(b0 + n0, b1 + n1) * 7 % 5).astype(np.float64)
+    box = a[b0:, b1:]
+    pol = kkpy.MDRangePolicy(SPACE, (b0, b1), (b0 + n0, b1 + n1))
+    for r, pick, fill in ((kkpy.MinLoc, np.argmin, np.inf), (kkpy.MaxLoc, np.argmax, -np.inf)):
+        got = kkpy.parallel_reduce("loc", pol, md_value2, a, reducer=r)
+        if box.size:
+            i, j = np.unravel_index(pick(box), box.shape)
+            assert got == (box[i, j], (b0 + i, b1 + j))
+        else:
+            assert got == (fill, (-1, -1))
+    x = np.arange(league, dtype=np.float64) * 3 % 4
+    got = kkpy.parallel_reduce("team", kkpy.TeamPolicy(SPACE, league), team_value, x,
+                               reducer=kkpy.MinLoc)
+    assert got == ((x.min(), int(np.argmin(x))) if league else (np.inf, -1))
+
+
