@@ -206,7 +206,9 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     label, policy, kernel, *args
         As for :func:`parallel_for`; the kernel *returns* its contribution.
     reducer : Reducer, default Sum
-        ``Sum``, ``Prod``, ``Min``, ``Max``, ``MinLoc``, ``MaxLoc``, ``LAnd``,
+        Given by keyword, or last among the arguments as Kokkos passes it,
+        bound or not to a result holder (``kkpy.Max(result)`` stores the
+        result there too).  ``Sum``, ``Prod``, ``Min``, ``Max``, ``MinLoc``, ``MaxLoc``, ``LAnd``,
         ``LOr`` or a :class:`Reducer`.  ``MinLoc`` and ``MaxLoc`` return
         ``(value, index)``: the index is an int for a RangePolicy, a tuple
         for an MDRangePolicy, the league rank for a TeamPolicy; ties go to
@@ -236,10 +238,18 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
             from ._nested import nested_reduce
             return nested_reduce(label, policy, _nested_args(kernel, args), reducer)
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
+    if isinstance(kernel, Reducer) or isinstance(policy, Reducer):
+        raise TypeError(f"parallel_reduce '{label}': the reducer goes last, after the kernel and "
+                        f"its arguments: parallel_reduce(label, policy, kernel, *args, reducer)")
+    if args and isinstance(args[-1], Reducer):  # Kokkos's place for it
+        if reducer is not Sum:
+            raise TypeError(f"parallel_reduce '{label}': two reducers given (one last, "
+                            f"one as reducer=); pass one")
+        reducer, args = args[-1], args[:-1]
     if not isinstance(reducer, Reducer):
         raise TypeError(f"reducer must be a kkpy reducer (kkpy.Sum, ...), got {reducer!r}")
     label, policy, k, args = _prepare("parallel_reduce", label, policy, kernel, args)
-    return _launch("parallel_reduce", label, policy, k, args, _run_reduce, reducer)
+    return reducer.store(_launch("parallel_reduce", label, policy, k, args, _run_reduce, reducer))
 
 
 def _run_reduce(policy, k, args, reducer):

@@ -157,3 +157,21 @@ def test_loc_reducers_with_every_policy(b0, b1, n0, n1, league):
     assert got == ((x.min(), int(np.argmin(x))) if league else (np.inf, -1))
 
 
+
+
+def test_reducers_as_kokkos_passes_them():
+    x = np.array([3.0, -1.0, 5.0, -1.0])
+    pol = kkpy.RangePolicy(SPACE, 0, 4)
+    best, where = kkpy.View("best", 1), np.zeros((), np.int64)
+    assert kkpy.parallel_reduce("max", pol, value, x, kkpy.Max) == 5.0
+    assert kkpy.parallel_reduce("min", pol, value, x, kkpy.MinLoc(best, where)) == (-1.0, 1)
+    assert best.tolist() == [-1.0] and where == 1
+    total = np.zeros(1)
+    kkpy.parallel_reduce(pol, value, x, kkpy.Sum(total))
+    assert total[0] == x.sum()
+    with pytest.raises(TypeError, match="the reducer goes last"):
+        kkpy.parallel_reduce("r", pol, kkpy.Sum(total), value, x)
+    with pytest.raises(TypeError, match="two reducers"):
+        kkpy.parallel_reduce("r", pol, value, x, kkpy.Max, reducer=kkpy.Min)
+    with pytest.raises(ValueError, match="one element"):
+        kkpy.Max(np.zeros(3))
