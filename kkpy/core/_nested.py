@@ -27,6 +27,8 @@ How each runs:
   Python functions run; in the simulator a team's threads really run at once,
   and a team-level reduction or scan combines the threads' partial results
   in team-rank order through the block (see ``_SimTeamMember``).
+* Compiled GPU code: not written yet (no overloads for the cuda target), so
+  such a kernel fails to compile on a GPU with a one-line ``KernelError``.
 """
 from __future__ import annotations
 

@@ -97,6 +97,8 @@ def test_nested_patterns_on_the_host(space):
 
 
 @on_device
+@pytest.mark.skipif(MODE == "gpu", reason="compiled GPU forms of the nested patterns are not "
+                    "written yet (docs/programming-model.rst)")
 @pytest.mark.parametrize("team_size", [1, 4])
 def test_nested_patterns_on_cuda_teams(team_size):
     for a in matrices():
