@@ -222,6 +222,31 @@ def drv(beg, end, nchunk, out, inclusive{a}):
 """
 
 
+def _scan_final(nargs):
+    """Kokkos's two-pass scan: ``_k(i, update, final)`` returns the new ``update``."""
+    a = _argnames(nargs)
+    return f"""
+@DRIVER
+def drv(beg, end, nchunk, zero, part{a}):
+    n = end - beg
+    for c in prange(nchunk):
+{_chunk_bounds("beg", "n", 8)}        s = zero
+        for i in range(lo, hi):
+            s = _k(i, s, False{a})
+        part[c] = s
+    run = zero
+    for c in range(nchunk):
+        t = part[c]
+        part[c] = run
+        run = run + t
+    for c in prange(nchunk):
+{_chunk_bounds("beg", "n", 8)}        r = part[c]
+        for i in range(lo, hi):
+            r = _k(i, r, True{a})
+    return run
+"""
+
+
 # -- launchers ------------------------------------------------------------------
 
 _tls = threading.local()
@@ -346,6 +371,27 @@ def parallel_scan(policy, kernel, args, out, inclusive):
     return total.item() if hasattr(total, "item") else total
 
 
+def parallel_scan_final(policy, kernel, args):
+    from numba import types
+    from numba.np.numpy_support import from_dtype
+
+    space = policy.space
+    if space.parallel:
+        _set_threads(space)
+    # The update's type: what the kernel returns when handed it (int64 first).
+    dtype = np.dtype(np.int64)
+    for _ in range(3):
+        got = return_dtype(kernel, (types.int64, from_dtype(dtype), types.boolean), args)
+        if got == dtype:
+            break
+        dtype = got
+    n = len(args)
+    drv = _driver(space, kernel, ("scanf", n), _scan_final, (n,))
+    nchunk = max(1, min(len(policy), NCHUNK))
+    total = drv(policy.begin, policy.end, nchunk, dtype.type(0), np.zeros(nchunk, dtype), *args)
+    return total.item() if hasattr(total, "item") else total
+
+
 def return_dtype(kernel, index_types, args):
     """The numpy dtype a kernel returns for these arguments (compiling it if needed)."""
     try:
@@ -394,4 +440,5 @@ def _infer_return(kernel, sig):
                         f"or scan, but it returns {rt}") from None
 
 
-__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "return_dtype", "Reducer"]
+__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "parallel_scan_final", "return_dtype",
+           "Reducer"]

@@ -119,14 +119,18 @@ def _reason(err):
     return reason
 
 
-def _prepare(pattern, label, policy, kernel, args):
-    """Normalise a launch: the label, policy, Kernel, and the arguments as compiled code sees them."""
+def _prepare(pattern, label, policy, kernel, args, extra=0):
+    """Normalise a launch: the label, policy, Kernel, and the arguments as compiled code sees them.
+
+    ``extra`` counts parameters between the index and the arguments (a
+    Kokkos-form scan's ``update, final``).
+    """
     k = kernel if type(kernel) is Kernel else as_kernel(kernel)
     if type(policy) not in _POLICIES:
         policy = as_policy(policy)
     label = label or k.name
     nparams = k.nparams
-    if nparams is not None and nparams != policy.nindex + len(args):
+    if nparams is not None and nparams != policy.nindex + extra + len(args):
         raise _arity_error(pattern, label, policy, k, args)
     for a in args:  # a loop, not a comprehension: plain arrays, the usual case, stay cheap
         if type(a) is not _ndarray:
@@ -276,6 +280,12 @@ def _index_types(policy):
 def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=False):
     """Prefix sums of the values ``kernel`` returns over a RangePolicy.
 
+    The kernel is ``kernel(i, *args)`` returning index ``i``'s contribution,
+    or Kokkos's functor form ``kernel(i, update, final, *args)`` (told apart
+    by its number of parameters): ``update`` is the sum of the contributions
+    before ``i``, the kernel returns ``update`` plus its own, and writes its
+    output only when ``final`` is true (host spaces).
+
     Parameters
     ----------
     label, policy, kernel, *args
@@ -308,9 +318,22 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
             from ._nested import nested_scan
             return nested_scan(label, policy, _nested_args(kernel, args))
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
-    label, policy, k, args = _prepare("parallel_scan", label, policy, kernel, args)
+    # Kokkos's functor form, f(i, update, final, *args), is told apart by its arity.
+    nparams = as_kernel(kernel).nparams if kernel is not _NO_ARG else None
+    final_form = nparams is not None and nparams == 3 + len(args)
+    label, policy, k, args = _prepare("parallel_scan", label, policy, kernel, args,
+                                      extra=2 if final_form else 0)
     if policy.kind != "range":
         raise ValueError(f"parallel_scan '{label}': needs a RangePolicy, got {policy!r}")
+    if final_form:
+        if out is not None or inclusive:
+            raise ValueError(f"parallel_scan '{label}': a kernel (i, update, final, ...) writes "
+                             f"its own output; drop out= and inclusive=")
+        if policy.space.backend != "host":
+            raise ValueError(f"parallel_scan '{label}': the (i, update, final) form runs on "
+                             f"host spaces only for now; on Cuda return the contribution "
+                             f"and pass out=")
+        return _launch("parallel_scan", label, policy, k, args, _run_final_scan)
     if out is None:
         return _launch("parallel_scan", label, policy, k, args, _run_reduce, Sum)
     target = kernel_arg(out)
@@ -318,6 +341,10 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
         raise ValueError(f"parallel_scan '{label}': out must be 1-D with at least "
                          f"{len(policy)} elements, got shape {tuple(target.shape)}")
     return _launch("parallel_scan", label, policy, k, args, _run_scan, target, bool(inclusive))
+
+
+def _run_final_scan(policy, k, args):
+    return _backend(policy.space).parallel_scan_final(policy, k, args)
 
 
 def _run_scan(policy, k, args, out, inclusive):
