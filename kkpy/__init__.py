@@ -38,6 +38,7 @@ from .core._policies import AUTO, MDRangePolicy, RangePolicy, TeamPolicy
 from .core._kernel import Kernel, kernel
 from .core._reducers import LAnd, LOr, Max, MaxLoc, Min, MinLoc, Prod, Reducer, Sum
 from .core._patterns import KernelError, parallel_for, parallel_reduce, parallel_scan
+from .core._nested import PerTeam, PerThread, single
 from .profiling import Timer
 # Registers the compiled atomics now: numba must see them before it types
 # the first kernel that calls kkpy.atomic_*, or that kernel fails to compile.

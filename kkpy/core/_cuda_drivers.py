@@ -184,7 +184,11 @@ def reduce_source(nargs, reducer, kind, rank, dtype):
     """``drv`` reduces each block's indices to ``part``; ``fin`` (one block) reduces ``part``."""
     a = _argnames(nargs)
     dt = _np_type(dtype)
-    fold = lambda p: f"{p}b = _kd({call}{a})\n" + _fold_value(reducer, p)  # noqa: E731
+    # MinLoc/MaxLoc keep the index ``i``: an MDRange's row-major offset ``t``
+    # (unravelled by the caller), a team's league rank.
+    where = {"range": "", "mdrange": "i = t", "team": "i = lr"}[kind] if reducer.loc else ""
+    fold = lambda p: (f"{p}b = _kd({call}{a})\n" + (f"{p}{where}\n" if where else "")  # noqa: E731
+                      + _fold_value(reducer, p))
     if kind == "range":
         params, call, loop = "beg, end", "i", _range_loop
     elif kind == "mdrange":

@@ -51,6 +51,19 @@ class _SimTeamMember:
     def team_barrier(self):
         threading.current_thread().syncthreads()
 
+    def _gather(self, value):
+        """Every thread's ``value``, in team-rank order, to every thread of the team."""
+        thread = threading.current_thread()
+        # One slot list per block: the simulator's manager of this block.
+        slots = thread._manager.__dict__.setdefault("_kkpy_slots", {})
+        thread.syncthreads()  # everyone has read the previous gather's slots
+        slots[self._ranks[2]] = value
+        thread.syncthreads()
+        return [slots[r] for r in range(self._ranks[3])]
+
+    def team_broadcast(self, value, root=0):
+        return self._gather(value)[root]
+
     def team_scratch(self, level):
         if level not in (0, 1):
             raise ValueError("team_scratch: level must be 0 or 1")

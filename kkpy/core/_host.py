@@ -152,14 +152,20 @@ def _reduce(nargs, reducer, kind, rank=0):
         for d in range(1, rank):
             inner += f"        {'    ' * d}for i{d} in range(b{d}, e{d}):\n"
         pad = 8 + 4 * rank
-        inner += f"{' ' * pad}b = _k({idx}{a})\n" + _join_lines(reducer, pad)
+        inner += f"{' ' * pad}b = _k({idx}{a})\n"
+        if reducer.loc:  # MinLoc/MaxLoc: the row-major offset, unravelled by the caller
+            flat = "(i0 - b0)"
+            for d in range(1, rank):
+                flat = f"({flat} * (e{d} - b{d}) + (i{d} - b{d}))"
+            inner += f"{' ' * pad}i = {flat}\n"
+        inner += _join_lines(reducer, pad)
     else:  # team
         params, first, n = "ls, ts, nscratch", "0", "ls"
         inner = ("        scratch = np.empty(nscratch, np.uint8)\n"
                  "        for lr in range(lo, hi):\n"
                  "            for tr in range(ts):\n"
                  f"                b = _k(make_team_member(lr, ls, tr, ts, scratch){a})\n"
-                 + _join_lines(reducer, 16))
+                 + _join_lines(reducer, 16, i="lr"))
     loc_init = "        li = -1\n" if reducer.loc else ""
     loc_store = "        ploc[c] = li\n" if reducer.loc else ""
     final_join = _join_lines(reducer, 8, a="acc", b="part[c]", i="ploc[c]", li="lacc")
@@ -212,6 +218,31 @@ def drv(beg, end, nchunk, out, inclusive{a}):
                 r += v
     if not inclusive and out.shape[0] > n:
         out[n] = run
+    return run
+"""
+
+
+def _scan_final(nargs):
+    """Kokkos's two-pass scan: ``_k(i, update, final)`` returns the new ``update``."""
+    a = _argnames(nargs)
+    return f"""
+@DRIVER
+def drv(beg, end, nchunk, zero, part{a}):
+    n = end - beg
+    for c in prange(nchunk):
+{_chunk_bounds("beg", "n", 8)}        s = zero
+        for i in range(lo, hi):
+            s = _k(i, s, False{a})
+        part[c] = s
+    run = zero
+    for c in range(nchunk):
+        t = part[c]
+        part[c] = run
+        run = run + t
+    for c in prange(nchunk):
+{_chunk_bounds("beg", "n", 8)}        r = part[c]
+        for i in range(lo, hi):
+            r = _k(i, r, True{a})
     return run
 """
 
@@ -340,6 +371,27 @@ def parallel_scan(policy, kernel, args, out, inclusive):
     return total.item() if hasattr(total, "item") else total
 
 
+def parallel_scan_final(policy, kernel, args):
+    from numba import types
+    from numba.np.numpy_support import from_dtype
+
+    space = policy.space
+    if space.parallel:
+        _set_threads(space)
+    # The update's type: what the kernel returns when handed it (int64 first).
+    dtype = np.dtype(np.int64)
+    for _ in range(3):
+        got = return_dtype(kernel, (types.int64, from_dtype(dtype), types.boolean), args)
+        if got == dtype:
+            break
+        dtype = got
+    n = len(args)
+    drv = _driver(space, kernel, ("scanf", n), _scan_final, (n,))
+    nchunk = max(1, min(len(policy), NCHUNK))
+    total = drv(policy.begin, policy.end, nchunk, dtype.type(0), np.zeros(nchunk, dtype), *args)
+    return total.item() if hasattr(total, "item") else total
+
+
 def return_dtype(kernel, index_types, args):
     """The numpy dtype a kernel returns for these arguments (compiling it if needed)."""
     try:
@@ -388,4 +440,5 @@ def _infer_return(kernel, sig):
                         f"or scan, but it returns {rt}") from None
 
 
-__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "return_dtype", "Reducer"]
+__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "parallel_scan_final", "return_dtype",
+           "Reducer"]

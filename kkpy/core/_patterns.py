@@ -13,6 +13,7 @@ from .. import profiling
 from ._kernel import Kernel, as_kernel
 from ._policies import MDRangePolicy, RangePolicy, TeamPolicy, as_policy
 from ._reducers import Reducer, Sum
+from ._team import NestedRange
 from ._views import kernel_arg
 
 _ndarray = np.ndarray
@@ -40,6 +41,11 @@ def _backend(space):
 
 
 _NO_ARG = object()
+
+
+def _nested_args(first, rest):
+    """The kernel's arguments of a nested pattern (``first`` took the kernel's slot)."""
+    return rest if first is _NO_ARG else (first, *rest)
 
 
 def _split_label(label, policy, kernel, args):
@@ -113,14 +119,18 @@ def _reason(err):
     return reason
 
 
-def _prepare(pattern, label, policy, kernel, args):
-    """Normalise a launch: the label, policy, Kernel, and the arguments as compiled code sees them."""
+def _prepare(pattern, label, policy, kernel, args, extra=0):
+    """Normalise a launch: the label, policy, Kernel, and the arguments as compiled code sees them.
+
+    ``extra`` counts parameters between the index and the arguments (a
+    Kokkos-form scan's ``update, final``).
+    """
     k = kernel if type(kernel) is Kernel else as_kernel(kernel)
     if type(policy) not in _POLICIES:
         policy = as_policy(policy)
     label = label or k.name
     nparams = k.nparams
-    if nparams is not None and nparams != policy.nindex + len(args):
+    if nparams is not None and nparams != policy.nindex + extra + len(args):
         raise _arity_error(pattern, label, policy, k, args)
     for a in args:  # a loop, not a comprehension: plain arrays, the usual case, stay cheap
         if type(a) is not _ndarray:
@@ -200,8 +210,13 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     label, policy, kernel, *args
         As for :func:`parallel_for`; the kernel *returns* its contribution.
     reducer : Reducer, default Sum
-        ``Sum``, ``Prod``, ``Min``, ``Max``, ``MinLoc``, ``MaxLoc`` (these two
-        return ``(value, index)``), ``LAnd``, ``LOr`` or a :class:`Reducer`.
+        Given by keyword, or last among the arguments as Kokkos passes it,
+        bound or not to a result holder (``kkpy.Max(result)`` stores the
+        result there too).  ``Sum``, ``Prod``, ``Min``, ``Max``, ``MinLoc``, ``MaxLoc``, ``LAnd``,
+        ``LOr`` or a :class:`Reducer`.  ``MinLoc`` and ``MaxLoc`` return
+        ``(value, index)``: the index is an int for a RangePolicy, a tuple
+        for an MDRangePolicy, the league rank for a TeamPolicy; ties go to
+        the first in row-major order.
 
     Returns
     -------
@@ -223,19 +238,35 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     (-9.0, 3)
     """
     if type(label) is not str:
+        if type(label) is NestedRange:
+            from ._nested import nested_reduce
+            return nested_reduce(label, policy, _nested_args(kernel, args), reducer)
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
+    if isinstance(kernel, Reducer) or isinstance(policy, Reducer):
+        raise TypeError(f"parallel_reduce '{label}': the reducer goes last, after the kernel and "
+                        f"its arguments: parallel_reduce(label, policy, kernel, *args, reducer)")
+    if args and isinstance(args[-1], Reducer):  # Kokkos's place for it
+        if reducer is not Sum:
+            raise TypeError(f"parallel_reduce '{label}': two reducers given (one last, "
+                            f"one as reducer=); pass one")
+        reducer, args = args[-1], args[:-1]
     if not isinstance(reducer, Reducer):
         raise TypeError(f"reducer must be a kkpy reducer (kkpy.Sum, ...), got {reducer!r}")
     label, policy, k, args = _prepare("parallel_reduce", label, policy, kernel, args)
-    if reducer.loc and policy.kind != "range":
-        raise ValueError(f"parallel_reduce '{label}': {reducer.name} needs a RangePolicy")
-    return _launch("parallel_reduce", label, policy, k, args, _run_reduce, reducer)
+    return reducer.store(_launch("parallel_reduce", label, policy, k, args, _run_reduce, reducer))
 
 
 def _run_reduce(policy, k, args, reducer):
     backend = _backend(policy.space)
     dtype = backend.return_dtype(k, _index_types(policy), args)
-    return backend.parallel_reduce(policy, k, args, reducer, dtype)
+    result = backend.parallel_reduce(policy, k, args, reducer, dtype)
+    if reducer.loc and policy.kind == "mdrange":
+        # The backends keep a row-major offset into the box; Kokkos gives the index.
+        value, flat = result
+        where = (tuple(int(b + i) for b, i in zip(policy.begin, np.unravel_index(flat, policy.extents)))
+                 if flat >= 0 else (-1,) * policy.rank)
+        return value, where
+    return result
 
 
 def _index_types(policy):
@@ -248,6 +279,12 @@ def _index_types(policy):
 
 def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=False):
     """Prefix sums of the values ``kernel`` returns over a RangePolicy.
+
+    The kernel is ``kernel(i, *args)`` returning index ``i``'s contribution,
+    or Kokkos's functor form ``kernel(i, update, final, *args)`` (told apart
+    by its number of parameters): ``update`` is the sum of the contributions
+    before ``i``, the kernel returns ``update`` plus its own, and writes its
+    output only when ``final`` is true (host spaces).
 
     Parameters
     ----------
@@ -277,10 +314,26 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
     [0, 3, 4, 6]
     """
     if type(label) is not str:
+        if type(label) is NestedRange:
+            from ._nested import nested_scan
+            return nested_scan(label, policy, _nested_args(kernel, args))
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
-    label, policy, k, args = _prepare("parallel_scan", label, policy, kernel, args)
+    # Kokkos's functor form, f(i, update, final, *args), is told apart by its arity.
+    nparams = as_kernel(kernel).nparams if kernel is not _NO_ARG else None
+    final_form = nparams is not None and nparams == 3 + len(args)
+    label, policy, k, args = _prepare("parallel_scan", label, policy, kernel, args,
+                                      extra=2 if final_form else 0)
     if policy.kind != "range":
         raise ValueError(f"parallel_scan '{label}': needs a RangePolicy, got {policy!r}")
+    if final_form:
+        if out is not None or inclusive:
+            raise ValueError(f"parallel_scan '{label}': a kernel (i, update, final, ...) writes "
+                             f"its own output; drop out= and inclusive=")
+        if policy.space.backend != "host":
+            raise ValueError(f"parallel_scan '{label}': the (i, update, final) form runs on "
+                             f"host spaces only for now; on Cuda return the contribution "
+                             f"and pass out=")
+        return _launch("parallel_scan", label, policy, k, args, _run_final_scan)
     if out is None:
         return _launch("parallel_scan", label, policy, k, args, _run_reduce, Sum)
     target = kernel_arg(out)
@@ -288,6 +341,10 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
         raise ValueError(f"parallel_scan '{label}': out must be 1-D with at least "
                          f"{len(policy)} elements, got shape {tuple(target.shape)}")
     return _launch("parallel_scan", label, policy, k, args, _run_scan, target, bool(inclusive))
+
+
+def _run_final_scan(policy, k, args):
+    return _backend(policy.space).parallel_scan_final(policy, k, args)
 
 
 def _run_scan(policy, k, args, out, inclusive):

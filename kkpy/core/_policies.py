@@ -146,9 +146,11 @@ class TeamPolicy:
     space : ExecutionSpace, optional
     league_size : int
     team_size : int or AUTO
-        On host spaces ``AUTO`` means 1 (team threads run one after another,
-        as Kokkos' Serial backend does); on Cuda it means a warp-multiple
-        block size.
+        On host spaces a team has one thread, as in Kokkos's Serial backend:
+        ``AUTO`` means 1 and a larger size is refused, since the host runs a
+        team's threads one after another and ``team_barrier()`` could not
+        make one wait for another.  On Cuda a team is a thread block, and
+        ``AUTO`` means 128.
     vector_length : int
     scratch_size : int
         Bytes of per-team scratch memory (level 0).
@@ -156,9 +158,9 @@ class TeamPolicy:
     Examples
     --------
     >>> import kkpy
-    >>> p = kkpy.TeamPolicy(kkpy.Serial(), 4, 2).set_scratch_size(0, per_team=64)
+    >>> p = kkpy.TeamPolicy(kkpy.Serial(), 4, kkpy.AUTO).set_scratch_size(0, per_team=64)
     >>> p.league_size, p.team_size, p.scratch_size
-    (4, 2, 64)
+    (4, 1, 64)
     """
 
     kind = "team"
@@ -183,6 +185,13 @@ class TeamPolicy:
         self.team_size = _index(team, "team_size")
         if self.team_size < 1:
             raise ValueError("team_size must be at least 1")
+        if self.team_size > 1 and space.backend == "host":
+            # A barrier needs the team's threads to run at once; the host runs
+            # them one after another, so results after team_barrier() would be
+            # silently wrong.  Kokkos's Serial backend refuses them too.
+            raise ValueError(f"TeamPolicy({space!r}, {self.league_size}, {self.team_size}): "
+                             f"host teams have one thread (team_size 1 or kkpy.AUTO); "
+                             f"use the Cuda space for larger teams")
         self.vector_length = _index(vector_length, "vector_length")
         self.scratch_size = _index(scratch_size, "scratch_size")
 

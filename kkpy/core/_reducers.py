@@ -6,6 +6,8 @@ a fixed chunk order, so a reduction gives the same bits for any thread count.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 __all__ = ["Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr"]
@@ -40,6 +42,53 @@ class Reducer:
 
     loc = False
     expr = None  # builtin joins are inlined expressions of a and b
+    #: Result holders a bound reducer (``kkpy.Max(result)``) writes into.
+    bound = None
+
+    def __call__(self, *holders):
+        """Bind result holders, as Kokkos's ``Max<T>(result)`` does.
+
+        ``parallel_reduce(label, policy, kernel, *args, kkpy.Max(result))``
+        then stores the result in ``result``, a View or array of one element
+        (``MinLoc(value, index)``: the index in a second holder), and still
+        returns it.
+
+        Examples
+        --------
+        >>> import numpy as np, kkpy
+        >>> @kkpy.kernel
+        ... def value(i, x):
+        ...     return x[i]
+        >>> best = kkpy.View("best", 1)
+        >>> kkpy.parallel_reduce("max", kkpy.RangePolicy(kkpy.Serial(), 0, 3), value,
+        ...                      np.array([2.0, 7.0, 1.0]), kkpy.Max(best))
+        7.0
+        >>> best.tolist()
+        [7.0]
+        """
+        if not 1 <= len(holders) <= (2 if self.loc else 1):
+            raise TypeError(f"kkpy.{self.name}(...) takes {'1 or 2 holders (value, index)' if self.loc else '1 result holder'}, "
+                            f"got {len(holders)}")
+        for h in holders:
+            if getattr(h, "size", None) != 1:
+                raise ValueError(f"kkpy.{self.name}(result): result must be a View or array of "
+                                 f"one element, got {type(h).__name__} of shape {getattr(h, 'shape', None)}")
+        bound = copy.copy(self)
+        bound.bound = holders
+        return bound
+
+    def store(self, result):
+        """Write ``result`` into the bound holders, if any; return it."""
+        if self.bound:
+            from ._views import deep_copy
+
+            parts = result if self.loc else (result,)
+            for holder, part in zip(self.bound, parts):
+                if isinstance(part, tuple):
+                    raise ValueError(f"kkpy.{self.name}: an MDRange index is a tuple; "
+                                     "take it from the returned value")
+                deep_copy(holder, np.asarray(part).astype(holder.dtype)[()])
+        return result
 
     def __init__(self, identity, join, name=None):
         self._identity = identity

@@ -185,7 +185,8 @@ def _env_int(name):
     return value
 
 
-def initialize(num_threads: int | None = None, default_space: str | ExecutionSpace | None = None):
+def initialize(num_threads: int | None = None, default_space: str | ExecutionSpace | None = None,
+               *, argv: list | None = None):
     """Initialize kkpy, like ``Kokkos::initialize``.
 
     Calling it is optional: kkpy initializes itself on first use.  Explicit
@@ -198,6 +199,13 @@ def initialize(num_threads: int | None = None, default_space: str | ExecutionSpa
         Default thread count for :class:`Threads`.
     default_space : str or ExecutionSpace, optional
         The space returned by :func:`DefaultExecutionSpace`.
+    argv : list of str, optional
+        Command-line arguments, as ``Kokkos::initialize(argc, argv)`` takes
+        them (also accepted as the first argument: ``initialize(sys.argv)``).
+        ``--kokkos-num-threads=N`` (or ``--kokkos-threads=N``) sets the
+        thread count and ``--kokkos-default-space=NAME`` the space; as in
+        Kokkos they are removed from a list, other arguments are left, and
+        an unknown ``--kokkos-`` option is an error.
 
     Examples
     --------
@@ -206,7 +214,15 @@ def initialize(num_threads: int | None = None, default_space: str | ExecutionSpa
     >>> kkpy.DefaultExecutionSpace()
     kkpy.Serial()
     >>> kkpy.finalize()
+    >>> args = ["prog", "--kokkos-num-threads=1", "input.mtx"]
+    >>> kkpy.initialize(args); args
+    ['prog', 'input.mtx']
+    >>> kkpy.finalize()
     """
+    if isinstance(num_threads, (list, tuple)):
+        argv, num_threads = num_threads, None
+    if argv is not None:
+        num_threads, default_space = _parse_argv(argv, num_threads, default_space)
     with _lock:
         if num_threads is None:
             num_threads = _env_int("KKPY_NUM_THREADS")
@@ -228,6 +244,35 @@ def initialize(num_threads: int | None = None, default_space: str | ExecutionSpa
             default_space = space_from_name(default_space)
         _config["default"] = default_space
         _config["initialized"] = True
+
+
+_ARGV_OPTIONS = {"--kokkos-num-threads": "num_threads", "--kokkos-threads": "num_threads",
+                 "--kokkos-default-space": "default_space"}
+
+
+def _parse_argv(argv, num_threads, default_space):
+    found = {}
+    keep = []
+    for arg in argv:
+        if not (isinstance(arg, str) and arg.startswith("--kokkos-")):
+            keep.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        if name not in _ARGV_OPTIONS or not eq:
+            raise ValueError(f"initialize: unknown or incomplete option {arg!r}; kkpy takes "
+                             f"{', '.join(o + '=...' for o in _ARGV_OPTIONS)}")
+        if _ARGV_OPTIONS[name] == "num_threads":
+            try:
+                found["num_threads"] = int(value)
+            except ValueError:
+                raise ValueError(f"initialize: {arg!r}: the thread count must be an integer") from None
+        else:
+            found["default_space"] = value
+    if isinstance(argv, list):
+        argv[:] = keep
+    # Explicit keywords win, as over the environment.
+    return (num_threads if num_threads is not None else found.get("num_threads"),
+            default_space if default_space is not None else found.get("default_space"))
 
 
 def finalize() -> None:

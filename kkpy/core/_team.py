@@ -1,26 +1,27 @@
 """The team member a ``TeamPolicy`` kernel receives on the host, and the
 nested ranges it loops over.
 
-On the host the threads of one team run one after another on one core:
-the generated driver is, in outline::
+On the host a team has one thread (``TeamPolicy`` refuses ``team_size > 1``
+on host spaces, as Kokkos's Serial backend does), so the generated driver is,
+in outline::
 
     for league_rank in prange(league_size):
         scratch = <scratch bytes, shared by the teams one host thread runs>
-        for team_rank in range(team_size):
-            member = make_team_member(league_rank, league_size,
-                                      team_rank, team_size, scratch)
-            kernel(member, *args)
+        member = make_team_member(league_rank, league_size, 0, 1, scratch)
+        kernel(member, *args)
 
 What that implies for kernels:
 
 * ``team_barrier()`` does nothing, and need not: nothing of the team runs
-  concurrently.  But it cannot make thread 0 wait for thread 1 either, so
-  a kernel must not read, after a barrier, what a *higher* team rank
-  writes before it.  Kernels whose team threads only share work through
-  nested ranges (the usual case) are correct; with ``team_size == 1`` every
-  kernel is.
+  concurrently.  (With more threads per team run one after another, it
+  could not make thread 0 wait for thread 1; that is why they are refused.)
+* The nested ranges cover their whole range in the one thread; nested
+  reductions and scans (:mod:`kkpy.core._nested`) are plain loops.
 * The scratch buffer may be reused by the next team on the same host
   thread and is not cleared: initialise it before reading, as with Kokkos.
+
+:func:`make_team_member` itself accepts any ``team_size``: tests use it to
+check how the nested ranges split a range among a GPU-sized team.
 
 In compiled code the member is a value of a numba extension type (a plain
 struct, so functions using it can be cached with ``njit(cache=True)``); in
@@ -38,6 +39,7 @@ from numba.extending import (intrinsic, make_attribute_wrapper, models,
 
 __all__ = [
     "make_team_member",
+    "NestedRange",
     "TeamThreadRange",
     "ThreadVectorRange",
     "TeamVectorRange",
@@ -78,6 +80,9 @@ class _HostTeamMember:
 
     def team_barrier(self):
         pass
+
+    def team_broadcast(self, value, root=0):
+        return value
 
     def team_scratch(self, level):
         if level not in _SCRATCH_LEVELS:
@@ -124,6 +129,36 @@ def make_team_member(league_rank, league_size, team_rank, team_size, scratch):
                            scratch)
 
 
+class NestedRange:
+    """A nested range in Python code: iterates like ``range``, and remembers
+    its team member and level (``"team"`` or ``"vector"``) so that a nested
+    ``parallel_reduce`` or ``parallel_scan`` over it can combine the team's
+    partial results.  Compiled code gets a plain ``range``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = TeamThreadRange(make_team_member(0, 1, 0, 1, np.empty(0, np.uint8)), 2, 5)
+    >>> list(r), len(r), r.start, r.stop, r.level
+    ([2, 3, 4], 3, 2, 5, 'team')
+    """
+
+    __slots__ = ("member", "start", "stop", "level")
+    step = 1
+
+    def __init__(self, member, start, stop, level):
+        self.member, self.start, self.stop, self.level = member, int(start), int(stop), level
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop))
+
+    def __len__(self):
+        return max(0, self.stop - self.start)
+
+    def __repr__(self):
+        return f"{self.level}-range({self.start}, {self.stop})"
+
+
 def TeamThreadRange(member, begin, end=None):
     """This team thread's share of ``range(begin, end)``, or of ``range(begin)``.
 
@@ -141,7 +176,8 @@ def TeamThreadRange(member, begin, end=None):
     [[10, 11, 12], [13, 14], [15, 16]]
     """
     begin, end = _bounds(begin, end)
-    return range(*_block(begin, end, member.team_rank(), member.team_size()))
+    lo, hi = _block(begin, end, member.team_rank(), member.team_size())
+    return NestedRange(member, lo, hi, "team")
 
 
 def TeamVectorRange(member, begin, end=None):
@@ -171,7 +207,7 @@ def ThreadVectorRange(member, begin, end=None):
     [2, 3, 4]
     """
     begin, end = _bounds(begin, end)
-    return range(begin, end)
+    return NestedRange(member, begin, end, "vector")
 
 
 @numba.njit(cache=True)

@@ -61,7 +61,8 @@ class View(np.ndarray):
     label : str
         A name shown in errors and profiles.
     shape : int or tuple of int
-        Extents, rank 1 to 8.
+        Extents, rank 1 to 8; also given one by one, as Kokkos does:
+        ``View("a", n, m)`` is ``View("a", (n, m))``.
     dtype : numpy dtype, default float64
     layout : LayoutRight or LayoutLeft
     space : MemorySpace or ExecutionSpace, default HostSpace
@@ -76,12 +77,22 @@ class View(np.ndarray):
     ('x', 3, (2, 3), kkpy.LayoutRight)
     >>> a = np.asarray(v); a[0, 0] = 7; int(v[0, 0])   # shares memory
     7
+    >>> kkpy.View("y", 2, 3, 4).shape                    # Kokkos's extents, one by one
+    (2, 3, 4)
     """
 
-    def __new__(cls, label, shape, dtype=np.float64, layout=LayoutRight, space=None,
+    def __new__(cls, label, shape, *extents, dtype=np.float64, layout=LayoutRight, space=None,
                 initialize=True):
         if not isinstance(label, str):
             raise TypeError(f"View label must be a str, got {type(label).__name__}")
+        if extents and not isinstance(extents[-1], numbers.Integral):
+            # the dtype given by position, as before Kokkos-style extents
+            dtype, extents = extents[-1], extents[:-1]
+        if extents:  # Kokkos's View("label", n, m, ...)
+            if not all(isinstance(e, numbers.Integral) for e in (shape, *extents)):
+                raise TypeError(f"View {label!r}: extents must be integers: View(label, n, m, ...) "
+                                f"or View(label, (n, m, ...))")
+            shape = (shape, *extents)
         shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
         if not 1 <= len(shape) <= 8:
             raise ValueError(f"View {label!r}: rank must be 1 to 8, got {len(shape)}")

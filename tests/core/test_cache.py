@@ -90,8 +90,8 @@ def team(member, x):
         out = np.zeros(6)
         scan = kkpy.parallel_scan("scan", 5, dbg.value, x, out=out)
         t = np.zeros(3)
-        kkpy.parallel_for("team", kkpy.TeamPolicy(3, 2), dbg.team, t)
+        kkpy.parallel_for("team", kkpy.TeamPolicy(3, kkpy.AUTO), dbg.team, t)
         print(x.tolist(), total, loc, scan, out.tolist(), t.tolist())
     """, cwd=tmp_path, path=[tmp_path], NUMBA_DISABLE_JIT="1")
     assert proc.stdout.strip() == ("[0.0, 1.0, 4.0, 9.0, 16.0] 30.0 (16.0, 4) 30.0 "
-                                   "[0.0, 0.0, 1.0, 5.0, 14.0, 30.0] [3.0, 3.0, 3.0]")
+                                   "[0.0, 0.0, 1.0, 5.0, 14.0, 30.0] [1.0, 1.0, 1.0]")

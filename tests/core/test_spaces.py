@@ -88,3 +88,17 @@ def test_bad_environment_is_a_one_line_error(run_python):
     assert len(lines) == 2
     assert "KKPY_NUM_THREADS='many' is not an integer" in lines[0]
     assert "KKPY_DEFAULT_SPACE='gpu9': unknown execution space 'gpu9'" in lines[1]
+
+
+def test_initialize_takes_kokkos_command_line_options():
+    args = ["prog", "--kokkos-num-threads=1", "--kokkos-default-space=serial", "data.mtx"]
+    kkpy.initialize(args)
+    try:
+        assert args == ["prog", "data.mtx"]
+        assert kkpy.DefaultExecutionSpace() == kkpy.Serial()
+        assert kkpy.Threads().concurrency() == 1
+    finally:
+        kkpy.finalize()
+    for bad, message in (["--kokkos-numthreads=2"], "unknown"), (["--kokkos-threads=x"], "integer"):
+        with pytest.raises(ValueError, match=message):
+            kkpy.initialize(argv=bad)

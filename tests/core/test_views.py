@@ -150,3 +150,12 @@ def test_view_arithmetic_is_numpy():
     assert float(np.dot(v, v)) == 5.0
     # Reductions give scalars, as for plain arrays.
     assert type(v.sum()) is np.float64 and type(np.max(v)) is np.float64
+
+
+def test_view_takes_kokkos_extents_one_by_one():
+    assert kkpy.View("a", 2, 3).shape == (2, 3)
+    assert kkpy.View("a", 2, 3, dtype=np.int32).dtype == np.int32
+    assert kkpy.View("a", 4, np.int64).dtype == np.int64  # a dtype by position, as before
+    assert kkpy.View("a", 2, 3, 4, layout=kkpy.LayoutLeft).flags.f_contiguous
+    with pytest.raises(TypeError, match="extents must be integers"):
+        kkpy.View("a", 2, 3.5, np.float64)
