@@ -98,6 +98,32 @@ def test_lazy_names_are_listed_by_dir(run_python):
     assert done.stdout.strip() == "ok"
 
 
+def test_benchmarks_refuse_another_kkpy(run_python, tmp_path):
+    # asv drops PYTHONPATH: an environment may hold another checkout's kkpy.
+    (tmp_path / "kkpy").mkdir()
+    (tmp_path / "kkpy" / "__init__.py").write_text("# some other kkpy\n")
+    done = run_python("""
+        try:
+            import benchmarks
+        except ImportError as err:
+            print("refused:", err)
+    """, path=[tmp_path, ROOT], cwd=str(tmp_path))
+    assert done.stdout.startswith("refused: benchmarks of "), done.stdout
+    assert str(tmp_path / "kkpy") in done.stdout and "pip install -e" in done.stdout
+
+
+def test_benchmarks_accept_an_identical_installed_copy(tmp_path):
+    import shutil
+
+    import benchmarks
+
+    shutil.copytree(os.path.join(ROOT, "kkpy"), tmp_path / "kkpy",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert benchmarks._sources_digest(str(tmp_path / "kkpy")) == \
+        benchmarks._sources_digest(os.path.join(ROOT, "kkpy"))
+    benchmarks.check_kkpy_is_this_checkout()  # this process: the checkout's own kkpy
+
+
 # -- first use: the warm-up and the compile notice ----------------------------------
 
 def test_warmup_compiles_ahead_and_kernels_agree_with_scipy():
@@ -113,11 +139,13 @@ def test_warmup_compiles_ahead_and_kernels_agree_with_scipy():
     assert abs(sparse.spgemm(A, A).to_scipy() - S @ S).max() == 0
 
 
-def test_warmup_refuses_an_unknown_dtype():
+def test_warmup_refuses_unknown_or_unsupported_dtypes():
     from kkpy import sparse
 
     with pytest.raises(TypeError):
         sparse.warmup(dtypes=["no-such-dtype"])
+    with pytest.raises(ValueError, match="index_dtypes"):
+        sparse.warmup(index_dtypes=["int16"])
 
 
 _SLOW_KERNEL = """

@@ -44,6 +44,13 @@ def warmup(dtypes=("float32", "float64"), index_dtypes=("int32", "int64"), space
     float
         Seconds it took.
 
+    Raises
+    ------
+    TypeError
+        A dtype numpy does not know.
+    ValueError
+        An index type other than int32 or int64.
+
     Examples
     --------
     >>> from kkpy import sparse
@@ -55,10 +62,15 @@ def warmup(dtypes=("float32", "float64"), index_dtypes=("int32", "int64"), space
     from ._spmv import spmv
     from ._transpose import transpose
 
+    dtypes = [np.dtype(d) for d in dtypes]
+    index_dtypes = [np.dtype(d) for d in index_dtypes]
+    bad = [str(d) for d in index_dtypes if d not in (np.int32, np.int64)]
+    if bad:
+        raise ValueError(f"warmup: index_dtypes must be int32 or int64, got {', '.join(bad)}")
     t0 = time.perf_counter()
-    for dtype in map(np.dtype, dtypes):
+    for dtype in dtypes:
         vals = np.arange(1, len(_ROWS) + 1, dtype=dtype)
-        for index_dtype in map(np.dtype, index_dtypes):
+        for index_dtype in index_dtypes:
             A = CrsMatrix.from_coo(_ROWS, _COLS, vals, (4, 4), space=space,
                                    index_dtype=index_dtype)
             for algorithm in ("dense", "hash"):
