@@ -203,9 +203,14 @@ def first_call_times():
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "kmod.py"), "w") as fh:
             fh.write(_KERNELS)
+        # Throw-away caches only (kkpy's stamps and drivers, numba's files):
+        # the user's caches are neither read nor cleared.  The child imports
+        # the kkpy this process measures, wherever PYTHONPATH points (asv drops it).
+        kkpy_root = os.path.dirname(os.path.dirname(os.path.abspath(kkpy.__file__)))
         env = dict(os.environ, KKPY_CACHE_DIR=os.path.join(tmp, "kkpy-cache"),
                    NUMBA_CACHE_DIR=os.path.join(tmp, "numba-cache"),
-                   PYTHONPATH=os.pathsep.join(filter(None, [tmp, os.environ.get("PYTHONPATH")])))
+                   PYTHONPATH=os.pathsep.join(filter(None, [tmp, kkpy_root,
+                                                            os.environ.get("PYTHONPATH")])))
         runs = []
         for _ in range(2):
             proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_FIRST_CALLS)],

@@ -120,5 +120,106 @@ def main(argv=None):
               f"{theirs / ours:5.1f}x")
 
 
+# -- TSV reading beside the readers a scipy/pandas user already has -----------------
+# pandas (C parser and pyarrow engine), pyarrow.csv, and scipy.io.mmread of
+# the same triples as a MatrixMarket file; each peer is skipped where it is
+# not installed (pip install -e ".[bench]" brings pandas and pyarrow).
+
+def _mtx_of(tsv):
+    """The same triples as a MatrixMarket file beside ``tsv`` (made once)."""
+    mtx = tsv.replace(".tsv", ".mtx").replace(".gz", "")
+    if not os.path.exists(mtx):
+        import scipy.io
+
+        r, c, v = np.loadtxt(tsv, dtype=np.float64, unpack=True)
+        n = int(max(r.max(), c.max()))
+        scipy.io.mmwrite(mtx, sp.coo_array((v, (r.astype(np.int64) - 1, c.astype(np.int64) - 1)),
+                                           shape=(n, n)))
+    return mtx
+
+
+def read_peer(peer, path):
+    """Read ``path``'s triples with ``peer``; returns (rows, cols, vals) or a sparse matrix."""
+    if peer == "pandas":
+        import pandas as pd
+
+        df = pd.read_csv(path, sep="\t", header=None, dtype={0: np.int64, 1: np.int64,
+                                                            2: np.float32}, engine="c")
+        return df[0].to_numpy() - 1, df[1].to_numpy() - 1, df[2].to_numpy()
+    if peer == "pandas-pyarrow":
+        import pandas as pd
+
+        df = pd.read_csv(path, sep="\t", header=None, engine="pyarrow")
+        return df[0].to_numpy() - 1, df[1].to_numpy() - 1, df[2].to_numpy(np.float32)
+    if peer == "pyarrow":
+        import pyarrow.csv as pacsv
+
+        t = pacsv.read_csv(path, read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+                           parse_options=pacsv.ParseOptions(delimiter="\t"))
+        return (t.column(0).to_numpy() - 1, t.column(1).to_numpy() - 1,
+                t.column(2).to_numpy().astype(np.float32))
+    if peer == "scipy.io":
+        import scipy.io
+
+        return scipy.io.mmread(_mtx_of(path))
+    raise ValueError(f"unknown peer {peer!r}")
+
+
+def _peer_available(peer):
+    import importlib.util
+
+    module = {"pandas": "pandas", "pandas-pyarrow": "pyarrow", "pyarrow": "pyarrow"}.get(peer)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+PEERS = ["pandas", "pandas-pyarrow", "pyarrow", "scipy.io"]
+
+
+class ReadTSVPeers:
+    """``read_tsv_coo`` against pandas, pyarrow and scipy.io on the same triples."""
+
+    params = (KINDS, ["kkpy"] + PEERS)
+    param_names = ["file", "reader"]
+    timeout = 600
+
+    def setup_cache(self):
+        return make_files(tempfile.mkdtemp(prefix="kkpy-bench-io-"))
+
+    def setup(self, directory, kind, reader):
+        if reader != "kkpy" and not _peer_available(reader):
+            raise NotImplementedError(f"{reader} is not installed")  # asv: skipped
+        path = path_of(directory, kind)
+        if reader == "scipy.io":
+            _mtx_of(path)  # the conversion is set-up, not reading
+        read("kkpy", path_of(directory, "challenge.gz"))
+
+    def time_read(self, directory, kind, reader):
+        if reader == "kkpy":
+            read("kkpy", path_of(directory, kind))
+        else:
+            read_peer(reader, path_of(directory, kind))
+
+
+def peers_main(argv=None):
+    """Medians of kkpy and each installed peer on the same files, in one process."""
+    ap = argparse.ArgumentParser(description=ReadTSVPeers.__doc__)
+    ap.add_argument("--lines", type=int, default=10**6)
+    ap.add_argument("--repeat", type=int, default=7)
+    args, _ = ap.parse_known_args(argv)
+    directory = make_files(tempfile.mkdtemp(prefix="kkpy-bench-io-"), args.lines)
+    read("kkpy", path_of(directory, "challenge.gz"))
+    peers = [p for p in PEERS if _peer_available(p)]
+    print(f"{'file':14s} {'kkpy s':>8s} " + " ".join(f"{p + ' s':>16s}" for p in peers)
+          + "  (kkpy is x faster than each)")
+    for kind in KINDS:
+        p = path_of(directory, kind)
+        _mtx_of(p)
+        fns = [lambda: read("kkpy", p)] + [lambda q=q: read_peer(q, p) for q in peers]
+        ours, *theirs = _medians(fns, args.repeat)
+        print(f"{kind:14s} {ours:8.3f} " + " ".join(f"{t:9.3f} ({t / ours:4.1f}x)"
+                                                   for t in theirs))
+
+
 if __name__ == "__main__":
     main()
+    peers_main()

@@ -44,23 +44,44 @@ from .profiling import Timer
 # the first kernel that calls kkpy.atomic_*, or that kernel fails to compile.
 from .core import _atomics as _atomics  # noqa: E402
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
+
+# Names resolved on first use (module ``__getattr__``), each with its module:
+# Cuda pulls in numba.cuda, slow to import and optional; the atomics and the
+# team ranges are numba extensions that most programs never touch.
+_ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
+            "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
+            "atomic_exchange", "atomic_load", "atomic_store")
+_LAZY = {"Cuda": "._cuda", **dict.fromkeys(_ATOMICS, "._atomics"),
+         **dict.fromkeys(("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"), "._team")}
+
+__all__ = [
+    # execution and memory spaces
+    "Serial", "Threads", "Cuda", "ExecutionSpace", "DefaultExecutionSpace",
+    "DefaultHostExecutionSpace", "MemorySpace", "HostSpace", "CudaSpace", "ScopeGuard",
+    "initialize", "finalize", "is_initialized", "fence", "space_from_name",
+    # Views
+    "View", "LayoutLeft", "LayoutRight", "LayoutStride", "ALL", "subview", "deep_copy",
+    "create_mirror", "create_mirror_view", "create_mirror_view_and_copy",
+    # policies, kernels, patterns, reducers
+    "RangePolicy", "MDRangePolicy", "TeamPolicy", "AUTO",
+    "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange",
+    "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
+    "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
+    *_ATOMICS,
+    # tools
+    "profiling", "Timer",
+]
 
 
 def __getattr__(name):
-    # Cuda pulls in numba.cuda, which is slow to import and optional.
-    if name == "Cuda":
-        from .core._cuda import Cuda
-        return Cuda
-    _lazy = {
-        "atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
-        "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
-        "atomic_exchange", "atomic_load", "atomic_store",
-    }
-    if name in _lazy:
-        from .core import _atomics
-        return getattr(_atomics, name)
-    if name in ("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"):
-        from .core import _team
-        return getattr(_team, name)
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], "kkpy.core"), name)
     raise AttributeError(f"module 'kkpy' has no attribute {name!r}")
+
+
+def __dir__():
+    # dir() and tab completion list the lazy names too, not only those loaded.
+    return sorted(set(globals()) | set(__all__))

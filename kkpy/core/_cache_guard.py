@@ -59,13 +59,18 @@ def package_digest() -> str:
 
 
 def _numba_cache_dirs():
-    """Where numba keeps the cache files of kkpy's modules."""
-    dirs = glob.glob(os.path.join(_PACKAGE, "**", "__pycache__"), recursive=True)
+    """Where numba keeps the cache files of kkpy's modules, in this process's configuration.
+
+    With ``NUMBA_CACHE_DIR`` set numba reads and writes only below it, so
+    only that mirror is this process's to clear: the package's own
+    ``__pycache__`` belongs to the processes without it (a benchmark with
+    throw-away caches must not wipe the user's).
+    """
     user_dir = numba.config.CACHE_DIR
     if user_dir:  # numba mirrors the source path below its cache folder
         mirror = os.path.join(user_dir, os.path.splitdrive(_PACKAGE)[1].lstrip(os.sep))
-        dirs += glob.glob(os.path.join(mirror, "**", ""), recursive=True)
-    return dirs
+        return glob.glob(os.path.join(mirror, "**", ""), recursive=True)
+    return glob.glob(os.path.join(_PACKAGE, "**", "__pycache__"), recursive=True)
 
 
 def clear_numba_cache():

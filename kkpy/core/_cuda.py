@@ -32,7 +32,7 @@ import numpy as np
 try:
     from numba import cuda
 except ImportError as err:  # pragma: no cover - depends on the environment
-    raise ImportError("kkpy.Cuda needs numba-cuda: pip install 'kkpy[gpu]'") from err
+    raise ImportError("kkpy.Cuda needs numba-cuda: pip install 'kkpy-kokkos[gpu]'") from err
 
 from numba.core import config as _config
 

@@ -24,6 +24,7 @@ except ImportError:  # a numba without it: key on the full numba type instead
         return numba.typeof(a)
 
 from ._codegen import build_driver
+from ._compile_notice import watch
 from ._kernel import with_slp_vectorize
 from ._reducers import Reducer
 
@@ -251,6 +252,10 @@ def drv(beg, end, nchunk, zero, part{a}):
 
 _tls = threading.local()
 
+#: The pattern each driver kind implements, to name it in compile notices.
+_PATTERN = {"for": "parallel_for", "md": "parallel_for", "team": "parallel_for",
+            "reduce": "parallel_reduce", "scan": "parallel_scan"}
+
 
 def _set_threads(space):
     # numba's thread count is per calling thread, so remember it per thread too.
@@ -274,6 +279,7 @@ def _driver(space, kernel, key, template, targs, bindings=None):
                            fastmath=kernel.fastmath)
         if any(getattr(b, "slp_vectorize", False) for b in bindings.values()):
             drv = with_slp_vectorize(drv)
+        drv = watch(drv, f"{_PATTERN[key[0]]} '{kernel.name}'")
         hit = kernel.forms[full] = (drv, bindings)
     return hit[0]
 

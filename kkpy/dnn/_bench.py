@@ -189,22 +189,27 @@ def _peer_list(text):
 
 def main(argv=None):
     """``kkpy-dnn bench [--data DIR --neurons N --layers L] [--images M] ...``; returns the exit code."""
-    from ._cli import OneLineParser, _count, check_images
+    from ._cli import OneLineParser, _count, check_images, add_problem_options, add_space_options
     from ._engine import UserError
 
-    p = OneLineParser(prog="kkpy-dnn bench", description=__doc__.splitlines()[0])
-    p.add_argument("--data", metavar="DIR")
-    p.add_argument("--neurons", type=_count)
-    p.add_argument("--layers", type=_count)
-    p.add_argument("--images", type=_count,
-                   help="first M images; without --data, the 1200 real ones repeated up to M")
-    p.add_argument("--space", choices=("serial", "threads", "cuda"), default="threads")
-    p.add_argument("--threads", type=_count)
-    p.add_argument("--repeat", type=_count, default=3, help="kkpy runs; the median is reported")
-    p.add_argument("--peer-repeat", type=_count, default=1)
+    p = OneLineParser(
+        prog="kkpy-dnn bench",
+        description="kkpy, the scipy reference algorithm and SuiteSparse:GraphBLAS on the same "
+                    "data in one process, one after the other, with the ratios and a check "
+                    "that all of them find the same categories. Without --data, the embedded "
+                    "official problem (1024 neurons, 120 layers).",
+        epilog="GraphBLAS needs python-graphblas: pip install 'kkpy-kokkos[bench]'.")
+    add_problem_options(p, "first M images; without --data, the 1200 real ones repeated up "
+                           "to M (default: all)")
+    add_space_options(p, "threads of kkpy and GraphBLAS (default: NUMBA_NUM_THREADS, all cores)")
+    p.add_argument("--repeat", metavar="R", type=_count, default=3,
+                   help="kkpy runs; the median is reported (default: 3)")
+    p.add_argument("--peer-repeat", metavar="R", type=_count, default=1,
+                   help="runs of each peer; the median is reported (default: 1)")
     p.add_argument("--peers", default="scipy,graphblas", type=_peer_list,
-                   help="comma-separated peers to run (scipy, graphblas; empty for none)")
-    p.add_argument("--json", action="store_true", help="end stdout with one JSON line")
+                   help="comma-separated peers to run, empty for none (default: scipy,graphblas)")
+    p.add_argument("--json", action="store_true",
+                   help="end stdout with one JSON line, with provenance (default: off)")
     args = p.parse_args(argv)
     try:
         check_images(args.images)
@@ -217,5 +222,8 @@ def main(argv=None):
         return 2
     print(_format(res))
     if args.json:
-        print(json.dumps(res))
+        from ._provenance import peak_rss_bytes, provenance
+
+        print(json.dumps({**res, "peak_rss_bytes": peak_rss_bytes(),
+                          "provenance": provenance(res["space"])}))
     return 0 if res["agree"] and res["passed"] is not False else 1

@@ -7,6 +7,7 @@ as one line on stderr without a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -34,10 +35,36 @@ def _count(text, minimum=1):
     return value
 
 
+def add_problem_options(parser, images_help):
+    """``--data``, ``--neurons``, ``--layers``, ``--images``: which problem (run and bench)."""
+    parser.add_argument("--data", metavar="DIR",
+                        help="directory in the official layout (default: the embedded problem)")
+    parser.add_argument("--neurons", metavar="N", type=_count,
+                        help="neurons per layer; needed with --data (default: 1024, the "
+                             "embedded network)")
+    parser.add_argument("--layers", metavar="L", type=_count,
+                        help="number of layers; needed with --data (default: 120, the embedded "
+                             "network)")
+    parser.add_argument("--images", metavar="M", type=_count, help=images_help)
+
+
+def add_space_options(parser, threads_help):
+    """``--space`` and ``--threads``: where it runs (run and bench)."""
+    parser.add_argument("--space", choices=("serial", "threads", "cuda"), default="threads",
+                        help="execution space (default: threads)")
+    parser.add_argument("--threads", metavar="T", type=_count, help=threads_help)
+
+
 def build_parser():
     """The argument parser (exposed so that docs and tests can inspect it)."""
+    from .._version import __version__
+
     parser = OneLineParser(
-        prog=PROG, description="Sparse DNN Graph Challenge inference on kkpy.")
+        prog=PROG, description="Sparse DNN Graph Challenge inference on kkpy.",
+        epilog="Install: pip install kkpy-kokkos (the distribution's name; kkpy on the "
+               "package index is another project). 'kkpy-dnn COMMAND --help' for a command.")
+    parser.add_argument("--version", action="version",
+                        version=f"{PROG} (kkpy-kokkos) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench}")
 
     run = sub.add_parser(
@@ -46,22 +73,27 @@ def build_parser():
                     "Without --data, runs the official 1024-neuron, 120-layer network on "
                     "the first 1200 official images, embedded in kkpy. "
                     "Under 'mpiexec -n P' the images are split across the P ranks.")
-    run.add_argument("--data", metavar="DIR", help="directory in the official layout")
-    run.add_argument("--neurons", metavar="N", type=_count, help="neurons per layer")
-    run.add_argument("--layers", metavar="L", type=_count, help="number of layers")
-    run.add_argument("--images", metavar="M", type=_count, help="use only the first M images")
+    add_problem_options(run, "use only the first M images (default: all)")
     run.add_argument("--truth", metavar="FILE",
-                     help="categories to check (default: DIR/neuronN-lL-categories.tsv)")
+                     help="categories to check (default: DIR/neuronN-lL-categories.tsv if present; "
+                          "the embedded truth without --data)")
     run.add_argument("--categories-out", metavar="FILE",
-                     help="write the categories found, 1-based, one per line")
-    run.add_argument("--threads", metavar="T", type=_count, help="threads (per rank)")
-    run.add_argument("--space", choices=("serial", "threads", "cuda"), default="threads",
-                     help="execution space (default: threads)")
+                     help="write the categories found, 1-based, one per line (default: none)")
+    add_space_options(run, "threads per rank (default: NUMBA_NUM_THREADS, all cores, shared "
+                           "out among the ranks of a node)")
     run.add_argument("--json", action="store_true",
-                     help="end stdout with one line of JSON holding the results")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+                     help="end stdout with one line of JSON holding the results and their "
+                          "provenance (default: off)")
+    run.add_argument("--per-layer", action="store_true",
+                     help="add each layer's active rows, nonzeros and seconds to the JSON "
+                          "(default: off)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no status lines, compile notices or progress bar on stderr "
+                          "(default: off; status lines and the bar are drawn only on a "
+                          "terminal)")
     run.add_argument("--plot", metavar="FILE",
-                     help="PNG of active rows and time per layer (needs matplotlib)")
+                     help="PNG of active rows, nonzeros and time per layer; needs matplotlib "
+                          "(default: none)")
     run.set_defaults(func=_cmd_run)
 
     gen = sub.add_parser(
@@ -69,16 +101,21 @@ def build_parser():
         description="Write a network with the official networks' structure and synthetic "
                     "inputs derived from the official images, in the official layout.")
     gen.add_argument("--neurons", metavar="N", type=_count, required=True,
-                     help="neurons per layer, 16 times a power of two")
-    gen.add_argument("--layers", metavar="L", type=_count, required=True)
-    gen.add_argument("--images", metavar="M", type=_count, required=True)
-    gen.add_argument("--out", metavar="DIR", required=True)
+                     help="neurons per layer, 16 times a power of two (required)")
+    gen.add_argument("--layers", metavar="L", type=_count, required=True,
+                     help="number of layers (required)")
+    gen.add_argument("--images", metavar="M", type=_count, required=True,
+                     help="number of synthetic input images (required)")
+    gen.add_argument("--out", metavar="DIR", required=True,
+                     help="where to write the official layout, made if missing (required)")
     gen.add_argument("--seed", metavar="S", type=lambda t: _count(t, 0), default=0,
                      help="seeds the block permutations and the image shifts (default: 0)")
-    gen.add_argument("--gzip", action="store_true", help="write .tsv.gz files")
+    gen.add_argument("--gzip", action="store_true",
+                     help="write .tsv.gz files (default: plain .tsv)")
     gen.set_defaults(func=_cmd_generate)
 
-    bench = sub.add_parser("bench", help="benchmarks", add_help=False)
+    bench = sub.add_parser("bench", help="kkpy, scipy and GraphBLAS side by side "
+                                         "('kkpy-dnn bench --help')", add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_cmd_bench)
     return parser
@@ -142,25 +179,45 @@ def _check_outputs(args):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise UserError("--plot needs matplotlib (pip install 'kkpy[plot]')") from None
+            raise UserError("--plot needs matplotlib (pip install 'kkpy-kokkos[plot]')") from None
 
 
-def _plot(path, per_layer):
+def _figure(result):
+    """The per-layer figure of a run: active rows, nonzeros and time, with the run's parameters."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
     import matplotlib.pyplot as plt
 
+    per_layer = result["per_layer"]
+    layers = [s["layer"] for s in per_layer]
+    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(7, 7))
+    # Rows and nonzeros fall by orders of magnitude as inputs die, and a
+    # layer's time with them: only a log axis shows the late layers.
+    for ax, key, label, scale in zip(
+            axes, ("active_rows", "nnz", "seconds"),
+            ("active rows", "nonzeros", "ms"), (1, 1, 1e3)):
+        values = [scale * s[key] for s in per_layer]
+        ax.plot(layers, values)
+        ax.set_ylabel(label)
+        if any(v > 0 for v in values):
+            ax.set_yscale("log")
+    axes[-1].set_xlabel("layer")
+    where = "embedded official data" if result["data"] == "embedded" else result["data"]
+    fig.suptitle(f"kkpy-dnn run: {result['neurons']} neurons, {result['layers']} layers, "
+                 f"{result['images']} images ({where})\n{result['space']} space, "
+                 f"{result['threads']} thread(s) x {result['ranks']} rank(s), "
+                 f"inference {result['seconds']:.3g} s", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _plot(path, result):
+    import matplotlib.pyplot as plt
+
     from ..sparse.io._atomic import atomic_write
 
-    layers = [s["layer"] for s in per_layer]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 5))
-    top.plot(layers, [s["active_rows"] for s in per_layer])
-    top.set_ylabel("active rows")
-    bottom.plot(layers, [1e3 * s["seconds"] for s in per_layer])
-    bottom.set_ylabel("ms")
-    bottom.set_xlabel("layer")
-    fig.tight_layout()
+    fig = _figure(result)
     with atomic_write(path, compress=False) as f:
         fig.savefig(f, format="png")
     plt.close(fig)
@@ -186,7 +243,19 @@ def _summary(r):
     ])
 
 
+def _public(result, args):
+    """The JSON line: the results, where they came from, and per-layer detail if asked."""
+    from ._provenance import peak_rss_bytes, provenance
+
+    hidden = {"category_ids"} | (set() if args.per_layer else {"per_layer"})
+    public = {k: v for k, v in result.items() if k not in hidden}
+    public["peak_rss_bytes"] = peak_rss_bytes()
+    public["provenance"] = provenance(result["space"])
+    return public
+
+
 def _cmd_run(args):
+    from ..core import _compile_notice
     from . import _mpi
     from ._engine import UserError, run_challenge
     from ._progress import Progress
@@ -198,17 +267,25 @@ def _cmd_run(args):
     rank = comm.Get_rank() if comm is not None else 0
     try:
         _check_outputs(args)
-        bar = None
+        bar = status = None
         if rank == 0 and not args.quiet:
             bar = Progress(0, "layers")
+        if bar is not None and bar.enabled:
+            # Like the bar, for a person at a terminal: logs and pipes keep
+            # their one-line errors (the compile notices still reach them).
+            def status(message):
+                sys.stderr.write(f"{PROG}: {message}\n")
+                sys.stderr.flush()
 
         def on_layer(k, stats, total):
             bar.total = total
             bar.step()
 
-        result = run_challenge(args.data, args.neurons, args.layers, args.images, args.truth,
-                               space=args.space, threads=args.threads, comm=comm,
-                               on_layer=on_layer if bar is not None and bar.enabled else None)
+        with _compile_notice.silenced() if args.quiet else contextlib.nullcontext():
+            result = run_challenge(
+                args.data, args.neurons, args.layers, args.images, args.truth,
+                space=args.space, threads=args.threads, comm=comm,
+                on_layer=on_layer if bar is not None and bar.enabled else None, status=status)
         if bar is not None:
             bar.close()
         code = 0
@@ -217,11 +294,10 @@ def _cmd_run(args):
             if args.categories_out:
                 _write_categories(args.categories_out, result["category_ids"])
             if args.plot:
-                _plot(args.plot, result["per_layer"])
+                _plot(args.plot, result)
             print(_summary(result))
             if args.json:
-                public = {k: v for k, v in result.items() if k != "category_ids"}
-                print(json.dumps(public))
+                print(json.dumps(_public(result, args)))
             sys.stdout.flush()
     except UserError as err:
         if comm is not None:

@@ -209,7 +209,7 @@ def _warm_up(problem, space):
 
 
 def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
-                  space="threads", threads=None, comm=None, on_layer=None):
+                  space="threads", threads=None, comm=None, on_layer=None, status=None):
     """Run one challenge problem; every rank of ``comm`` calls it.
 
     Parameters
@@ -228,6 +228,9 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     on_layer : callable, optional
         ``on_layer(layer_index, stats, nlayers)`` after each layer on this
         rank, as :func:`~kkpy.dnn.infer`'s callback (its time is not counted).
+    status : callable, optional
+        ``status(message)`` before and after each slow phase (load, warm-up
+        with its first-run compile, inference): one line for a person.
 
     Returns
     -------
@@ -240,14 +243,31 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     UserError
         Bad arguments or data, with a one-line message.
     """
+    from ..core import _compile_notice
+
+    say = status or (lambda message: None)
     exec_space = make_space(space, threads, comm)
+    say(f"loading {'the embedded official problem' if data is None else data} ...")
     if comm is not None:  # ranks started differently would silently compute different things
         _same(comm, "arguments", _mpi.digest(data and os.path.abspath(data), neurons, layers,
                                              images, truth, space, threads))
+    t = time.perf_counter()
     problem = _load(data, neurons, layers, images, truth, comm)
+    load_seconds = time.perf_counter() - t
     if comm is not None:
         _same(comm, "network (layer files)", _mpi.network_digest(problem.layers, exec_space))
+    say(f"loaded {problem.neurons} neurons x {problem.nlayers} layers, {problem.nimages} "
+        f"images in {load_seconds:.1f} s")
+    say("warming up: the first run in a new environment compiles the kernels (a minute "
+        "or more); later runs load them from the cache ...")
+    compiled = dict(_compile_notice.stats)
+    t = time.perf_counter()
     _warm_up(problem, exec_space)
+    warmup_seconds = time.perf_counter() - t
+    count = _compile_notice.stats["count"] - compiled["count"]
+    say(f"warm-up done in {warmup_seconds:.1f} s"
+        + (f" ({count} kernel(s) compiled, cached for next time)" if count else "")
+        + "; timed inference ...")
 
     stats, spent = [], [0.0]
 
@@ -266,11 +286,13 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     seconds = time.perf_counter() - t0 - spent[0]
 
     if comm is not None:
-        gathered = comm.gather((found, seconds, stats), root=0)
+        gathered = comm.gather((found, seconds, stats, load_seconds, warmup_seconds), root=0)
         if comm.Get_rank() != 0:
             return None
         found = np.concatenate([g[0] for g in gathered])
         seconds = max(g[1] for g in gathered)
+        load_seconds = max(g[3] for g in gathered)
+        warmup_seconds = max(g[4] for g in gathered)
         stats = _mpi.combine_layer_stats([g[2] for g in gathered])
     truth_ids = problem.truth
     if truth_ids is not None:
@@ -279,7 +301,8 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     edges = int(sum(W.nnz for W in problem.layers))
     return {
         "neurons": problem.neurons, "layers": problem.nlayers, "images": problem.nimages,
-        "edges": edges, "seconds": seconds,
+        "edges": edges, "seconds": seconds, "load_seconds": load_seconds,
+        "warmup_seconds": warmup_seconds,
         "edges_per_second": problem.nimages * edges / seconds if seconds > 0 else None,
         "categories": int(found.size),
         "passed": None if truth_ids is None else bool(np.array_equal(np.sort(found), truth_ids)),

@@ -55,7 +55,7 @@ def world():
         from mpi4py import MPI
     except ImportError:
         raise RuntimeError(f"launched on {size} MPI ranks but mpi4py is not installed "
-                           "(pip install 'kkpy[mpi]')") from None
+                           "(pip install 'kkpy-kokkos[mpi]')") from None
     return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
 
 

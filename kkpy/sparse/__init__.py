@@ -28,13 +28,14 @@ from ._spadd import SpAddHandle, spadd, spadd_numeric, spadd_symbolic
 from ._transpose import transpose
 from ._chain import prepare_chain, spgemm_chain
 from ._validate import unsafe_skip_validation
+from ._warmup import warmup
 
 __all__ = [
     "CrsMatrix", "as_crs", "transpose",
     "SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm", "choose_accumulator",
     "use_row_bitmaps",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
-    "spgemm_chain", "prepare_chain", "DeviceCrs", "unsafe_skip_validation",
+    "spgemm_chain", "prepare_chain", "DeviceCrs", "unsafe_skip_validation", "warmup",
 ]
 
 
@@ -49,3 +50,8 @@ def __getattr__(name):
 
         return DeviceCrs
     raise AttributeError(f"module 'kkpy.sparse' has no attribute {name!r}")
+
+
+def __dir__():
+    # dir() and tab completion list io and DeviceCrs before their first use.
+    return sorted(set(globals()) | set(__all__))

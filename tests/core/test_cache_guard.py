@@ -55,6 +55,20 @@ def test_a_new_module_counts_as_a_change(package, tmp_path):
     assert not f.exists()
 
 
+def test_a_process_with_its_own_numba_cache_dir_leaves_the_package_cache_alone(
+        package, tmp_path, monkeypatch):
+    # A benchmark or a test with throw-away caches: new stamps, new numba folder.
+    user = tmp_path / "numba-cache"
+    mirror = user / os.path.splitdrive(str(package))[1].lstrip(os.sep) / "__pycache__"
+    mirror.mkdir(parents=True)
+    (mirror / "mod.f-1.py311.nbi").write_bytes(b"index")
+    mine = cached(package)
+    monkeypatch.setattr(guard.numba.config, "CACHE_DIR", str(user))
+    check(package, tmp_path / "fresh-stamps")
+    assert mine.exists()                              # another configuration's cache
+    assert not (mirror / "mod.f-1.py311.nbi").exists()  # its own: unknown state, cleared
+
+
 def test_an_unwritable_stamp_folder_is_ignored(package, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

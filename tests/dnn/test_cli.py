@@ -20,7 +20,10 @@ from kkpy.dnn._data import load_embedded, load_images, load_layers
 from kkpy.dnn._generate import generate
 
 KEYS = {"neurons", "layers", "images", "edges", "seconds", "edges_per_second", "categories",
-        "passed", "ranks", "threads", "space", "per_layer"}
+        "passed", "ranks", "threads", "space", "load_seconds", "warmup_seconds",
+        "peak_rss_bytes", "provenance"}
+PROVENANCE = {"kkpy", "numba", "numpy", "scipy", "python", "git_commit", "cpu", "gpu",
+              "timestamp"}
 
 
 def run_cli(capsys, *argv):
@@ -75,11 +78,12 @@ def rewrite_line(path, lineno, text):
 
 def test_embedded_run_passes_and_json_contract(capsys, tmp_path, embedded):
     cats = tmp_path / "cats.tsv"
-    code, out, err = run_cli(capsys, "run", "--json", "--quiet", "--categories-out", str(cats))
+    code, out, err = run_cli(capsys, "run", "--json", "--per-layer", "--quiet",
+                             "--categories-out", str(cats))
     assert code == 0
     assert "PASSED" in out
     r = last_json(out)
-    assert KEYS <= set(r)
+    assert KEYS | {"per_layer"} <= set(r)
     assert (r["neurons"], r["layers"], r["images"], r["ranks"]) == (1024, 120, 1200, 1)
     assert r["passed"] is True and r["categories"] == len(embedded) == 19
     assert r["edges"] == 120 * 1024 * 32
@@ -91,7 +95,68 @@ def test_embedded_run_passes_and_json_contract(capsys, tmp_path, embedded):
     assert rows == sorted(rows, reverse=True) and rows[-1] == 19  # dead rows stay dead
     # the categories file is 1-based, one per line, exactly the truth
     assert cats.read_text().split() == [str(i + 1) for i in embedded]
-    assert err == ""  # not a terminal: no progress bar
+    assert err == ""  # --quiet: no compile notices; not a terminal: no status or bar
+
+
+def test_json_provenance_and_optional_per_layer(capsys):
+    import datetime
+
+    import numba
+    import numpy
+    import scipy
+
+    import kkpy
+
+    code, out, _ = run_cli(capsys, "run", "--json", "--quiet", "--layers", "3", "--images", "20")
+    assert code == 0
+    r = last_json(out)
+    assert KEYS <= set(r) and "per_layer" not in r  # per-layer detail only when asked
+    assert r["load_seconds"] >= 0 and r["warmup_seconds"] >= 0 and r["seconds"] > 0
+    assert r["peak_rss_bytes"] > 10 * 2**20  # numba alone takes more
+    p = r["provenance"]
+    assert set(p) == PROVENANCE
+    assert (p["kkpy"], p["numba"], p["numpy"], p["scipy"]) == (
+        kkpy.__version__, numba.__version__, numpy.__version__, scipy.__version__)
+    assert p["python"] == "%d.%d.%d" % sys.version_info[:3]
+    assert p["gpu"] is None and p["cpu"]
+    assert p["git_commit"] is None or len(p["git_commit"]) == 40
+    stamp = datetime.datetime.fromisoformat(p["timestamp"])
+    age = datetime.datetime.now(datetime.timezone.utc) - stamp
+    assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=10)
+
+
+def test_git_commit_needs_a_checkout_of_kkpy_itself(tmp_path):
+    from kkpy.dnn._provenance import git_commit
+
+    (tmp_path / "kkpy").mkdir()
+    assert git_commit(str(tmp_path / "kkpy")) is None  # no .git beside it: no subprocess
+    (tmp_path / ".git").mkdir()  # not a real repository: git fails, quietly
+    assert git_commit(str(tmp_path / "kkpy")) is None
+
+
+def test_version(capsys):
+    import kkpy
+
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"kkpy-dnn (kkpy-kokkos) {kkpy.__version__}"
+
+
+def test_every_option_says_its_default(capsys):
+    from kkpy.dnn._cli import build_parser
+
+    parser = build_parser()
+    subs = parser._subparsers._group_actions[0].choices
+    for name in ("run", "generate"):
+        for action in subs[name]._actions:
+            if action.option_strings and action.dest != "help":
+                assert "default" in action.help or "required" in action.help, \
+                    (name, action.option_strings)
+    code, out, _ = run_cli(capsys, "bench", "--help")
+    assert code == 0
+    assert "``" not in out and ":func:" not in out  # plain text, no reST markup
+    options = [ln for ln in out.splitlines() if ln.lstrip().startswith("--")]
+    text = out.replace("\n", " ")
+    assert len(options) >= 9 and text.count("(default:") >= 9
 
 
 def test_wrong_truth_exits_1(capsys, tmp_path, embedded):
@@ -142,7 +207,11 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", tty)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert main(["run", "--layers", "5", "--images", "50"]) == 0
-    assert tty.getvalue().startswith("\r") and tty.getvalue().endswith("] 5/5\n")
+    # a person sees each slow phase announced, then the bar
+    shown = tty.getvalue()
+    assert shown.startswith("kkpy-dnn: loading the embedded official problem ...\n")
+    assert "kkpy-dnn: warming up: the first run in a new environment compiles" in shown
+    assert "kkpy-dnn: warm-up done in" in shown and shown.endswith("] 5/5\n")
     tty.seek(0)
     tty.truncate()
     assert main(["run", "--layers", "5", "--images", "50", "--quiet"]) == 0
@@ -154,6 +223,30 @@ def test_plot(capsys, tmp_path):
     png = tmp_path / "layers.png"
     code, _, _ = run_cli(capsys, "run", "--layers", "4", "--plot", str(png))
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_has_title_log_axes_and_nonzeros():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from kkpy.dnn._cli import _figure
+
+    stats = [{"layer": k, "active_rows": 100 // k, "nnz": 3000 // k, "seconds": 1e-3 / k}
+             for k in range(1, 5)]
+    fig = _figure({"per_layer": stats, "neurons": 1024, "layers": 4, "images": 100,
+                   "data": "embedded", "space": "threads", "threads": 2, "ranks": 1,
+                   "seconds": 0.01})
+    try:
+        title = fig._suptitle.get_text()
+        for part in ("1024 neurons", "4 layers", "100 images", "threads space",
+                     "2 thread(s)", "1 rank(s)"):
+            assert part in title
+        labels = [ax.get_ylabel() for ax in fig.axes]
+        assert labels == ["active rows", "nonzeros", "ms"]
+        assert all(ax.get_yscale() == "log" for ax in fig.axes)
+        assert list(fig.axes[1].lines[0].get_ydata()) == [s["nnz"] for s in stats]
+    finally:
+        plt.close(fig)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -43,7 +43,7 @@ def test_launcher_size_and_combining_stats():
 def _mpiexec():
     exe = shutil.which("mpiexec") or os.path.join(os.path.dirname(sys.executable), "mpiexec")
     if not os.path.exists(exe):
-        pytest.skip("mpiexec is not installed (pip install 'kkpy[mpi]')")
+        pytest.skip("mpiexec is not installed (pip install 'kkpy-kokkos[mpi]')")
     pytest.importorskip("mpi4py")
     return exe
 
