@@ -31,7 +31,7 @@ def build_parser():
     """The argument parser (exposed so that docs and tests can inspect it)."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="Sparse DNN Graph Challenge inference on kkpy.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench,cache}")
 
     run = sub.add_parser(
         "run", help="run inference and check the categories",
@@ -70,6 +70,13 @@ def build_parser():
                      help="seeds the block permutations and the image shifts (default: 0)")
     gen.add_argument("--gzip", action="store_true", help="write .tsv.gz files")
     gen.set_defaults(func=_cmd_generate)
+
+    cache = sub.add_parser("cache", help="show (--info) or empty (--clear) kkpy's cache",
+                           description="Show where kkpy keeps parsed files and compiled code, "
+                                       "and their size (--info, the default), or remove them.")
+    cache.add_argument("--info", action="store_true", help="show the cache (the default)")
+    cache.add_argument("--clear", action="store_true", help="remove every cached file")
+    cache.set_defaults(func=_cmd_cache)
 
     bench = sub.add_parser("bench", help="benchmarks", add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -212,6 +219,12 @@ def _cmd_generate(args):
     print(f"wrote {args.neurons} neurons x {args.layers} layers and {args.images} synthetic "
           f"images to {args.out}")
     return 0
+
+
+def _cmd_cache(args):
+    from ._cache import command
+
+    return command(empty=args.clear)
 
 
 def _cmd_bench(args):
