@@ -106,12 +106,13 @@ _warned = set()
 _lock = threading.Lock()
 
 
-def _refuse(path, why):
+def _refuse(path, why, instead="compiling in memory"):
+    """Warn once per folder that it is not used; returns None."""
     with _lock:
         if path in _warned:
             return None
         _warned.add(path)
-    warnings.warn(f"kkpy: not using the cache directory {path}: it {why}; compiling in memory "
+    warnings.warn(f"kkpy: not using the cache directory {path}: it {why}; {instead} "
                   f"(see 'Security and robustness' in kkpy's docs)", CacheDirWarning, stacklevel=3)
     return None
 

@@ -82,7 +82,7 @@ def cache_root(cache=True):
     except OSError:
         return None
     why = _private.problem(path)
-    return path if why is None else _private._refuse(path, why)
+    return path if why is None else _private._refuse(path, why, "parsing without a cache")
 
 
 def stat_key(path):
@@ -179,12 +179,11 @@ def load(root, path, how, rows=None, shape=None):
         entry = os.path.join(root, _prefix(path, how) + stat_key(path))
     except OSError:
         return None
+    if not os.path.isdir(entry):
+        return None
     try:
         m = _read_entry(entry, rows, shape)
-    except FileNotFoundError:
-        return None
-    except (_Corrupt, OSError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            OverflowError, EOFError, MemoryError, UnicodeDecodeError):
+    except Exception:  # noqa: BLE001  (any damage, even in a .npy header, means rebuild)
         _remove(entry)
         return None
     with contextlib.suppress(OSError):
