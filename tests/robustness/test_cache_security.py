@@ -79,10 +79,9 @@ def planted(tmp_path_factory):
     env = base_env(tmp, KKPY_CACHE_DIR=str(tmp / "cache"), NUMBA_CACHE_DIR=str(tmp / "numba"))
     done = python(PROGRAM, env, tmp, [tmp])
     assert done.returncode == 0, done.stderr
-    files = [os.path.relpath(os.path.join(d, f), tmp / "cache")
-             for d, _, fs in os.walk(tmp / "cache") for f in fs]
-    drivers = [os.path.basename(f) for f in files if os.path.basename(f).startswith("kkdrv_")]
-    indexes = [os.path.basename(f) for f in files if f.endswith(".nbi") and "kkdrv_" in f]
+    files = [f for top in ("cache", "numba") for _, _, fs in os.walk(tmp / top) for f in fs]
+    drivers = [f for f in files if f.startswith("kkdrv_") and f.endswith(".py")]
+    indexes = [f for f in files if f.startswith("kkdrv_") and f.endswith(".nbi")]
     assert drivers and indexes
     return drivers, indexes
 
@@ -100,7 +99,7 @@ class Payload:
 def plant(folder, names, marker):
     """Plant drivers and numba index files that write ``marker`` when run."""
     drivers, indexes = names
-    evil = f"open({marker!r}, 'w').write('pwned')\n"
+    evil = f"open({str(marker)!r}, 'w').write('pwned')\n"
     (folder / "drivers" / "__pycache__").mkdir(parents=True, exist_ok=True)
     for name in drivers:
         (folder / "drivers" / name).write_text(evil)
