@@ -20,10 +20,11 @@ their meaning (``Threads`` then runs indices one after another), so results
 match the compiled run; only speed differs.  Set ``KKPY_PROFILE=1`` to print a
 kernel-timer report (label, calls, total and mean time) at exit.
 """
-from .core import _cache_guard, _codegen
+from .core import _cache_guard
 # Before anything compiles: a development checkout whose sources changed gets
 # kkpy's numba cache cleared, since numba would keep stale inlined helpers.
-_cache_guard.check(_codegen.drivers_dir())
+# (Importing the guard also routes that cache into kkpy's private folder.)
+_cache_guard.check()
 from . import profiling  # noqa: E402
 from .core._spaces import (
     CudaSpace, DefaultExecutionSpace, DefaultHostExecutionSpace, ExecutionSpace, HostSpace,

@@ -14,9 +14,11 @@ So kkpy fingerprints its whole source tree:
   package) enters the name of every generated driver, so a driver is never
   reused across different kkpy sources;
 * :func:`check` runs at import: when the sources differ from those recorded
-  at the last import, it removes numba's cache files of kkpy's modules
-  (``__pycache__/*.nbi``, ``*.nbc`` in the package, or under
-  ``NUMBA_CACHE_DIR``), so they are compiled again from the current code.
+  at the last import, it removes numba's cache files of kkpy's modules, so
+  they are compiled again from the current code.  Those files live in
+  kkpy's private folder (see :mod:`~kkpy.core._numba_cache`), beside the
+  stamp; nothing outside that folder is ever removed, so a fresh or other
+  ``KKPY_CACHE_DIR`` cannot touch another location's cache.
 
 The common case costs one ``stat`` per source file.
 """
@@ -27,9 +29,9 @@ import glob
 import hashlib
 import os
 
-import numba
+from . import _numba_cache, _private
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE = _numba_cache.PACKAGE
 _digest = None
 
 
@@ -58,24 +60,16 @@ def package_digest() -> str:
     return _digest
 
 
-def _numba_cache_dirs():
-    """Where numba keeps the cache files of kkpy's modules, in this process's configuration.
-
-    With ``NUMBA_CACHE_DIR`` set numba reads and writes only below it, so
-    only that mirror is this process's to clear: the package's own
-    ``__pycache__`` belongs to the processes without it (a benchmark with
-    throw-away caches must not wipe the user's).
-    """
-    user_dir = numba.config.CACHE_DIR
-    if user_dir:  # numba mirrors the source path below its cache folder
-        mirror = os.path.join(user_dir, os.path.splitdrive(_PACKAGE)[1].lstrip(os.sep))
-        return glob.glob(os.path.join(mirror, "**", ""), recursive=True)
-    return glob.glob(os.path.join(_PACKAGE, "**", "__pycache__"), recursive=True)
+def _numba_cache_dirs(root):
+    """Where, below ``root``, numba keeps the cache files of kkpy's modules."""
+    folders = {os.path.dirname(p) for p in _sources()}
+    subpath = _numba_cache.PrivateLocator.get_suitable_cache_subpath
+    return [os.path.join(root, subpath(os.path.join(d, "m.py"))) for d in sorted(folders)]
 
 
-def clear_numba_cache():
-    """Remove numba's cache files (index and data) of kkpy's modules."""
-    for d in _numba_cache_dirs():
+def clear_numba_cache(root):
+    """Remove numba's cache files (index and data) of kkpy's modules below ``root``."""
+    for d in _numba_cache_dirs(root):
         for pattern in ("*.nbi", "*.nbc"):
             for f in glob.glob(os.path.join(d, pattern)):
                 with contextlib.suppress(OSError):
@@ -99,15 +93,19 @@ def _locked(path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def check(stamp_dir):
-    """Clear kkpy's numba cache if its sources changed since the stamp in ``stamp_dir``.
+def check(root=None):
+    """Clear kkpy's numba cache in ``root`` if its sources changed since the stamp there.
 
-    Does nothing (and never fails) where the stamp cannot be written.
+    ``root`` defaults to :func:`~kkpy.core._private.code_dir`.  Does nothing
+    (and never fails) where the stamp cannot be written.
     """
+    root = _private.code_dir() if root is None else root
+    if root is None:
+        return
     key = hashlib.sha1(_PACKAGE.encode()).hexdigest()[:16]
-    path = os.path.join(stamp_dir, f"sources-{key}.stamp")
+    path = os.path.join(root, f"sources-{key}.stamp")
     try:
-        os.makedirs(stamp_dir, exist_ok=True)
+        os.makedirs(root, mode=0o700, exist_ok=True)
         paths = _sources()
         quick = _stat_key(paths)
         with _locked(path) as fh:
@@ -117,7 +115,7 @@ def check(stamp_dir):
                 return
             full = package_digest()
             if old[1:2] != [full]:
-                clear_numba_cache()
+                clear_numba_cache(root)
             fh.seek(0)
             fh.truncate()
             fh.write(f"{quick}\n{full}\n")

@@ -11,20 +11,27 @@ of kkpy's sources (see ``_cache_guard``): editing the kernel, a helper beside
 it, or any part of kkpy gives a new driver and never a stale one.
 
 Kernels that cannot be imported by name (closures, doctests, the REPL) get the
-same source compiled in memory, without the disk cache.
+same source compiled in memory, without the disk cache; so does every kernel
+when kkpy has no private cache directory (see :mod:`~kkpy.core._private`).
+
+A driver file found on disk is never imported as it is: its bytes are
+compared with the source kkpy would write, a mismatch is rewritten
+atomically, and the module is executed from the verified text (so no
+``.pyc`` beside it is ever read either).
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
 import os
 import sys
 import tempfile
 import threading
+import types
 
 import numba
 
+from . import _private
 from ._cache_guard import package_digest
 
 __all__ = ["cache_dir", "build_driver"]
@@ -34,16 +41,14 @@ _lock = threading.Lock()
 _memo: dict = {}
 
 
-def cache_dir() -> str:
-    """Where generated drivers live: ``KKPY_CACHE_DIR`` or ``~/.cache/kkpy``."""
-    root = os.environ.get("KKPY_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kkpy")
-    return root
+def cache_dir():
+    """kkpy's private cache directory (see :mod:`~kkpy.core._private`), or None."""
+    return _private.private_dir()
 
 
-def drivers_dir() -> str:
-    """Where compiled code's files live: the generated drivers and kkpy's source stamp."""
-    return os.path.join(cache_dir(), "drivers")
+def drivers_dir():
+    """Where the generated drivers live, or None (then they are compiled in memory)."""
+    return _private.private_dir("drivers")
 
 
 def _import_line(alias, obj):
@@ -79,44 +84,58 @@ def _file_digest(path, _seen={}):
     return digest
 
 
-def _write_once(path, text):
-    """Create ``path`` with ``text`` atomically; concurrent writers (MPI ranks) are harmless."""
-    if os.path.exists(path):
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+def _verified(path, text):
+    """Make ``path`` hold exactly ``text``: kept if it does, else replaced atomically.
+
+    Concurrent writers (MPI ranks) write identical bytes, so any winner is right.
+    """
+    data = text.encode()
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                return
+    except FileNotFoundError:
+        pass
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        try:
-            # link() fails if another process won the race; its file is identical,
-            # and keeping the first one keeps numba's cache stamp stable.
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:
-            os.replace(tmp, path)
-            tmp = None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _drivers_package():
     """Make generated modules importable as ``kkpy_drivers.<name>``.
 
     Generated kernels (see :func:`build_kernel`) are called from generated
-    drivers, which import them by name; a package whose path is the cache
-    folder lets that import work in any process.
+    drivers, which import them by name.  Each is put in ``sys.modules``
+    when kkpy builds it; the package has no search path, so Python never
+    imports a file from the cache folder by itself.
     """
     pkg = sys.modules.get("kkpy_drivers")
     if pkg is None:
-        import types
-
         pkg = types.ModuleType("kkpy_drivers")
-        pkg.__path__ = [drivers_dir()]
+        pkg.__path__ = []
         sys.modules["kkpy_drivers"] = pkg
     return pkg
+
+
+def _load(modname, path, text):
+    """Execute ``text`` (already verified to be ``path``'s content) as module ``modname``."""
+    module = sys.modules.get(modname)
+    if module is None:
+        module = types.ModuleType(modname)
+        module.__file__ = path
+        code = compile(text, path, "exec")  # numba finds the file, and its cache, by this name
+        sys.modules[modname] = module
+        try:
+            exec(code, module.__dict__)
+        except BaseException:
+            del sys.modules[modname]
+            raise
+    return module
 
 
 def build_kernel(source: str, func_name: str, bindings: dict, *, fastmath=False,
@@ -203,21 +222,17 @@ def _build(source, func_name, bindings, parallel, fastmath, target, decorate=Tru
         header.insert(0, "from kkpy.core._kernel import as_kernel as _as_kernel")
         text = "\n".join(header) + "\n\n" + body + "\n"
         digest = hashlib.sha1("\0".join(digests).encode()).hexdigest()[:20]
-        path = os.path.join(drivers_dir(), f"kkdrv_{digest}.py")
+        folder = drivers_dir()
         try:
-            _write_once(path, text)
+            if folder is None:
+                raise OSError("no private cache directory")
+            path = os.path.join(folder, f"kkdrv_{digest}.py")
+            _verified(path, text)
         except OSError:
-            importable = False  # read-only home: fall back to an in-memory driver
+            importable = False  # no safe or writable folder: an in-memory driver
         else:
             _drivers_package()
-            modname = f"kkpy_drivers.kkdrv_{digest}"
-            module = sys.modules.get(modname)
-            if module is None:
-                spec = importlib.util.spec_from_file_location(modname, path)
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-                sys.modules[modname] = module
-            return getattr(module, func_name)
+            return getattr(_load(f"kkpy_drivers.kkdrv_{digest}", path, text), func_name)
     from ._kernel import as_kernel
 
     namespace = {"np": __import__("numpy"), "numba": numba, "prange": numba.prange}

@@ -65,7 +65,7 @@ def build_parser():
                "package index is another project). 'kkpy-dnn COMMAND --help' for a command.")
     parser.add_argument("--version", action="version",
                         version=f"{PROG} (kkpy-kokkos) {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench,cache}")
 
     run = sub.add_parser(
         "run", help="run inference and check the categories",
@@ -113,6 +113,13 @@ def build_parser():
     gen.add_argument("--gzip", action="store_true",
                      help="write .tsv.gz files (default: plain .tsv)")
     gen.set_defaults(func=_cmd_generate)
+
+    cache = sub.add_parser("cache", help="show (--info) or empty (--clear) kkpy's cache",
+                           description="Show where kkpy keeps parsed files and compiled code, "
+                                       "and their size (--info, the default), or remove them.")
+    cache.add_argument("--info", action="store_true", help="show the cache (the default)")
+    cache.add_argument("--clear", action="store_true", help="remove every cached file")
+    cache.set_defaults(func=_cmd_cache)
 
     bench = sub.add_parser("bench", help="kkpy, scipy and GraphBLAS side by side "
                                          "('kkpy-dnn bench --help')", add_help=False)
@@ -343,6 +350,12 @@ def _cmd_generate(args):
     print(f"wrote {args.neurons} neurons x {args.layers} layers and {args.images} synthetic "
           f"images to {args.out}")
     return 0
+
+
+def _cmd_cache(args):
+    from ._cache import command
+
+    return command(empty=args.clear)
 
 
 def _cmd_bench(args):

@@ -137,7 +137,7 @@ def _read(path, shape, cache, rows=None):
     """
     root = _cache.cache_root(cache)
     how = f"tsv shape={tuple(shape)} float32 {np.dtype(_INDEX)}"
-    m = _cache.load(root, path, how, rows)
+    m = _cache.load(root, path, how, rows, shape)
     if m is not None:
         return m
     if rows is not None:

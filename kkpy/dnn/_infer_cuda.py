@@ -38,6 +38,10 @@ import numpy as np
 from numba import cuda
 from numba.core import config
 
+from ..core import _numba_cache
+
+_numba_cache.install()  # numba-cuda may keep its own list of cache locators
+
 __all__ = ["CudaNetwork", "infer_cuda"]
 
 _SIM = bool(config.ENABLE_CUDASIM)

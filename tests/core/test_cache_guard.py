@@ -4,22 +4,26 @@ import os
 import pytest
 
 from kkpy.core import _cache_guard as guard
+from kkpy.core._numba_cache import PrivateLocator
 
 
 @pytest.fixture
 def package(tmp_path, monkeypatch):
-    """A stand-in package: one module with a numba cache file beside it."""
+    """A stand-in package: one module, with a numba cache file in kkpy's own folder."""
     pkg = tmp_path / "pkg"
     (pkg / "__pycache__").mkdir(parents=True)
     (pkg / "mod.py").write_text("x = 1\n")
     monkeypatch.setattr(guard, "_PACKAGE", str(pkg))
     monkeypatch.setattr(guard, "_digest", None)
-    monkeypatch.setattr(guard.numba.config, "CACHE_DIR", "")
     return pkg
 
 
-def cached(pkg):
-    f = pkg / "__pycache__" / "mod.f-1.py311.nbi"
+def cached(pkg, root=None):
+    """A numba cache file of ``pkg/mod.py`` where kkpy keeps it (below ``root``)."""
+    root = pkg.parent / "stamps" if root is None else root
+    folder = root / PrivateLocator.get_suitable_cache_subpath(str(pkg / "mod.py"))
+    folder.mkdir(parents=True, exist_ok=True)
+    f = folder / "mod.f-1.py311.nbi"
     f.write_bytes(b"index")
     return f
 
@@ -75,6 +79,18 @@ def test_an_unwritable_stamp_folder_is_ignored(package, tmp_path):
     f = cached(package)
     guard.check(str(blocker / "stamps"))         # cannot create it: no error, nothing removed
     assert f.exists()
+
+
+def test_only_its_own_folder_is_ever_cleared(package, tmp_path):
+    """A fresh cache folder (a new KKPY_CACHE_DIR) clears nothing elsewhere: not numba's
+    files beside the sources, not another cache folder's."""
+    beside = package / "__pycache__" / "mod.f-1.py311.nbi"
+    beside.write_bytes(b"someone else's")
+    check(package, tmp_path / "other")
+    other = cached(package, tmp_path / "other")
+    (package / "mod.py").write_text("x = 2\n")
+    check(package, tmp_path / "fresh")
+    assert beside.exists() and other.exists()
 
 
 def test_driver_names_depend_on_the_package_sources(package):
