@@ -400,12 +400,15 @@ class CrsMatrix:
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        """``A / s`` for a scalar ``s``, with numpy's dtype rules; same structure."""
+        """``A / s`` for a scalar ``s``: ``A * (1 / s)`` in float64 or complex, as scipy does it."""
         from ._dropin import is_scalar, map_values
 
         if not is_scalar(other):
             return NotImplemented
-        return map_values(self, np.asarray(self.values) / other)
+        values = np.asarray(self.values)
+        if np.can_cast(values.dtype, np.float64):  # scipy: even float32 / float32 is float64
+            values = values.astype(np.float64)
+        return map_values(self, values * (1.0 / other))
 
     # -- the LinearOperator protocol (scipy.sparse.linalg.aslinearoperator) --------
 
