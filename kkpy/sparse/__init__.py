@@ -8,6 +8,33 @@ runs on any execution space; every entry point takes ``space=None``,
 meaning the default space.  Anything that takes a :class:`CrsMatrix` also
 takes a scipy.sparse matrix or array.
 
+For scipy users, :func:`matmul` and :func:`matvec` are drop-ins: they
+take a scipy.sparse matrix or array, a pydata/sparse array, a CrsMatrix
+or a dense array, and give back what they were given, with scipy's dtype
+rules; CrsMatrix itself works with scipy's operators and
+``scipy.sparse.linalg``.  The rules of their results, the same for the
+functions and the operators:
+
+* **Kind.**  A sparse result takes the kind of the left sparse operand,
+  as in scipy (``csr_matrix @ csr_array`` is a ``csr_matrix``): a
+  CrsMatrix gives a CrsMatrix, a scipy matrix or array a CSR one of the
+  same family (CSC for a CSC left operand), pydata the same pydata class.
+  A product with a dense operand is dense (an ndarray; an ``np.matrix``
+  for an ``np.matrix``).
+* **Dtype.**  scipy's: ``np.result_type`` of the operands (int32 @ int32
+  is int32, float32 @ int64 float64, bool @ bool bool), integers wrapping
+  on overflow as scipy's do.  Kernels compute in float32, float64,
+  complex64, complex128 or int64, into which every other dtype maps
+  exactly.  A CrsMatrix stores integers as int64, so a CrsMatrix result
+  holds int64 where scipy would hold a narrower integer.  ``longdouble``
+  and ``clongdouble`` raise TypeError: nothing is rounded.
+* **Explicit zeros.**  Products and sums store only nonzero entries, as
+  scipy does: an entry whose value is exactly 0 (cancelled, or the
+  product of a stored zero) is dropped.  Operations that map entries one
+  to one (scalar ``*`` and ``/``, negation, transpose, conversions) keep
+  the structure, stored zeros included, as scipy does.  (The Kokkos-style
+  :func:`spgemm` and :func:`spadd` keep every computed entry unless told.)
+
 Examples
 --------
 >>> import numpy as np, scipy.sparse as sp
@@ -29,6 +56,7 @@ from ._transpose import transpose
 from ._chain import prepare_chain, spgemm_chain
 from ._validate import unsafe_skip_validation
 from ._warmup import warmup
+from ._dropin import matmul, matvec
 
 __all__ = [
     "CrsMatrix", "as_crs", "transpose",
@@ -36,6 +64,7 @@ __all__ = [
     "use_row_bitmaps",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
     "spgemm_chain", "prepare_chain", "DeviceCrs", "unsafe_skip_validation", "warmup",
+    "matmul", "matvec",
 ]
 
 

@@ -7,21 +7,16 @@ import numpy as np
 
 from ..core._views import View
 from . import _validate
+from ._dtypes import storage_dtype
 
 __all__ = ["CrsMatrix", "as_crs", "crs_arrays"]
 
-_VALUE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
 
 def value_dtype(dtype):
-    """The value dtype kkpy stores for ``dtype``: float32 or float64 (integers become float64)."""
-    dtype = np.dtype(dtype)
-    if dtype in _VALUE_DTYPES:
-        return dtype
-    if dtype.kind in "biuf":
-        return np.dtype(np.float64)
-    raise TypeError(f"CrsMatrix values must be real numbers, got dtype {dtype}")
+    """The value dtype kkpy stores for ``dtype`` (see :func:`~kkpy.sparse._dtypes.storage_dtype`)."""
+    return storage_dtype(dtype)
 
 
 def _index_array(a, name):
@@ -45,8 +40,16 @@ class CrsMatrix:
     Row ``i`` holds the entries ``row_map[i]`` to ``row_map[i + 1] - 1``:
     column ``entries[p]`` with value ``values[p]``.  The three arrays are
     :class:`kkpy.View` s; construction does not copy arrays that already have
-    supported dtypes (float32/float64 values, int32/int64 indices; both index
-    arrays get the wider of their two dtypes).
+    supported dtypes (float32, float64, complex64, complex128 or int64
+    values, int32/int64 indices; both index arrays get the wider of their
+    two dtypes).  Booleans and other integers are stored as int64 (uint64
+    is refused), float16 as float64; extended precision is refused.
+
+    It lives in scipy's world too: ``@`` with sparse and dense operands
+    both ways, ``+``, ``-``, scalar ``*`` and ``/``, scipy's attributes
+    (``indptr``, ``indices``, ``data`` read-only, ``format``, ``tocsr``)
+    and the LinearOperator protocol, so ``scipy.sparse.linalg.cg(A, b)``
+    takes it.  See :mod:`kkpy.sparse` for the rules of the results.
 
     Two call forms::
 
@@ -55,7 +58,7 @@ class CrsMatrix:
 
     Parameters
     ----------
-    values : array_like of float
+    values : array_like of numbers
     entries : array_like of int
         Column of each entry.  Columns within a row need not be sorted nor
         distinct (see :meth:`sort_and_merge`).
@@ -164,7 +167,7 @@ class CrsMatrix:
 
     @property
     def dtype(self):
-        """Dtype of the values (float32 or float64)."""
+        """Dtype of the values (float32, float64, complex64, complex128 or int64)."""
         return self.values.dtype
 
     @property
@@ -190,8 +193,8 @@ class CrsMatrix:
     def from_scipy(cls, matrix, label=None):
         """Wrap a ``scipy.sparse`` matrix or array, sharing its arrays when it is CSR.
 
-        Other formats are converted to CSR first; values other than
-        float32/float64 are converted to float64.
+        Other formats are converted to CSR first; values are stored as
+        :class:`CrsMatrix` says (integers as int64).
 
         Examples
         --------
@@ -313,23 +316,177 @@ class CrsMatrix:
         return CrsMatrix(np.asarray(self.values).astype(dtype), self.entries, self.row_map,
                          self._ncols, label=self.label, check=not self._trusted)
 
+    # -- scipy's world ---------------------------------------------------------
+    # numpy defers every operator to ours (``ndarray @ A`` calls ``A.__rmatmul__``).
+    __array_ufunc__ = None
+    #: Always ``"csr"`` (scipy.sparse's attribute).
+    format = "csr"
+    #: Always 2.
+    ndim = 2
+
+    @property
+    def indptr(self):
+        """``row_map`` as scipy names it: a read-only ndarray view (no copy)."""
+        return _readonly(self.row_map)
+
+    @property
+    def indices(self):
+        """``entries`` as scipy names it: a read-only ndarray view (no copy)."""
+        return _readonly(self.entries)
+
+    @property
+    def data(self):
+        """``values`` as scipy names it: a read-only ndarray view (no copy)."""
+        return _readonly(self.values)
+
+    def tocsr(self):
+        """This matrix in scipy's world: a ``scipy.sparse.csr_array`` sharing its arrays.
+
+        As pydata/sparse's ``tocsr``, it leaves the library for scipy; it is
+        :meth:`to_scipy`.
+
+        Examples
+        --------
+        >>> A = CrsMatrix([1.0, 2.0], [1, 0], [0, 1, 2], 2)
+        >>> type(A.tocsr()).__name__, A.tocsr().nnz
+        ('csr_array', 2)
+        """
+        return self.to_scipy()
+
     def __matmul__(self, other):
-        """``A @ B`` is :func:`~kkpy.sparse.spgemm`, ``A @ x`` :func:`~kkpy.sparse.spmv`."""
-        import scipy.sparse as sp
-
-        if isinstance(other, CrsMatrix) or sp.issparse(other):
-            from ._spgemm import spgemm
-
-            return spgemm(self, other)
-        x = np.asarray(other)
-        if x.ndim not in (1, 2):
+        """``A @ B``: :func:`kkpy.sparse.matmul` (a CrsMatrix for a sparse ``B``, dense for dense)."""
+        if not _operand(other):
             return NotImplemented
-        from ._spmv import spmv
+        from ._dropin import matmul
 
-        dtype = np.result_type(self.dtype, x.dtype)
-        y = np.zeros((self.nrows,) + x.shape[1:], dtype=dtype)
-        spmv(1, self, x, 0, y)
-        return y
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        """``B @ A`` for a scipy.sparse, pydata or dense ``B`` (whose kind the result takes)."""
+        if not _operand(other):
+            return NotImplemented
+        from ._dropin import matmul
+
+        return matmul(other, self)
+
+    def __add__(self, other):
+        """``A + B`` for a sparse ``B`` (:func:`kkpy.sparse.spadd`, zeros dropped as in scipy)."""
+        from ._dropin import add
+
+        return add(self, other, 1)
+
+    def __radd__(self, other):
+        from ._dropin import add
+
+        return add(other, self, 1)
+
+    def __sub__(self, other):
+        """``A - B`` for a sparse ``B`` (as ``+``)."""
+        from ._dropin import add
+
+        return add(self, other, -1)
+
+    def __rsub__(self, other):
+        from ._dropin import add
+
+        return add(other, self, -1)
+
+    def __neg__(self):
+        """``-A``: same structure, negated values."""
+        from ._dropin import map_values
+
+        return map_values(self, np.negative(np.asarray(self.values)))
+
+    def __mul__(self, other):
+        """``A * s`` for a scalar ``s``, with numpy's dtype rules; same structure."""
+        from ._dropin import is_scalar, map_values
+
+        if not is_scalar(other):
+            return NotImplemented
+        return map_values(self, np.asarray(self.values) * other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        """``A / s`` for a scalar ``s``: ``A * (1 / s)`` in float64 or complex, as scipy does it."""
+        from ._dropin import is_scalar, map_values
+
+        if not is_scalar(other):
+            return NotImplemented
+        values = np.asarray(self.values)
+        if np.can_cast(values.dtype, np.float64):  # scipy: even float32 / float32 is float64
+            values = values.astype(np.float64)
+        return map_values(self, values * (1.0 / other))
+
+    # -- the LinearOperator protocol (scipy.sparse.linalg.aslinearoperator) --------
+
+    def matvec(self, x):
+        """``A @ x`` for a dense vector (or block of vectors)."""
+        from ._dropin import matmul
+
+        return matmul(self, x)
+
+    def matmat(self, X):
+        """``A @ X`` for a dense 2-D ``X``."""
+        return self.matvec(_two_d("matmat", X))
+
+    def rmatvec(self, x):
+        """``A^H @ x`` (the conjugate transpose) for a dense vector (or block of vectors)."""
+        from ._dropin import adjoint_apply
+
+        return adjoint_apply(self, x)
+
+    def rmatmat(self, X):
+        """``A^H @ X`` for a dense 2-D ``X``."""
+        return self.rmatvec(_two_d("rmatmat", X))
+
+    def dot(self, other):
+        """``A * other`` for a scalar, else ``A @ other`` (scipy's ``dot``)."""
+        from ._dropin import is_scalar
+
+        return self * other if is_scalar(other) else self @ other
+
+    def conj(self):
+        """A copy with conjugated values (the values copied for real dtypes too)."""
+        from ._dropin import map_values
+
+        return map_values(self, np.conj(np.asarray(self.values)))
+
+    @property
+    def H(self):  # noqa: N802  (scipy spelling)
+        """The conjugate transpose.
+
+        Examples
+        --------
+        >>> A = CrsMatrix([1 + 2j], [1], [0, 1, 1], 2)
+        >>> A.H.toarray()
+        array([[0.+0.j, 0.+0.j],
+               [1.-2.j, 0.+0.j]])
+        """
+        T = self.transpose()
+        if T.dtype.kind == "c":
+            np.conjugate(T.values, out=T.values)
+        return T
+
+
+def _two_d(what, X):
+    if np.ndim(X) != 2:
+        raise ValueError(f"{what}: X must be 2-D, got shape {np.shape(X)}")
+    return X
+
+
+def _readonly(view):
+    a = np.asarray(view).view()  # a new ndarray object on the same memory
+    a.flags.writeable = False
+    return a
+
+
+def _operand(x):
+    """Whether ``@`` should try ``x``: sparse, or dense (an array, list or tuple)."""
+    from ._dropin import _kind
+
+    return _kind(x) != "dense" or isinstance(x, (np.ndarray, list, tuple)) or \
+        hasattr(x, "__array__")
 
 
 def as_crs(x):

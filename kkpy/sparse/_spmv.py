@@ -7,6 +7,8 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
 from . import _device, _validate
+from ._crs import as_crs
+from ._dtypes import COMPUTE
 from .impl import _spmv_kernels as K
 
 __all__ = ["spmv"]
@@ -27,14 +29,16 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         Length ``ncols`` (``nrows`` for mode ``"T"``), or a 2-D multivector
         with one column per vector.  On the Cuda space a CudaSpace View.
     y : ndarray or View
-        Float array of length ``nrows`` (``ncols`` for ``"T"``), 2-D with
-        ``x``; updated in place.  On the Cuda space a CudaSpace View, which
+        Array of length ``nrows`` (``ncols`` for ``"T"``), 2-D with ``x``,
+        of float32, float64, complex64, complex128 or int64 (holding the
+        products of ``A``'s and ``x``'s dtypes); updated in place.  On the Cuda space a CudaSpace View, which
         stays in GPU memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace,
         y)`` copies it back).
     mode : {"N", "T"}
         ``op(A) = A`` or ``A^T``.  ``"T"`` scatters rows of ``A`` with atomic
         adds instead of forming the transpose, so on several threads its
-        last bits may vary from run to run.
+        last bits may vary from run to run (complex values: the transpose
+        is formed).
     space : ExecutionSpace, optional
         Where to run; the default space if omitted.  On a Cuda space
         (``kkpy.Cuda()``) the same kernels run on the GPU.
@@ -57,13 +61,19 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     space = space or DefaultExecutionSpace()
     if mode not in ("N", "T"):
         raise ValueError(f"spmv: mode must be 'N' or 'T', got {mode!r}")
-    for name, s in (("alpha", alpha), ("beta", beta)):
-        if not isinstance(s, numbers.Number) or isinstance(s, complex):
-            raise TypeError(f"spmv: {name} must be a real scalar, got {s!r}")
     x = np.asarray(x)
     yarr = np.asarray(y)
-    if not isinstance(y, np.ndarray) or yarr.dtype.kind != "f":
-        raise TypeError("spmv: y must be a float ndarray or View (it is updated in place)")
+    if not isinstance(y, np.ndarray) or yarr.dtype not in COMPUTE:
+        raise TypeError("spmv: y must be an ndarray or View of float32, float64, complex64, "
+                        "complex128 or int64 (it is updated in place)")
+    for name, s in (("alpha", alpha), ("beta", beta)):
+        if not isinstance(s, numbers.Number) or not np.can_cast(
+                np.result_type(yarr.dtype, s), yarr.dtype, "same_kind"):
+            raise TypeError(f"spmv: {name} must be a scalar that y's dtype {yarr.dtype} "
+                            f"holds, got {s!r}")
+    if not np.can_cast(np.result_type(A.dtype, x.dtype), yarr.dtype, "same_kind"):
+        raise TypeError(f"spmv: y's dtype {yarr.dtype} cannot hold products of A's {A.dtype} "
+                        f"and x's {x.dtype}")
     nin, nout = (A.ncols, A.nrows) if mode == "N" else (A.nrows, A.ncols)
     if x.ndim not in (1, 2) or x.shape[0] != nin or yarr.ndim != x.ndim or yarr.shape[0] != nout \
             or yarr.shape[1:] != x.shape[1:]:
@@ -79,6 +89,10 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         parallel_for("kkpy.sparse.spmv", RangePolicy(space, 0, A.nrows), kern, alpha, *arrays,
                      x, beta, yarr)
         return
+    if yarr.dtype.kind == "c":  # no complex atomics: multiply by the transpose instead
+        from ._transpose import transpose
+
+        return spmv(alpha, transpose(A, space), x, beta, y, "N", space)
     width = yarr.shape[1] if yarr.ndim == 2 else 1
     y2 = yarr.reshape(nout, width)
     x2 = x.reshape(nin, width)

@@ -51,9 +51,9 @@ def test_from_coo_keeps_explicit_zeros_and_matches_scipy(t):
     assert same(C.to_scipy(), S)            # scipy keeps summed and explicit zeros too
 
 
-def test_from_coo_converts_integer_values_to_float64():
+def test_from_coo_stores_integer_values_as_int64():
     C = CrsMatrix.from_coo([0, 0], [1, 1], np.array([2, 3], np.int16), (1, 2))
-    assert C.dtype == np.float64 and C.values.tolist() == [5.0]
+    assert C.dtype == np.int64 and C.values.tolist() == [5]
 
 
 @given(A=crs(kind="float"))
@@ -104,12 +104,18 @@ def test_as_crs_returns_a_crs_matrix_itself_and_refuses_dense_arrays():
         CrsMatrix.from_scipy(np.eye(2))
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.bool_])
+@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.bool_, np.int8, np.complex64])
 def test_from_scipy_value_dtypes(dtype):
     S = sp.csr_array(np.array([[0, 1], [1, 1]], dtype))
     A = CrsMatrix.from_scipy(S)
-    assert A.dtype == (np.float32 if dtype == np.float32 else np.float64)
+    assert A.dtype == (np.int64 if np.dtype(dtype).kind in "biu" else dtype)
     assert np.array_equal(A.toarray(), S.toarray().astype(A.dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.longdouble, np.clongdouble, np.uint64])
+def test_values_that_do_not_fit_are_refused_not_rounded(dtype):
+    with pytest.raises(TypeError, match=np.dtype(dtype).name):
+        CrsMatrix(np.ones(1, dtype), [0], [0, 1], 1)
 
 
 @given(A=crs(kind="float"))
@@ -158,7 +164,7 @@ def test_zero_sized_matrices(shape):
     (([0], [0], [1.0], (1, -1)), {}, ValueError, "non-negative"),
     (([0], [0], [1.0], (1,)), {}, ValueError, "two integers"),
     (([0], [0], [1.0], (1, 1)), {"index_dtype": np.int16}, TypeError, "int32 or int64"),
-    (([0], [0], ["a"], (1, 1)), {}, TypeError, "real numbers"),
+    (([0], [0], ["a"], (1, 1)), {}, TypeError, "must be numbers"),
 ])
 def test_from_coo_refuses_bad_triples(args, kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -91,10 +91,14 @@ def test_transpose_mode_on_one_thread_repeats_its_bits():
     ({"x": np.ones(3)}, ValueError, "needs x of 2"),
     ({"y": np.ones(3)}, ValueError, "y of 2"),
     ({"x": np.ones((2, 2))}, ValueError, "same number of columns"),
-    ({"y": np.ones(2, np.int64)}, TypeError, "float ndarray"),
-    ({"y": [0.0, 0.0]}, TypeError, "float ndarray"),
-    ({"alpha": 1j}, TypeError, "alpha must be a real scalar"),
-    ({"beta": "1"}, TypeError, "beta must be a real scalar"),
+    ({"y": np.ones(2, np.int64), "alpha": 1, "beta": 0}, TypeError,
+     "y's dtype int64 cannot hold products of A's float64"),
+    ({"y": np.ones(2, np.int64)}, TypeError, "alpha must be a scalar that y's dtype int64 holds"),
+    ({"y": np.ones(2, np.int32)}, TypeError, "y must be an ndarray or View of float32"),
+    ({"y": [0.0, 0.0]}, TypeError, "y must be an ndarray"),
+    ({"alpha": 1j}, TypeError, "alpha must be a scalar that y's dtype float64 holds"),
+    ({"beta": "1"}, TypeError, "beta must be a scalar"),
+    ({"A": CrsMatrix.from_coo([0], [1], [1j], (2, 2))}, TypeError, "cannot hold products"),
 ])
 def test_bad_arguments_raise(kwargs, error, message):
     args = {"alpha": 1.0, "A": CrsMatrix.from_coo([0], [1], [1.0], (2, 2)), "x": np.ones(2),

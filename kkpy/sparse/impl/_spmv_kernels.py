@@ -12,7 +12,7 @@ from kkpy.core._kernel import kernel
 @kernel
 def spmv_row(i, alpha, row_map, entries, values, x, beta, y):
     """Row ``i`` of ``y = beta*y + alpha*A*x``."""
-    s = 0.0
+    s = 0  # numba widens it to the products' type: int64 stays exact, complex stays complex
     for p in range(row_map[i], row_map[i + 1]):
         s += values[p] * x[entries[p]]
     if beta == 0:
@@ -25,7 +25,7 @@ def spmv_row(i, alpha, row_map, entries, values, x, beta, y):
 def spmv_row_mv(i, alpha, row_map, entries, values, x, beta, y):
     """Row ``i`` of ``Y = beta*Y + alpha*A*X`` for multivectors (one column per vector)."""
     for r in range(y.shape[1]):
-        s = 0.0
+        s = 0
         for p in range(row_map[i], row_map[i + 1]):
             s += values[p] * x[entries[p], r]
         if beta == 0:
