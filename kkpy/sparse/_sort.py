@@ -7,46 +7,44 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _validate
-from ._crs import CrsMatrix, value_dtype
+from ._crs import CrsMatrix, crs_arrays, value_dtype
+from ._transpose import bucket, nblocks
 from .impl import _common
 from .impl import _sort_kernels as K
+from .impl import _transpose_kernels as T
+from .impl._blocks import BLOCKS_PER_THREAD, even_blocks, row_blocks, threads_of
 
 _INT32_MAX = np.iinfo(np.int32).max
 
 
-def _check_key_range(ncols, n):
-    if ncols * max(n, 1) >= 2 ** 63:
-        raise ValueError(f"{n} entries with {ncols} columns are too many to sort with 64-bit keys")
-
-
-def _merge(space, row_map, keys, L, vals, ncols, index_dtype, label):
-    """Sort each row's keys and write the merged rows."""
+def _sort_merge(space, row_map, src_ent, src_val, ent, val, ncols, label):
+    """Sort each row of ``src`` into ``ent``/``val`` and sum duplicates (may be ``src``)."""
     n = row_map.shape[0] - 1
+    bounds = row_blocks(row_map, threads_of(space) * BLOCKS_PER_THREAD)
+    blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
     counts = np.empty(n, np.int64)
-    rows = RangePolicy(space, 0, n)
-    parallel_for("kkpy.sparse.sort_rows", rows, K.sort_row_count, row_map, keys, L, counts)
-    out_map = np.empty(n + 1, index_dtype)
-    parallel_scan("kkpy.sparse.merged_row_map", rows, _common.value_at, counts, out=out_map)
+    parallel_for("kkpy.sparse.sort_rows", blocks, K.sort_rows, bounds, row_map, src_ent,
+                 src_val, ent, val, counts)
+    out_map = np.empty(n + 1, row_map.dtype)
+    parallel_scan("kkpy.sparse.merged_row_map", RangePolicy(space, 0, n), _common.value_at,
+                  counts, out=out_map)
     nnz = int(out_map[-1])
-    entries = np.empty(nnz, index_dtype)
-    values = np.empty(nnz, vals.dtype)
-    parallel_for("kkpy.sparse.merge_rows", rows, K.merge_row, row_map, keys, L, vals, out_map,
-                 entries, values)
-    return CrsMatrix(values, entries, out_map, ncols, label=label, check=False)
+    if nnz < ent.shape[0]:
+        out_ent = np.empty(nnz, ent.dtype)
+        out_val = np.empty(nnz, val.dtype)
+        parallel_for("kkpy.sparse.merge_rows", blocks, K.merge_rows, bounds, row_map, ent, val,
+                     out_map, out_ent, out_val)
+        ent, val = out_ent, out_val
+    return CrsMatrix(val, ent, out_map, ncols, label=label, check=False)
 
 
 def sort_and_merge(A, space=None):
     """``A`` with rows sorted by column and duplicates summed (in their order in the row)."""
     A = _validate.matrix(A, "sort_and_merge", space=space)
     space = space or DefaultExecutionSpace()
-    L = np.int64(A.nnz)
-    _check_key_range(A.ncols, A.nnz)
-    row_map = np.asarray(A.row_map)
-    keys = np.empty(A.nnz, np.int64)
-    parallel_for("kkpy.sparse.row_keys", RangePolicy(space, 0, A.nrows), K.row_keys, row_map,
-                 np.asarray(A.entries), L, keys)
-    return _merge(space, row_map, keys, L, np.asarray(A.values), A.ncols, A.index_dtype,
-                  A.label)
+    row_map, entries, values = crs_arrays(A)
+    return _sort_merge(space, row_map, entries, values, np.empty_like(entries),
+                       np.empty_like(values), A.ncols, A.label)
 
 
 def _shape(shape):
@@ -68,7 +66,7 @@ def _coords(a, name, n, limit):
     if n and (a.min() < 0 or a.max() >= limit):
         raise ValueError(f"from_coo: {name} must lie in [0, {limit}), got "
                          f"[{a.min()}, {a.max()}]")
-    return a.astype(np.int64, copy=False)
+    return a if a.dtype in (np.int32, np.int64) else a.astype(np.int64)
 
 
 def from_coo(rows, cols, vals, shape, space=None, index_dtype=None, label=None):
@@ -87,18 +85,13 @@ def from_coo(rows, cols, vals, shape, space=None, index_dtype=None, label=None):
     index_dtype = np.dtype(index_dtype)
     if index_dtype not in (np.int32, np.int64):
         raise TypeError(f"index_dtype must be int32 or int64, got {index_dtype}")
-    _check_key_range(ncols, n)
     # counts, row map, cursor (per row); keys, merged entries and values (per entry)
     _validate.fits(24 * (nrows + 1) + (16 + index_dtype.itemsize + vals.itemsize) * n,
                    f"from_coo of a {nrows} x {ncols} matrix with {n} entries")
-    L = np.int64(n)
-    counts = np.zeros(nrows, np.int64)
-    entries = RangePolicy(space, 0, n)
-    parallel_for("kkpy.sparse.coo_count", entries, K.count_rows, rows, counts)
-    row_map = np.empty(nrows + 1, np.int64)
-    parallel_scan("kkpy.sparse.coo_row_map", RangePolicy(space, 0, nrows), _common.value_at,
-                  counts, out=row_map)
-    cursor = row_map[:-1].copy()
-    keys = np.empty(n, np.int64)
-    parallel_for("kkpy.sparse.coo_scatter", entries, K.scatter_keys, rows, cols, L, cursor, keys)
-    return _merge(space, row_map, keys, L, vals, ncols, index_dtype, label)
+    ebounds = even_blocks(n, nblocks(space, n, nrows))
+    row_map, cnt = bucket(space, ebounds, rows, nrows, index_dtype)
+    ent = np.empty(n, index_dtype)
+    val = np.empty(n, vals.dtype)
+    parallel_for("kkpy.sparse.coo_fill", RangePolicy(space, 0, cnt.shape[0]), T.scatter_coo,
+                 ebounds, rows, cols, vals, cnt, ent, val)
+    return _sort_merge(space, row_map, ent, val, ent, val, ncols, label)

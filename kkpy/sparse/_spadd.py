@@ -5,13 +5,15 @@ import numbers
 
 import numpy as np
 
-from .. import DefaultExecutionSpace, RangePolicy, parallel_for
+from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _device, _validate
 from ._accumulate import plan_rows
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
-from ._staged import glue_space, run_staged
+from ._staged import glue_space, index_dtype_for, run_staged
+from .impl import _common
 from .impl import _spadd_kernels as K
+from .impl._blocks import BLOCKS_PER_THREAD, row_blocks, threads_of
 
 __all__ = ["SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd"]
 
@@ -177,7 +179,10 @@ def spadd(alpha, A, beta, B, space=None, algorithm="auto"):
         :class:`~kkpy.sparse.DeviceCrs`, which stays in GPU memory
         (``.to_host()`` copies it back).
     algorithm : {"auto", "dense", "hash"}
-        The Cuda space has only ``"hash"`` (which ``"auto"`` means there).
+        On the host ``"auto"`` merges the rows when both operands' rows are
+        sorted without repeated columns (scipy's way), and otherwise picks
+        an accumulator as :class:`SpAddHandle` does.  The Cuda space has
+        only ``"hash"`` (which ``"auto"`` means there).
 
     Returns
     -------
@@ -198,5 +203,45 @@ def spadd(alpha, A, beta, B, space=None, algorithm="auto"):
     if gpu:
         return _device.spadd(alpha, A, beta, B, algorithm, gpu)
     h = SpAddHandle(algorithm)
+    if algorithm == "auto":
+        _scalar("spadd", "alpha", alpha)
+        _scalar("spadd", "beta", beta)
+        A, B = _operands("spadd", A, B)
+        C = _merged(space or DefaultExecutionSpace(), alpha, A, beta, B)
+        if C is not None:
+            return C
     C = spadd_symbolic(h, A, B, space=space, check=False)  # nothing can change in between
     return spadd_numeric(h, alpha, A, beta, B, C, space=space)
+
+
+def _merged(space, alpha, A, beta, B):
+    """``alpha*A + beta*B`` by merging rows, or None if a row of either is not strictly sorted.
+
+    scipy's ``csr_plus_csr`` way: when both operands are sorted without
+    repeated columns (what most hold), one merge per row counts the result's
+    columns and a second writes them, with no accumulator.  The check rides
+    on the counting pass, which stops at the first unsorted row.
+    """
+    a_rm, a_ent, a_val = crs_arrays(A)
+    b_rm, b_ent, b_val = crs_arrays(B)
+    bounds = row_blocks(a_rm, threads_of(space) * BLOCKS_PER_THREAD)
+    blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
+    counts = np.empty(A.nrows, np.int64)
+    unsorted = np.zeros(bounds.shape[0] - 1, np.uint8)
+    parallel_for("kkpy.sparse.spadd_merge_count", blocks, K.merge_count, bounds, a_rm, a_ent,
+                 b_rm, b_ent, counts, unsorted)
+    if unsorted.any():
+        return None
+    index = index_dtype_for(np.result_type(A.index_dtype, B.index_dtype), A.nnz + B.nnz,
+                            A.ncols)
+    c_rm = np.empty(A.nrows + 1, index)
+    parallel_scan("kkpy.sparse.spadd_merge_row_map", RangePolicy(space, 0, A.nrows),
+                  _common.value_at, counts, out=c_rm)
+    nnz = int(c_rm[-1])
+    vdtype = np.result_type(A.dtype, B.dtype)
+    c_ent = np.empty(nnz, index)
+    c_val = np.empty(nnz, vdtype)
+    t = vdtype.type
+    parallel_for("kkpy.sparse.spadd_merge_fill", blocks, K.merge_fill, bounds, t(alpha), a_rm,
+                 a_ent, a_val, t(beta), b_rm, b_ent, b_val, c_rm, c_ent, c_val)
+    return CrsMatrix(c_val, c_ent, c_rm, A.ncols, label="C", check=False)

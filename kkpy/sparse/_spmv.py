@@ -10,6 +10,13 @@ from . import _device, _validate
 from ._crs import as_crs
 from ._dtypes import COMPUTE
 from .impl import _spmv_kernels as K
+from .impl._blocks import BLOCKS_PER_THREAD, even_blocks, row_blocks, threads_of
+
+#: Mode "T" gives each thread a private copy of ``y`` (no atomics, the same
+#: bits on every run with the same thread count) unless the copies would
+#: hold more than this many times the matrix's entries; then it scatters
+#: into ``y`` with atomic adds.
+PRIVATE_LIMIT = 2
 
 __all__ = ["spmv"]
 
@@ -35,10 +42,15 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         stays in GPU memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace,
         y)`` copies it back).
     mode : {"N", "T"}
-        ``op(A) = A`` or ``A^T``.  ``"T"`` scatters rows of ``A`` with atomic
-        adds instead of forming the transpose, so on several threads its
-        last bits may vary from run to run (complex values: the transpose
-        is formed).
+        ``op(A) = A`` or ``A^T``.  ``"T"`` scatters rows of ``A`` instead of
+        forming the transpose: each thread adds a block of rows into its
+        own copy of ``y``, and the copies are summed in block order, so the
+        result is the same on every run with the same number of threads
+        (its last bits may differ between thread counts; on one thread the
+        sums run in row order, as scipy's).  When the copies would be much
+        larger than ``A`` (many threads, few entries per column) threads
+        add into ``y`` with atomics instead, and the last bits may vary
+        from run to run.
     space : ExecutionSpace, optional
         Where to run; the default space if omitted.  On a Cuda space
         (``kkpy.Cuda()``) the same kernels run on the GPU.
@@ -84,10 +96,12 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     _validate.no_overlap("spmv", "y", yarr, x=x, values=arrays[2])
     alpha = yarr.dtype.type(alpha)
     beta = yarr.dtype.type(beta)
+    nthreads = threads_of(space)
     if mode == "N":
-        kern = K.spmv_row if x.ndim == 1 else K.spmv_row_mv
-        parallel_for("kkpy.sparse.spmv", RangePolicy(space, 0, A.nrows), kern, alpha, *arrays,
-                     x, beta, yarr)
+        kern = K.spmv_rows if x.ndim == 1 else K.spmv_rows_mv
+        bounds = row_blocks(arrays[0], nthreads * BLOCKS_PER_THREAD)
+        parallel_for("kkpy.sparse.spmv", RangePolicy(space, 0, bounds.shape[0] - 1), kern,
+                     bounds, alpha, *arrays, x, beta, yarr)
         return
     if yarr.dtype.kind == "c":  # no complex atomics: multiply by the transpose instead
         from ._transpose import transpose
@@ -97,5 +111,16 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     y2 = yarr.reshape(nout, width)
     x2 = x.reshape(nin, width)
     parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), K.scale_row, beta, y2)
-    parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, A.nrows),
-                 K.spmv_transpose_row, alpha, *arrays, x2, y2)
+    if nthreads > 1 and (nthreads - 1) * nout * width > PRIVATE_LIMIT * max(A.nnz, 1):
+        parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, A.nrows),
+                     K.spmv_transpose_row, alpha, *arrays, x2, y2)
+        return
+    bounds = row_blocks(arrays[0], nthreads)
+    nb = bounds.shape[0] - 1
+    parts = np.empty((nb - 1, nout, width), yarr.dtype)
+    parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, nb),
+                 K.spmv_transpose_block, bounds, alpha, *arrays, x2, y2, parts)
+    if nb > 1:
+        cb = even_blocks(nout, nthreads * BLOCKS_PER_THREAD)
+        parallel_for("kkpy.sparse.spmv_transpose_sum", RangePolicy(space, 0, cb.shape[0] - 1),
+                     K.add_parts, cb, parts, y2)

@@ -1,13 +1,14 @@
-"""The transpose of a CRS matrix: count, scan, fill, in parallel and deterministic."""
+"""The transpose of a CRS matrix: a stable parallel counting sort of the entries by column."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _validate
-from ._crs import CrsMatrix
+from ._crs import CrsMatrix, as_crs, crs_arrays
 from .impl import _common
 from .impl import _transpose_kernels as K
+from .impl._blocks import BLOCKS_PER_THREAD, even_blocks, row_blocks, threads_of
 
 __all__ = ["transpose"]
 
@@ -42,20 +43,44 @@ def transpose(A, space=None):
     A = _validate.matrix(A, "transpose", space=space)
     space = space or DefaultExecutionSpace()
     n, m = A.shape
-    row_map, entries = np.asarray(A.row_map), np.asarray(A.entries)
-    rows = RangePolicy(space, 0, n)
-    counts = np.zeros(m, np.int64)
-    parallel_for("kkpy.sparse.transpose_count", rows, K.count_columns, row_map, entries, counts)
-    t_map = np.empty(m + 1, A.index_dtype)
-    parallel_scan("kkpy.sparse.transpose_row_map", RangePolicy(space, 0, m), _common.value_at,
-                  counts, out=t_map)
-    cursor = t_map[:-1].astype(np.int64)
-    perm = np.empty(A.nnz, np.int64)
-    row_of = np.empty(A.nnz, A.index_dtype)
-    parallel_for("kkpy.sparse.transpose_fill", rows, K.scatter_positions, row_map, entries,
-                 cursor, perm, row_of)
+    row_map, entries, values = crs_arrays(A)
+    bounds = row_blocks(row_map, nblocks(space, A.nnz, m))
+    t_map, cnt = bucket(space, row_map[bounds].astype(np.int64), entries, m, A.index_dtype)
     t_entries = np.empty(A.nnz, A.index_dtype)
     t_values = np.empty(A.nnz, A.dtype)
-    parallel_for("kkpy.sparse.transpose_gather", RangePolicy(space, 0, m), K.gather_row, t_map,
-                 perm, row_of, np.asarray(A.values), t_entries, t_values)
+    parallel_for("kkpy.sparse.transpose_fill", RangePolicy(space, 0, bounds.shape[0] - 1),
+                 K.scatter_transpose, bounds, row_map, entries, values, cnt, t_entries, t_values)
     return CrsMatrix(t_values, t_entries, t_map, n, label=f"{A.label}^T", check=False)
+
+
+def nblocks(space, nnz, nkeys):
+    """Blocks of a counting sort: one per thread, but no more than entries per key.
+
+    Each block counts into its own ``nkeys`` counters, read and written three
+    times; with more blocks than ``nnz / nkeys`` the counters would cost
+    more memory traffic than the entries themselves.
+    """
+    threads = threads_of(space)
+    return max(1, min(threads, nnz // max(nkeys, 1)))
+
+
+def bucket(space, ebounds, keys, nkeys, index_dtype):
+    """Plan a stable counting sort of entries by ``keys`` (see :mod:`.impl._transpose_kernels`).
+
+    Entries ``ebounds[c]:ebounds[c + 1]`` form block ``c``.  Returns
+    ``(out_map, cnt)``: ``out_map`` (``nkeys + 1``, ``index_dtype``) where
+    each key's entries start in the output, and ``cnt[c, j]`` where block
+    ``c``'s first entry of key ``j`` goes (advanced by the scatter kernel).
+    """
+    nb = ebounds.shape[0] - 1
+    cnt = np.empty((nb, nkeys), index_dtype)
+    parallel_for("kkpy.sparse.bucket_count", RangePolicy(space, 0, nb), K.count_keys, ebounds,
+                 keys, cnt)
+    out_map = np.empty(nkeys + 1, index_dtype)
+    parallel_scan("kkpy.sparse.bucket_map", RangePolicy(space, 0, nkeys), K.key_total, cnt,
+                  out=out_map)
+    threads = threads_of(space)
+    kb = even_blocks(nkeys, threads * BLOCKS_PER_THREAD)
+    parallel_for("kkpy.sparse.bucket_starts", RangePolicy(space, 0, kb.shape[0] - 1),
+                 K.block_starts, kb, out_map, cnt)
+    return out_map, cnt

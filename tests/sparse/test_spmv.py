@@ -74,7 +74,7 @@ def test_y_may_be_a_view():
 
 
 def test_transpose_mode_on_one_thread_repeats_its_bits():
-    """Only several threads make mode "T" (atomic scatter) vary from run to run."""
+    """Mode "T" adds blocks of rows into private copies of y: no atomics, the same bits."""
     import scipy.sparse as sp
 
     A = sp.random(50, 40, density=0.2, format="csr", random_state=3)

@@ -1,66 +1,74 @@
-"""Kernels that group entries by row, sort each row by column and sum duplicates.
+"""Kernels that sort each CRS row by column and sum duplicates, stably.
 
-Entries are sorted by an int64 *key* ``col * L + k``, where ``k`` is the
-entry's original position (``L`` positions in all): sorting keys orders a
-row by column and, among equal columns, by original position.  Duplicates
-are therefore summed in input order whatever the thread count, and the
-result is bitwise reproducible, although rows are filled with atomics.
+Rows are sorted stably, so entries with equal columns keep their order (the
+input order for ``from_coo``, which groups entries by row with a stable
+counting sort first) and duplicates are summed in that order: the result
+is the same bits on any number of threads.  Short rows (the usual case)
+take an insertion sort that also copies them from the input; longer ones a
+merge sort.
 """
 from __future__ import annotations
 
-from kkpy.core._atomics import atomic_add, atomic_fetch_add
+import numba
+import numpy as np
+
 from kkpy.core._kernel import kernel
 
-
-@kernel
-def count_rows(k, rows, counts):
-    """Histogram of the row indices of coordinate entries."""
-    atomic_add(counts, rows[k], 1)
-
-
-@kernel
-def scatter_keys(k, rows, cols, L, cursor, keys):
-    """Put coordinate entry ``k``'s key into its row (in any order within the row)."""
-    q = atomic_fetch_add(cursor, rows[k], 1)
-    keys[q] = cols[k] * L + k
+#: Rows up to this long are insertion-sorted (quadratic, but branch-light
+#: and in place); longer ones take ``argsort(kind="mergesort")``, which
+#: allocates.  Either is stable.
+SHORT_ROW = 32
 
 
-@kernel
-def row_keys(i, row_map, entries, L, keys):
-    """Keys of the entries of CRS row ``i``, in place."""
-    for p in range(row_map[i], row_map[i + 1]):
-        keys[p] = entries[p] * L + p
+@numba.njit(cache=True)
+def _sort_row(lo, hi, src_ent, src_val, ent, val):
+    """``ent[lo:hi], val[lo:hi]`` = ``src_ent[lo:hi], src_val[lo:hi]`` stably sorted by column.
 
-
-@kernel
-def sort_row_count(i, row_map, keys, L, counts):
-    """Sort row ``i``'s keys and count its distinct columns."""
-    lo = row_map[i]
-    hi = row_map[i + 1]
-    keys[lo:hi].sort()
-    u = 0
-    last = -1
-    for p in range(lo, hi):
-        j = keys[p] // L
-        if j != last:
-            u += 1
-            last = j
-    counts[i] = u
+    ``src`` may be ``ent``/``val`` themselves (sorting in place).
+    """
+    if hi - lo <= SHORT_ROW:
+        for k in range(lo, hi):
+            e = src_ent[k]
+            v = src_val[k]
+            q = k
+            while q > lo and ent[q - 1] > e:
+                ent[q] = ent[q - 1]
+                val[q] = val[q - 1]
+                q -= 1
+            ent[q] = e
+            val[q] = v
+        return
+    order = np.argsort(src_ent[lo:hi], kind="mergesort")
+    e = src_ent[lo:hi][order]
+    v = src_val[lo:hi][order]
+    ent[lo:hi] = e
+    val[lo:hi] = v
 
 
 @kernel
-def merge_row(i, row_map, keys, L, vals, out_map, entries, values):
-    """Write row ``i``'s distinct columns, summing the values of duplicates in key order."""
-    o = out_map[i] - 1
-    last = -1
-    for p in range(row_map[i], row_map[i + 1]):
-        key = keys[p]
-        j = key // L
-        k = key - j * L
-        if j != last:
-            o += 1
-            entries[o] = j
-            values[o] = vals[k]
-            last = j
-        else:
-            values[o] += vals[k]
+def sort_rows(c, bounds, row_map, src_ent, src_val, ent, val, counts):
+    """Sort rows ``bounds[c]:bounds[c + 1]`` into ``ent``/``val``; count each one's columns."""
+    for i in range(bounds[c], bounds[c + 1]):
+        lo = np.int64(row_map[i])
+        hi = np.int64(row_map[i + 1])
+        _sort_row(lo, hi, src_ent, src_val, ent, val)
+        u = 0
+        for p in range(lo, hi):
+            if p == lo or ent[p] != ent[p - 1]:
+                u += 1
+        counts[i] = u
+
+
+@kernel
+def merge_rows(c, bounds, row_map, ent, val, out_map, out_ent, out_val):
+    """Write sorted rows ``bounds[c]:bounds[c + 1]`` with duplicates summed, in their order."""
+    for i in range(bounds[c], bounds[c + 1]):
+        o = np.int64(out_map[i]) - 1
+        lo = np.int64(row_map[i])
+        for p in range(lo, np.int64(row_map[i + 1])):
+            if p == lo or ent[p] != ent[p - 1]:
+                o += 1
+                out_ent[o] = ent[p]
+                out_val[o] = val[p]
+            else:
+                out_val[o] += val[p]

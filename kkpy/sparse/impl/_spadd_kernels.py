@@ -102,3 +102,78 @@ def numeric_chunk(c, bounds, m, dense, alpha, a_rm, a_ent, a_val, beta, b_rm, b_
     else:
         numeric_rows_hash(bounds[c], bounds[c + 1], alpha, a_rm, a_ent, a_val, beta, b_rm,
                           b_ent, b_val, c_rm, c_ent, c_val)
+
+
+# -- both operands sorted, without repeated columns: merge the rows ------------
+
+
+@kernel
+def merge_count(c, bounds, a_rm, a_ent, b_rm, b_ent, counts, unsorted):
+    """Columns of each row ``bounds[c]:bounds[c + 1]`` of ``A + B``, merging sorted rows.
+
+    Stops and sets ``unsorted[c]`` at the first row of ``A`` or ``B`` whose
+    columns do not strictly increase (the counts are then meaningless).
+    """
+    for i in range(bounds[c], bounds[c + 1]):
+        p = np.uint64(a_rm[i])
+        pe = np.uint64(a_rm[i + 1])
+        q = np.uint64(b_rm[i])
+        qe = np.uint64(b_rm[i + 1])
+        n = 0
+        last = np.int64(-1)
+        while p < pe or q < qe:
+            if q >= qe or (p < pe and a_ent[p] < b_ent[q]):
+                j = np.int64(a_ent[p])
+                p += np.uint64(1)
+            elif p >= pe or b_ent[q] < a_ent[p]:
+                j = np.int64(b_ent[q])
+                q += np.uint64(1)
+            else:
+                j = np.int64(a_ent[p])
+                p += np.uint64(1)
+                q += np.uint64(1)
+            if j <= last:
+                unsorted[c] = 1
+                return
+            last = j
+            n += 1
+        counts[i] = n
+
+
+@kernel
+def merge_fill(c, bounds, alpha, a_rm, a_ent, a_val, beta, b_rm, b_ent, b_val,
+               c_rm, c_ent, c_val):
+    """Rows ``bounds[c]:bounds[c + 1]`` of ``alpha*A + beta*B`` by merging sorted rows."""
+    for i in range(bounds[c], bounds[c + 1]):
+        p = np.uint64(a_rm[i])
+        pe = np.uint64(a_rm[i + 1])
+        q = np.uint64(b_rm[i])
+        qe = np.uint64(b_rm[i + 1])
+        o = np.uint64(c_rm[i])
+        while p < pe and q < qe:
+            ja = a_ent[p]
+            jb = b_ent[q]
+            if ja < jb:
+                c_ent[o] = ja
+                c_val[o] = alpha * a_val[p]
+                p += np.uint64(1)
+            elif jb < ja:
+                c_ent[o] = jb
+                c_val[o] = beta * b_val[q]
+                q += np.uint64(1)
+            else:
+                c_ent[o] = ja
+                c_val[o] = alpha * a_val[p] + beta * b_val[q]
+                p += np.uint64(1)
+                q += np.uint64(1)
+            o += np.uint64(1)
+        while p < pe:
+            c_ent[o] = a_ent[p]
+            c_val[o] = alpha * a_val[p]
+            p += np.uint64(1)
+            o += np.uint64(1)
+        while q < qe:
+            c_ent[o] = b_ent[q]
+            c_val[o] = beta * b_val[q]
+            q += np.uint64(1)
+            o += np.uint64(1)

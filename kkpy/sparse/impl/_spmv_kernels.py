@@ -2,8 +2,15 @@
 
 ``beta == 0`` overwrites ``y`` without reading it, so NaNs already in ``y``
 do not leak into the result (the BLAS and Kokkos Kernels convention).
+
+Each kernel call handles a block of rows (see :mod:`._blocks`), and indices
+are read as unsigned: numba then skips the negative-index wraparound test on
+every ``x[entries[p]]`` (entries are validated when a CrsMatrix is built).
 """
 from __future__ import annotations
+
+import numba
+import numpy as np
 
 from kkpy.core._atomics import atomic_add
 from kkpy.core._kernel import kernel
@@ -11,7 +18,7 @@ from kkpy.core._kernel import kernel
 
 @kernel
 def spmv_row(i, alpha, row_map, entries, values, x, beta, y):
-    """Row ``i`` of ``y = beta*y + alpha*A*x``."""
+    """Row ``i`` of ``y = beta*y + alpha*A*x`` (the Cuda space's kernel: a thread per row)."""
     s = 0  # numba widens it to the products' type: int64 stays exact, complex stays complex
     for p in range(row_map[i], row_map[i + 1]):
         s += values[p] * x[entries[p]]
@@ -23,7 +30,7 @@ def spmv_row(i, alpha, row_map, entries, values, x, beta, y):
 
 @kernel
 def spmv_row_mv(i, alpha, row_map, entries, values, x, beta, y):
-    """Row ``i`` of ``Y = beta*Y + alpha*A*X`` for multivectors (one column per vector)."""
+    """:func:`spmv_row` for multivectors (one column per vector)."""
     for r in range(y.shape[1]):
         s = 0
         for p in range(row_map[i], row_map[i + 1]):
@@ -32,6 +39,40 @@ def spmv_row_mv(i, alpha, row_map, entries, values, x, beta, y):
             y[i, r] = alpha * s
         else:
             y[i, r] = beta * y[i, r] + alpha * s
+
+
+@kernel
+def spmv_rows(c, bounds, alpha, row_map, entries, values, x, beta, y):
+    """Rows ``bounds[c]:bounds[c + 1]`` of ``y = beta*y + alpha*A*x`` (the host's kernel)."""
+    lo = np.uint64(bounds[c])
+    hi = np.uint64(bounds[c + 1])
+    p = np.uint64(row_map[lo])
+    for i in range(lo, hi):
+        end = np.uint64(row_map[i + np.uint64(1)])
+        s = 0.0
+        while p < end:
+            s += values[p] * x[np.uint64(entries[p])]
+            p += np.uint64(1)
+        if beta == 0:
+            y[i] = alpha * s
+        else:
+            y[i] = beta * y[i] + alpha * s
+
+
+@kernel
+def spmv_rows_mv(c, bounds, alpha, row_map, entries, values, x, beta, y):
+    """:func:`spmv_rows` for multivectors (one column per vector)."""
+    for i in range(bounds[c], bounds[c + 1]):
+        lo = np.uint64(row_map[i])
+        hi = np.uint64(row_map[i + 1])
+        for r in range(y.shape[1]):
+            s = 0.0
+            for p in range(lo, hi):
+                s += values[p] * x[np.uint64(entries[p]), r]
+            if beta == 0:
+                y[i, r] = alpha * s
+            else:
+                y[i, r] = beta * y[i, r] + alpha * s
 
 
 @kernel
@@ -49,3 +90,42 @@ def spmv_transpose_row(i, alpha, row_map, entries, values, x, y):
         if xi != 0:
             for p in range(row_map[i], row_map[i + 1]):
                 atomic_add(y, (entries[p], r), values[p] * xi)
+
+
+@numba.njit(cache=True)
+def _scatter_rows(lo_row, hi_row, alpha, row_map, entries, values, x, out):
+    for i in range(lo_row, hi_row):
+        lo = np.uint64(row_map[i])
+        hi = np.uint64(row_map[i + 1])
+        for r in range(out.shape[1]):
+            xi = alpha * x[i, r]
+            if xi != 0:
+                for p in range(lo, hi):
+                    out[np.uint64(entries[p]), r] += values[p] * xi
+
+
+@kernel
+def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, y, parts):
+    """Block ``c`` of rows of ``A`` scattered into its own copy of ``y``, without atomics.
+
+    Block 0 adds into ``y`` (already scaled by ``beta``); block ``c > 0``
+    zeroes and adds into ``parts[c - 1]``, which :func:`add_parts` then sums
+    into ``y`` in block order.
+    """
+    if c == 0:
+        _scatter_rows(bounds[0], bounds[1], alpha, row_map, entries, values, x, y)
+    else:
+        out = parts[c - 1]
+        out[:] = 0
+        _scatter_rows(bounds[c], bounds[c + 1], alpha, row_map, entries, values, x, out)
+
+
+@kernel
+def add_parts(b, cbounds, parts, y):
+    """``y[j] += parts[0][j] + parts[1][j] + ...`` for the columns of block ``b``, in order."""
+    for j in range(cbounds[b], cbounds[b + 1]):
+        for r in range(y.shape[1]):
+            s = y[j, r]
+            for c in range(parts.shape[0]):
+                s += parts[c, j, r]
+            y[j, r] = s

@@ -1,38 +1,70 @@
-"""Kernels of the CRS transpose: count the columns, scan, fill, sort each row.
+"""Kernels of a stable parallel counting sort: entries grouped by a key (column or row).
 
-Rows of the transpose are filled with atomic cursors, so within a row the
-order depends on the threads; sorting each row's source positions restores
-the order of the original rows (and, for repeated columns, of the original
-entries), so the result is the same on any number of threads.
+The entries are cut into contiguous blocks, one kernel call each.  Each block
+counts its keys in a private row of ``cnt`` (``nblocks x nkeys``); the counts
+become, per key, a start in the output for every block, blocks in order
+(:func:`key_total`, :func:`block_starts`); then each block writes its
+entries from its starts, in its own order.  Every entry's place is fixed
+by the counts alone (no atomics, no per-row sort), so the output is stably
+sorted by key and the same for any number of blocks or threads.  The
+transpose keys by column and CRS-from-COO by row.
 """
 from __future__ import annotations
 
-from kkpy.core._atomics import atomic_add, atomic_fetch_add
+import numpy as np
+
 from kkpy.core._kernel import kernel
 
 
 @kernel
-def count_columns(i, row_map, entries, counts):
-    """Add row ``i``'s entries to the per-column counts."""
-    for p in range(row_map[i], row_map[i + 1]):
-        atomic_add(counts, entries[p], 1)
+def count_keys(c, ebounds, keys, cnt):
+    """Count the keys of entries ``ebounds[c]:ebounds[c + 1]`` into ``cnt[c]``."""
+    mine = cnt[c]
+    mine[:] = 0
+    for p in range(np.uint64(ebounds[c]), np.uint64(ebounds[c + 1])):
+        mine[np.uint64(keys[p])] += 1
 
 
 @kernel
-def scatter_positions(i, row_map, entries, cursor, perm, row_of):
-    """Send each entry's position ``p`` to the row of the transpose it belongs to."""
-    for p in range(row_map[i], row_map[i + 1]):
-        perm[atomic_fetch_add(cursor, entries[p], 1)] = p
-        row_of[p] = i
+def key_total(j, cnt):
+    """Entries with key ``j`` over all blocks: with ``parallel_scan``, the output's row map."""
+    s = cnt[0, j] - cnt[0, j]
+    for c in range(cnt.shape[0]):
+        s += cnt[c, j]
+    return s
 
 
 @kernel
-def gather_row(j, t_map, perm, row_of, values, t_entries, t_values):
-    """Sort row ``j`` of the transpose by source position, then gather its entries."""
-    lo = t_map[j]
-    hi = t_map[j + 1]
-    perm[lo:hi].sort()
-    for q in range(lo, hi):
-        p = perm[q]
-        t_entries[q] = row_of[p]
-        t_values[q] = values[p]
+def block_starts(b, kbounds, starts, cnt):
+    """Turn ``cnt[:, j]`` into where each block's entries of key ``j`` start, blocks in order."""
+    for j in range(kbounds[b], kbounds[b + 1]):
+        s = starts[j]
+        for c in range(cnt.shape[0]):
+            t = cnt[c, j]
+            cnt[c, j] = s
+            s += t
+
+
+@kernel
+def scatter_transpose(c, bounds, row_map, entries, values, cnt, t_entries, t_values):
+    """Write rows ``bounds[c]:bounds[c + 1]`` of ``A`` into the rows of the transpose."""
+    pos = cnt[c]
+    for i in range(bounds[c], bounds[c + 1]):
+        for p in range(np.uint64(row_map[i]), np.uint64(row_map[i + 1])):
+            j = np.uint64(entries[p])
+            q = np.uint64(pos[j])
+            pos[j] += 1
+            t_entries[q] = i
+            t_values[q] = values[p]
+
+
+@kernel
+def scatter_coo(c, ebounds, rows, cols, vals, cnt, out_cols, out_vals):
+    """Write coordinate entries ``ebounds[c]:ebounds[c + 1]`` into their rows, in input order."""
+    pos = cnt[c]
+    for k in range(np.uint64(ebounds[c]), np.uint64(ebounds[c + 1])):
+        i = np.uint64(rows[k])
+        q = np.uint64(pos[i])
+        pos[i] += 1
+        out_cols[q] = cols[k]
+        out_vals[q] = vals[k]
