@@ -1,16 +1,25 @@
-"""SpGEMM benchmarks: kkpy against scipy and SuiteSparse:GraphBLAS (python-graphblas).
+"""SpGEMM benchmarks: kkpy against scipy, SuiteSparse:GraphBLAS and Intel MKL.
 
-Problems (all deterministic):
+The peers are scipy (one thread), python-graphblas and ``sparse-dot-mkl``
+(``dot_product_mkl`` with the ``mkl`` wheel), each skipped when absent;
+GraphBLAS and MKL get as many threads as kkpy.  Problems (all deterministic):
 
 - ``W1024``, ``W65536``: ``W @ W`` for a Sparse DNN Graph Challenge layer
   (N x N, 32 entries per row and column, weights 1/16);
 - ``powerlaw``: ``A @ A`` for a square Chung-Lu power-law matrix with about
   1e6 entries (exponent 3, seed 0);
 - ``YW``: ``Y @ W`` with the 1200 real challenge input rows tiled to 60000
-  (float32) and the first real 1024-neuron layer.
+  (float32) and the first real 1024-neuron layer;
+- ``poisson``: ``A @ A`` for the 5-point 2D Laplacian on a 700 x 700 grid
+  (a low-flop product: 25 products and 13 entries per row of ``C``);
+- ``uniform``: ``A @ A`` for a 200000 x 200000 matrix with 6 uniformly
+  random entries per row (seed 0);
+- ``tallskinny``: ``A @ B`` with ``A`` 500000 x 500000, 4 random entries
+  per row, and ``B`` 500000 x 64 (tall and skinny), 2 per row (seed 0).
 
 Run with asv, or directly for a table of medians and ratios measured in one
-process (``python benchmarks/bench_sparse.py [--threads 2] [--repeat 5]``).
+process (``python benchmarks/bench_sparse.py [--threads 1,2] [--repeat 5]``):
+one table per thread count, with the best peer and the geometric mean.
 """
 from __future__ import annotations
 
@@ -82,11 +91,31 @@ def images_and_layer(rows=60_000):
     return sp.csr_array(sp.vstack([Y] * reps, format="csr")[:rows]), W
 
 
+def poisson2d(n=700):
+    """The 5-point Laplacian on an ``n`` x ``n`` grid (``n**2`` rows, 5 entries per row)."""
+    T = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(n, n))
+    eye = sp.eye_array(n)
+    return sp.csr_array(sp.kron(T, eye) + sp.kron(eye, T))
+
+
+def uniform(nrows, ncols, per_row, seed=0):
+    """``nrows`` x ``ncols`` with ``per_row`` uniformly random columns per row (duplicates summed)."""
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, ncols, nrows * per_row)
+    rows = np.repeat(np.arange(nrows), per_row)
+    A = sp.csr_array((rng.random(cols.size), (rows, cols)), shape=(nrows, ncols))
+    A.sum_duplicates()
+    return A
+
+
 PROBLEMS = {
     "W1024": lambda: (challenge_layer(1024),) * 2,
     "W65536": lambda: (challenge_layer(65536),) * 2,
     "powerlaw": lambda: (power_law(),) * 2,
     "YW": images_and_layer,
+    "poisson": lambda: (poisson2d(),) * 2,
+    "uniform": lambda: (uniform(200_000, 200_000, 6),) * 2,
+    "tallskinny": lambda: (uniform(500_000, 500_000, 4), uniform(500_000, 64, 2, seed=1)),
 }
 _cache: dict = {}
 
@@ -113,6 +142,44 @@ def _graphblas(A, B, threads):
         C.clear()
 
     return run
+
+
+def _mkl_module():
+    """``sparse_dot_mkl``, pointed at the ``mkl`` wheel's runtime if it cannot find one."""
+    import sys
+
+    if "MKL_RT" not in os.environ:
+        for lib in ("libmkl_rt.so.2", "libmkl_rt.so.3", "libmkl_rt.so"):
+            path = os.path.join(sys.prefix, "lib", lib)
+            if os.path.exists(path):
+                os.environ["MKL_RT"] = path
+    try:
+        import sparse_dot_mkl
+    except (ImportError, OSError) as err:  # not installed, or no MKL runtime
+        raise ImportError(str(err)) from err
+    return sparse_dot_mkl
+
+
+def _mkl(A, B, threads):
+    mkl = _mkl_module()
+    mkl.mkl_set_num_threads(threads)
+    A, B = sp.csr_matrix(A), sp.csr_matrix(B)
+
+    def run():
+        return mkl.dot_product_mkl(A, B)
+
+    return run
+
+
+def peers(A, B, threads):
+    """The peers' timed calls that can run here: scipy, and GraphBLAS and MKL if present."""
+    fns = {"scipy": lambda: A @ B}
+    for name, make in (("graphblas", _graphblas), ("mkl", _mkl)):
+        try:
+            fns[name] = make(A, B, threads)
+        except ImportError:
+            pass
+    return fns
 
 
 class SpGEMM:
@@ -154,8 +221,8 @@ class SpGEMM:
         self.A @ self.B
 
 
-class SpGEMMGraphBLAS:
-    """asv: SuiteSparse:GraphBLAS on 2 threads, for comparison."""
+class _PeerSetup:
+    """asv setup of one peer's product on 2 threads (``make``: the peer's factory)."""
 
     params = list(PROBLEMS)
     param_names = ["problem"]
@@ -163,12 +230,27 @@ class SpGEMMGraphBLAS:
 
     def setup(self, name):
         try:
-            self.run = _graphblas(*problem(name), 2)
+            self.run = self.make(*problem(name), 2)
         except ImportError:
-            raise NotImplementedError("python-graphblas is not installed")
+            raise NotImplementedError(f"{type(self).__name__}: the peer is not installed")
         self.run()
 
+
+class SpGEMMGraphBLAS(_PeerSetup):
+    """asv: SuiteSparse:GraphBLAS on 2 threads, for comparison."""
+
+    make = staticmethod(_graphblas)
+
     def time_graphblas(self, name):
+        self.run()
+
+
+class SpGEMMMKL(_PeerSetup):
+    """asv: Intel MKL (sparse-dot-mkl) on 2 threads, for comparison."""
+
+    make = staticmethod(_mkl)
+
+    def time_mkl(self, name):
         self.run()
 
 
@@ -206,7 +288,7 @@ def _medians(fns, repeat):
 
 
 def compare(names, threads, repeat):
-    """Medians (seconds) and ratios for every problem, all measured in this process."""
+    """Medians (seconds) for every problem on ``threads`` threads, all measured in this process."""
     import kkpy
     from kkpy import sparse
 
@@ -219,8 +301,9 @@ def compare(names, threads, repeat):
         C = sparse.spgemm_symbolic(h, kA, kB, space=space)
         one_shot = lambda: sparse.spgemm(kA, kB, space=space)  # noqa: E731
         ref = A @ B
-        got = one_shot().to_scipy()
-        assert got.shape == ref.shape and abs(got - ref).max() <= 1e-4 * abs(ref).max()
+        for got in (one_shot(), sparse.spgemm_numeric(h, kA, kB, C, space=space)):
+            got = got.to_scipy()
+            assert got.shape == ref.shape and abs(got - ref).max() <= 1e-4 * abs(ref).max()
 
         def sym_num():
             hh = sparse.SpGEMMHandle()
@@ -229,33 +312,53 @@ def compare(names, threads, repeat):
 
         fns = {"kkpy": one_shot, "sym+num": sym_num,
                "numeric": lambda: sparse.spgemm_numeric(h, kA, kB, C, space=space),
-               "scipy": lambda: A @ B}
-        try:
-            fns["graphblas"] = _graphblas(A, B, threads)
-        except ImportError:
-            pass
+               **peers(A, B, threads)}
         for fn in fns.values():
             fn()  # warm up: compile, load caches, fault pages in
         t = _medians(fns, repeat)
-        rows.append((name, A.shape, A.nnz, ref.nnz, h.accumulator, t))
+        rows.append((name, A.nnz, ref.nnz, h.accumulator, t))
     return rows
+
+
+PEERS = ("scipy", "graphblas", "mkl")
+
+
+def table(rows):
+    """The lines of one thread count's table: times, ratios, best peer, geometric means."""
+    head = ("problem", "nnz(A)", "nnz(C)", "acc", "kkpy", "sym+num", "numeric", *PEERS,
+            "best", "best/kkpy", "scipy/kkpy", "gb/kkpy", "mkl/kkpy", "(s+n)/num")
+    lines = [("{:>10} " * len(head)).format(*head)]
+    ratios = []
+    for name, nnz, cnnz, acc, t in rows:
+        peer = {k: t.get(k, float("nan")) for k in PEERS}
+        best = min((k for k in PEERS if k in t), key=t.get)
+        r = [t[best] / t["kkpy"]] + [peer[k] / t["kkpy"] for k in PEERS]
+        r.append(t["sym+num"] / t["numeric"])
+        ratios.append(r)
+        times = " ".join(f"{t[k]:10.4f}" for k in ("kkpy", "sym+num", "numeric"))
+        lines.append(f"{name:>10} {nnz:>10} {cnnz:>10} {acc:>10} {times} "
+                     + " ".join(f"{peer[k]:10.4f}" for k in PEERS) + f" {best:>10} "
+                     + " ".join(f"{x:10.2f}" for x in r))
+    with np.errstate(invalid="ignore"):
+        gm = np.exp(np.mean(np.log(np.array(ratios)), axis=0))
+        low = np.min(np.array(ratios), axis=0)
+    lines.append(f"{'geomean':>10} " + " " * 10 * 12 + " ".join(f"{x:10.2f}" for x in gm))
+    lines.append(f"{'worst':>10} " + " " * 10 * 12 + " ".join(f"{x:10.2f}" for x in low))
+    return lines
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("problems", nargs="*", default=list(PROBLEMS))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", default="2",
+                        help="thread counts, comma-separated (one table each), e.g. 1,2,4")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    print(f"threads={args.threads} repeat={args.repeat} (medians, seconds)")
-    head = ("problem", "nnz(A)", "nnz(C)", "acc", "kkpy", "sym+num", "numeric", "scipy",
-            "graphblas", "scipy/kkpy", "gb/kkpy", "(s+n)/num")
-    print(("{:>9} " * len(head)).format(*head))
-    for name, shape, nnz, cnnz, acc, t in compare(args.problems, args.threads, args.repeat):
-        gb = t.get("graphblas", float("nan"))
-        print(f"{name:>9} {nnz:>9} {cnnz:>9} {acc:>9} {t['kkpy']:9.4f} {t['sym+num']:9.4f} "
-              f"{t['numeric']:9.4f} {t['scipy']:9.4f} {gb:9.4f} {t['scipy'] / t['kkpy']:9.2f} "
-              f"{gb / t['kkpy']:9.2f} {t['sym+num'] / t['numeric']:9.2f}", flush=True)
+    for threads in (int(x) for x in args.threads.split(",")):
+        print(f"threads={threads} repeat={args.repeat} (medians, seconds; scipy has one "
+              "thread, the other peers as many as kkpy)")
+        for line in table(compare(args.problems, threads, args.repeat)):
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

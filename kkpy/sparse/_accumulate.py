@@ -82,6 +82,23 @@ def use_row_bitmaps(ncols, nrows, nnz, flops):
     return ncols <= ROW_BITMAP_COLS and 0 < words <= 2 * nnz and flops >= 4 * words
 
 
+#: Rows of ``C`` with at most this many products are kept sorted as they grow
+#: (:func:`~kkpy.sparse.impl._accumulators.sorted_add`), whatever the accumulator.
+#: Such rows (stencils squared: 25 products, 13 entries) are a few cache lines;
+#: a dense accumulator touches a wide array for them (and a chunk allocates and
+#: zeroes it), a hash table hashes and sorts.  Poisson2D squared (700 x 700 grid,
+#: 25 products a row), one thread, row loop alone (``/tmp`` microbenchmark of
+#: the row functions, median of 5, loaded VM): hash 0.27-0.38 s, dense 0.10-0.13 s,
+#: sorted 0.12 s; in the whole product a chunk of short rows also skips
+#: allocating the dense accumulator.  32 is not tuned further (see performance.md).
+SHORT_ROW_PRODUCTS = 32
+
+
+def short_rows():
+    """The most products a row of ``C`` may have to be kept sorted as it grows."""
+    return SHORT_ROW_PRODUCTS
+
+
 def plan_rows(space, work, m, algorithm, value_dtype):
     """Rows cut into chunks of equal ``work``, and whether to accumulate densely.
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _device, _staged, _validate
-from ._accumulate import check_algorithm, plan_rows, use_row_bitmaps
-from ._crs import CrsMatrix, crs_arrays
+from ._accumulate import check_algorithm, plan_rows, short_rows, use_row_bitmaps
+from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, run_staged
 from .impl import _spgemm_kernels as K
@@ -63,8 +63,11 @@ def _plan(space, A, B, algorithm, value_dtype):
     """Products per row, the row plan, whether to accumulate densely, and ``B``'s row bitmaps.
 
     The bitmaps (see :func:`~kkpy.sparse.use_row_bitmaps`) are empty when
-    the dense accumulator inserts each product's column instead.
+    the dense accumulator inserts each product's column instead.  Also
+    returns the most products of a row kept sorted as it grows instead
+    (:data:`~kkpy.sparse._accumulate.SHORT_ROW_PRODUCTS`).
     """
+    short = np.int64(short_rows())
     a_rm, a_ent, _ = crs_arrays(A)
     flops = np.empty(A.nrows, np.int64)
     # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
@@ -83,11 +86,11 @@ def _plan(space, A, B, algorithm, value_dtype):
         if repeats:  # the kernels that use the bitmaps expect distinct columns
             bits = bits[:0]
     if plan.max_bound > _staged.POOL_ENTRIES:  # pooled staging has its pages already
-        plan.fill = _sampled_fill(plan, flops, dense, bits, A, B)
-    return flops, plan, dense, bits
+        plan.fill = _sampled_fill(plan, flops, dense, bits, short, A, B)
+    return flops, plan, dense, bits, short
 
 
-def _sampled_fill(plan, flops, dense, bits, A, B):
+def _sampled_fill(plan, flops, dense, bits, short, A, B):
     """The fraction of the rows' upper bounds that ``C`` fills, from a sample of rows.
 
     Rows are drawn in proportion to their bounds, so the mean of
@@ -102,7 +105,7 @@ def _sampled_fill(plan, flops, dense, bits, A, B):
         bound = np.minimum(flops[rows], B.ncols)
         if bound.sum() <= total // 16:
             lengths = np.empty(rows.shape[0], np.int64)
-            K.row_lengths(rows, np.int64(bound.max()), np.int64(B.ncols), dense, bits,
+            K.row_lengths(rows, np.int64(bound.max()), np.int64(B.ncols), dense, bits, short,
                           *crs_arrays(A)[:2], *crs_arrays(B)[:2], lengths)
             return float(np.sum(counts * lengths / bound) / n)
     return 1.0
@@ -151,21 +154,22 @@ def spgemm_symbolic(handle, A, B, space=None):
     A, B = _operands("spgemm_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense, bits = _plan(space, A, B, handle.algorithm, vdtype)
+    flops, plan, dense, bits, short = _plan(space, A, B, handle.algorithm, vdtype)
     a_rm, a_ent, _ = crs_arrays(A)
     b_rm, b_ent, _ = crs_arrays(B)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spgemm_symbolic", policy, K.symbolic_chunk, bounds, region,
-                     flops, m, dense, bits, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt, *publish)
+                     flops, m, dense, bits, short, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt,
+                     *publish)
 
     row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols)
     C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, B.ncols, label="C",
                   check=False)
     # Rows of B with distinct columns (known when it has row bitmaps) stay so while
     # the fingerprint holds: the numeric phase may then add four entries at a time.
-    handle._remember(A, B, C, plan, dense, space, distinct=bits.shape[0] > 0)
+    handle._remember(A, B, C, plan, dense, space, distinct=bits.shape[0] > 0, short=short)
     return C
 
 
@@ -224,7 +228,8 @@ def spgemm_numeric(handle, A, B, C, space=None):
     bounds = state["bounds"]
     policy = RangePolicy(space, 0, bounds.shape[0] - 1, schedule="dynamic", chunk=1)
     parallel_for("kkpy.sparse.spgemm_numeric", policy, K.numeric_chunk, bounds,
-                 np.int64(B.ncols), state["dense"], state["distinct"], *crs_arrays(A), *crs_arrays(B),
+                 np.int64(B.ncols), state["dense"], state["distinct"], state["short"],
+                 *crs_arrays(A), *crs_arrays(B),
                  *crs_arrays(C))
     return C
 
@@ -294,12 +299,12 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     fused = K.fused_kernel(epilogue or epilogues.identity, len(epilogue_args))
     apply = epilogue is not None or drop_zeros
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense, bits = _plan(space, A, B, algorithm, vdtype)
+    flops, plan, dense, bits, short = _plan(space, A, B, algorithm, vdtype)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
         parallel_for("kkpy.sparse.spgemm", policy, fused, bounds, region, flops, m, dense,
-                     bits, apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent,
+                     bits, short, apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent,
                      st_val, rowcnt, *publish, *epilogue_args)
 
     row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols)

@@ -23,7 +23,7 @@ from kkpy.core._kernel import kernel
 from ._accumulators import (_LOW6, _ONE, _SIX, bitmap, dense_add, dense_clear, dense_emit,
                             dense_gather, dense_insert, hash_add, hash_emit, hash_insert,
                             known_add, known_clear, known_load, known_workspace, or_words,
-                            scatter, scatter_distinct, words_emit, workspace)
+                            scatter, scatter_distinct, sorted_add, words_emit, workspace)
 from ._common import publish
 from ._prefetch import ahead
 
@@ -32,9 +32,22 @@ from ._prefetch import ahead
 WIDE = 4096
 
 
+@numba.njit(cache=True)
+def row_products(i, a_rm, a_ent, b_rm):
+    """Number of products ``A[i, k] * B[k, j]`` row ``i`` of ``C`` needs."""
+    s = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        s += b_rm[k + _ONE] - b_rm[k]
+    return s
+
+
 @kernel
 def row_flops(i, a_rm, a_ent, b_rm, flops):
-    """Number of products ``A[i, k] * B[k, j]`` row ``i`` of ``C`` needs."""
+    """:func:`row_products` of row ``i`` into ``flops[i]``.
+
+    The loop is written out, not called: the Cuda space runs this kernel too.
+    """
     s = 0
     for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
         k = np.uint64(a_ent[p])
@@ -110,6 +123,29 @@ def structure_row_hash(i, a_rm, a_ent, b_rm, b_ent, keys, shift, slots, cols, of
     return n
 
 
+@numba.njit(cache=True, inline="always")
+def structure_row_sorted(i, a_rm, a_ent, b_rm, b_ent, cols, off):
+    """:func:`structure_row_dense` for a short row, kept sorted in place (:func:`sorted_add`)."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+            n = sorted_add(cols, cols, off, n, np.int64(b_ent[q]), 0, False)
+    return n
+
+
+@numba.njit(cache=True, inline="always")
+def product_row_sorted(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, cols, vals, off):
+    """:func:`product_row_dense` for a short row, kept sorted in place (:func:`sorted_add`)."""
+    n = 0
+    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
+        k = np.uint64(a_ent[p])
+        a = a_val[p]
+        for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + _ONE])):
+            n = sorted_add(cols, vals, off, n, np.int64(b_ent[q]), a * b_val[q], True)
+    return n
+
+
 @numba.njit(cache=True)
 def structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys, shift,
                   slots, cols, off):
@@ -122,18 +158,33 @@ def structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, k
 
 
 @numba.njit(cache=True)
-def row_lengths(rows, bound, m, dense, bits, a_rm, a_ent, b_rm, b_ent, lengths):
+def row_columns(i, short, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys,
+                shift, slots, cols, off):
+    """:func:`structure_row`, or :func:`structure_row_sorted` for a ``short`` row."""
+    if short:
+        return structure_row_sorted(i, a_rm, a_ent, b_rm, b_ent, cols, off)
+    return structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys,
+                         shift, slots, cols, off)
+
+
+@numba.njit(cache=True)
+def row_lengths(rows, bound, m, dense, bits, short, a_rm, a_ent, b_rm, b_ent, lengths):
     """``lengths[t]``: the number of entries of row ``rows[t]`` of ``C``, row by row.
 
-    ``bound``: the largest upper bound of those rows' lengths.
+    ``bound``: the largest upper bound of those rows' lengths; rows of at
+    most ``short`` products are kept sorted (see :func:`sorted_add`).
     """
     bound = max(bound, 1)
     scratch = np.empty(bound, np.int64)
-    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, scratch, False)
+    big = bound > short
+    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense and big, m, bound if big else 1,
+                                                        scratch, False)
     union = bits.shape[0] > 0
     for t in range(rows.shape[0]):
-        lengths[t] = structure_row(rows[t], dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0,
-                                   b1, b2, keys, shift, slots, scratch, 0)
+        i = rows[t]
+        lengths[t] = row_columns(i, row_products(i, a_rm, a_ent, b_rm) <= short, dense, union,
+                                 a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys, shift, slots,
+                                 scratch, 0)
 
 
 @numba.njit(cache=True)
@@ -187,22 +238,26 @@ def product_row_hash(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, keys, hv, shift,
 
 
 @kernel
-def symbolic_chunk(c, bounds, region, flops, m, dense, bits, a_rm, a_ent, b_rm, b_ent,
+def symbolic_chunk(c, bounds, region, flops, m, dense, bits, short, a_rm, a_ent, b_rm, b_ent,
                    st_ent, rowcnt, chunk_nnz, dest, done, state):
     """Sorted columns of the rows of chunk ``c`` into its staging region.
 
     ``bits`` holds the bitmaps of ``B``'s rows for the dense accumulator
-    (:func:`row_bitmap`), or nothing.
+    (:func:`row_bitmap`), or nothing; rows of at most ``short`` products
+    are kept sorted as they grow (:func:`sorted_add`), whatever the
+    accumulator (a chunk of only such rows allocates none).
     """
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = chunk_bound(lo, hi, flops, m)
-    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense, m, bound, st_ent, False)
+    big = bound > short  # else every row is short: no accumulator
+    b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense and big, m, bound if big else 1,
+                                                        st_ent, False)
     union = bits.shape[0] > 0
     pos = region[c]
     for i in range(lo, hi):
-        n = structure_row(i, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0, b1, b2, keys,
-                          shift, slots, st_ent, pos)
+        n = row_columns(i, flops[i] <= short, dense, union, a_rm, a_ent, b_rm, b_ent, bits, b0,
+                        b1, b2, keys, shift, slots, st_ent, pos)
         rowcnt[i] = n
         pos += n
     chunk_nnz[c] = pos - region[c]
@@ -210,16 +265,19 @@ def symbolic_chunk(c, bounds, region, flops, m, dense, bits, a_rm, a_ent, b_rm, 
 
 
 @numba.njit(cache=True)
-def numeric_rows_dense(lo, hi, m, distinct, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
-                       c_val):
+def numeric_rows_dense(lo, hi, m, distinct, short, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm,
+                       c_ent, c_val):
     """Values of rows ``lo:hi`` of ``C``, whose structure is known, with a dense accumulator.
 
     ``distinct``: no row of ``B`` repeats a column, so products are added
-    four at a time (:func:`scatter_distinct`).
+    four at a time (:func:`scatter_distinct`).  Rows of at most ``short``
+    products are skipped (:func:`numeric_rows_sorted` did them).
     """
     # Stays zero between rows: each row's gather clears what it touched.
     acc = np.zeros(m, c_val.dtype)
     for i in range(lo, hi):
+        if short > 0 and row_products(i, a_rm, a_ent, b_rm) <= short:
+            continue
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
             ahead(p, a_ent, b_rm, b_ent, b_val)
             k = np.uint64(a_ent[p])
@@ -232,7 +290,8 @@ def numeric_rows_dense(lo, hi, m, distinct, a_rm, a_ent, a_val, b_rm, b_ent, b_v
 
 
 @numba.njit(cache=True)
-def numeric_rows_marked(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
+def numeric_rows_marked(lo, hi, m, short, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
+                        c_val):
     """:func:`numeric_rows_dense` through :func:`dense_add`, bitmap and all, for wide ``B``.
 
     The structure is known, yet marking the columns pays on wide ``B``: the
@@ -244,16 +303,20 @@ def numeric_rows_marked(lo, hi, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm,
     acc = np.zeros(m, c_val.dtype)
     b0, b1, b2 = bitmap(m)
     for i in range(lo, hi):
+        if short > 0 and row_products(i, a_rm, a_ent, b_rm) <= short:
+            continue
         accumulate_row_dense(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, b0, b1, b2, acc)
         dense_gather(acc, c_ent, c_val, c_rm[i], c_rm[i + 1])
         dense_clear(b0, b1, b2, c_ent, c_rm[i], c_rm[i + 1])
 
 
 @numba.njit(cache=True)
-def numeric_rows_hash(lo, hi, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
+def numeric_rows_hash(lo, hi, short, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
     """:func:`numeric_rows_dense` with a hash table of each row's columns."""
     keys, where, slots, shift = known_workspace(c_rm, lo, hi)
     for i in range(lo, hi):
+        if short > 0 and row_products(i, a_rm, a_ent, b_rm) <= short:
+            continue
         known_load(keys, shift, where, slots, c_ent, c_val, c_rm[i], c_rm[i + 1])
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
             ahead(p, a_ent, b_rm, b_ent, b_val)
@@ -264,38 +327,72 @@ def numeric_rows_hash(lo, hi, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_en
         known_clear(keys, slots, c_rm[i + 1] - c_rm[i])
 
 
+@numba.njit(cache=True)
+def numeric_rows_sorted(lo, hi, short, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
+                        c_val):
+    """Values of the short rows (at most ``short`` products) among ``lo:hi``; True if all were.
+
+    Each is computed as in the one-pass product (:func:`product_row_sorted`,
+    into a scratch row: its columns come out as ``C``'s) and its values
+    copied to ``C``.  Rows with more products are left to the chunk's
+    accumulator.
+    """
+    cols = np.empty(max(short, 1), c_ent.dtype)
+    vals = np.empty(max(short, 1), c_val.dtype)
+    every = True
+    for i in range(lo, hi):
+        if row_products(i, a_rm, a_ent, b_rm) > short:
+            every = False
+            continue
+        n = product_row_sorted(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, cols, vals, 0)
+        c0 = c_rm[i]
+        for t in range(n):
+            c_val[c0 + t] = vals[t]
+    return every
+
+
 @kernel
-def numeric_chunk(c, bounds, m, dense, distinct, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
+def numeric_chunk(c, bounds, m, dense, distinct, short, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
                   c_rm, c_ent, c_val):
     """Values of the rows of chunk ``c`` into ``C``, whose structure is known.
 
     ``distinct``: the rows of ``B`` are known to list distinct columns (known
-    only for narrow ``B``, whose rows had bitmaps).
+    only for narrow ``B``, whose rows had bitmaps).  Rows of at most
+    ``short`` products go first (:func:`numeric_rows_sorted`); if any row
+    had more, the chunk's accumulator computes the others.
     """
+    if short > 0 and numeric_rows_sorted(bounds[c], bounds[c + 1], short, a_rm, a_ent, a_val,
+                                         b_rm, b_ent, b_val, c_rm, c_ent, c_val):
+        return
     if dense and m > WIDE:
-        numeric_rows_marked(bounds[c], bounds[c + 1], m, a_rm, a_ent, a_val, b_rm, b_ent,
+        numeric_rows_marked(bounds[c], bounds[c + 1], m, short, a_rm, a_ent, a_val, b_rm, b_ent,
                             b_val, c_rm, c_ent, c_val)
     elif dense:
-        numeric_rows_dense(bounds[c], bounds[c + 1], m, distinct, a_rm, a_ent, a_val, b_rm,
+        numeric_rows_dense(bounds[c], bounds[c + 1], m, distinct, short, a_rm, a_ent, a_val, b_rm,
                            b_ent, b_val, c_rm, c_ent, c_val)
     else:
-        numeric_rows_hash(bounds[c], bounds[c + 1], a_rm, a_ent, a_val, b_rm, b_ent, b_val,
+        numeric_rows_hash(bounds[c], bounds[c + 1], short, a_rm, a_ent, a_val, b_rm, b_ent, b_val,
                           c_rm, c_ent, c_val)
 
 
 # The fused kernel is specialised for each epilogue (``_ep``), so the
 # epilogue is inlined in the row loop and still cached on disk.
 _FUSED = """
-def spgemm_fused(c, bounds, region, flops, m, dense, bits, apply, drop, a_rm, a_ent, a_val,
-                 b_rm, b_ent, b_val, st_ent, st_val, rowcnt, chunk_nnz, dest, done, state{eargs}):
+def spgemm_fused(c, bounds, region, flops, m, dense, bits, short, apply, drop, a_rm, a_ent,
+                 a_val, b_rm, b_ent, b_val, st_ent, st_val, rowcnt, chunk_nnz, dest, done,
+                 state{eargs}):
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = _chunk_bound(lo, hi, flops, m)
-    b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense, m, bound, st_val, True)
+    big = bound > short
+    b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense and big, m, bound if big else 1,
+                                                         st_val, True)
     union = bits.shape[0] > 0
     pos = region[c]
     for i in range(lo, hi):
-        if dense and union:
+        if flops[i] <= short:
+            n = _row_sorted(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, st_ent, st_val, pos)
+        elif dense and union:
             n = _row_union(i, a_rm, a_ent, a_val, b_rm, b_ent, b_val, bits, b0, acc, st_ent,
                            st_val, pos)
         elif dense:
@@ -334,7 +431,7 @@ def fused_kernel(epilogue, n_eargs):
         kern = build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
                             {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
                              "_row_dense": product_row_dense, "_row_union": product_row_union,
-                             "_row_hash": product_row_hash,
+                             "_row_hash": product_row_hash, "_row_sorted": product_row_sorted,
                              "_publish": publish})
         hit = _fused[key] = (epilogue, kern)  # holding the epilogue keeps its id unique
     return hit[1]
