@@ -16,7 +16,7 @@ from csr_equal import same
 from kkpy.sparse import CrsMatrix
 from kkpy.sparse import io as kio
 from kkpy.sparse.io import ParseError, read_mtx, read_tsv, read_tsv_coo, write_mtx, write_tsv
-from kkpy.sparse.io import _parse
+from kkpy.sparse.io import _open, _parse
 
 # Hypothesis examples write files; a per-test tmp_path is reused across
 # examples, which is fine because every example writes whole files.
@@ -132,7 +132,7 @@ def test_values_parse_like_float(tmp_path, texts):
 
 
 def test_blocks_join_across_chunk_edges(tmp_path, monkeypatch):
-    monkeypatch.setattr(_parse, "CHUNK_BYTES", 7)  # splits lines and fields
+    monkeypatch.setattr(_open, "CHUNK_BYTES", 7)  # splits lines and fields
     lines = [f"{i % 13 + 1}\t{i % 5 + 1}\t{i * 0.25}" for i in range(200)]
     for suffix in (".tsv", ".tsv.gz"):
         p = put(tmp_path / f"m{suffix}", "\n".join(lines))  # no final newline
