@@ -16,7 +16,7 @@ from csr_equal import same
 from kkpy.sparse import CrsMatrix
 from kkpy.sparse import io as kio
 from kkpy.sparse.io import ParseError, read_mtx, read_tsv, read_tsv_coo, write_mtx, write_tsv
-from kkpy.sparse.io import _parse
+from kkpy.sparse.io import _open, _parse
 
 # Hypothesis examples write files; a per-test tmp_path is reused across
 # examples, which is fine because every example writes whole files.
@@ -64,7 +64,7 @@ def test_tsv_round_trip(tmp_path, a, suffix):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_many_distinct_values_round_trip_exactly(tmp_path, dtype):
-    """Past SHORTEST_MAX distinct values the writer switches format; still exact."""
+    """Random bit patterns, subnormals and extremes round-trip exactly."""
     rng = np.random.default_rng(3)
     bits = rng.integers(0, 2**63, 6000, dtype=np.uint64)
     vals = (bits.astype(np.uint32) if dtype == np.float32 else bits).view(dtype)
@@ -132,7 +132,7 @@ def test_values_parse_like_float(tmp_path, texts):
 
 
 def test_blocks_join_across_chunk_edges(tmp_path, monkeypatch):
-    monkeypatch.setattr(_parse, "CHUNK_BYTES", 7)  # splits lines and fields
+    monkeypatch.setattr(_open, "CHUNK_BYTES", 7)  # splits lines and fields
     lines = [f"{i % 13 + 1}\t{i % 5 + 1}\t{i * 0.25}" for i in range(200)]
     for suffix in (".tsv", ".tsv.gz"):
         p = put(tmp_path / f"m{suffix}", "\n".join(lines))  # no final newline

@@ -15,8 +15,9 @@ class ParseError(ValueError):
     ----------
     path : str or os.PathLike
         The file being read, as the caller named it.
-    line : int
-        1-based line number of the offending line.
+    line : int or None
+        1-based line number of the offending line; None when the fault
+        is the file as a whole (``FILE: what is wrong``).
     message : str
         What is wrong, without the location.
 
@@ -28,13 +29,16 @@ class ParseError(ValueError):
     'sparse-images-1024.tsv:17: expected 3 tab-separated fields, got 2'
     >>> isinstance(err, ValueError), err.line
     (True, 17)
+    >>> str(ParseError("/dev/zero", None, "not a regular file"))
+    '/dev/zero: not a regular file'
     """
 
     def __init__(self, path, line, message):
         self.path = os.fspath(path)
-        self.line = int(line)
+        self.line = None if line is None else int(line)
         self.message = message
-        super().__init__(f"{self.path}:{self.line}: {message}")
+        where = self.path if line is None else f"{self.path}:{self.line}"
+        super().__init__(f"{where}: {message}")
 
     def __reduce__(self):
         # The default pickling replays ``args`` (one formatted string) into

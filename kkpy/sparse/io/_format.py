@@ -1,13 +1,19 @@
 """Fast text formatting of 1-based ``row col [value]`` lines.
 
-A numba kernel writes whole blocks of lines into a byte buffer.  Floats
-are formatted once per distinct value in Python (shortest string that
-reads back to the same number) and copied as bytes, which is both exact
-and fast for the few distinct values sparse files usually hold.
+A numba kernel writes whole blocks of lines into a byte buffer, one
+piece per thread.  Floats get the shortest text that reads back to the
+same number, as ``repr`` (and scipy's ``mmwrite``) write: digits from a
+double-double product, verified by an exact read-back (see
+:mod:`._dd`).  The few values outside its range (subnormals, beyond
+1e290, inf and nan) are formatted in Python.
 """
+
+import math
 
 import numba
 import numpy as np
+
+from ._dd import POW10_HI, POW10_LO, digits
 
 __all__ = ["format_value", "write_triples"]
 
@@ -68,75 +74,137 @@ def _put_int(out, p, v):
 
 
 @numba.njit(cache=True)
-def _format_block(rows, cols, kind, tok_of, tok_bytes, tok_off, ints, sep, out):
-    """Write lines ``r+1 sep c+1 [sep value]`` into ``out``; bytes used."""
-    p = 0
-    # Sparse files list a row's entries together: copy the previous line's
-    # row text instead of formatting the same number again.
-    prev = -1
-    ps = pe = 0
-    for i in range(rows.size):
-        r = np.int64(rows[i])
-        if r == prev:
-            for j in range(ps, pe):
-                out[p] = out[j]
-                p += 1
-        else:
-            ps = p
-            p = _put_int(out, p, r + 1)
-            pe = p
-            prev = r
-        out[p] = sep
-        p = _put_int(out, p + 1, np.int64(cols[i]) + 1)
-        if kind == 1:
-            out[p] = sep
+def _put_digits(out, p, d, nd):
+    """The ``nd`` decimal digits of ``d`` (leading zeros kept) at ``p``."""
+    e = p + nd
+    while e > p:
+        e -= 1
+        out[e] = 48 + d % 10
+        d //= 10
+    return p + nd
+
+
+@numba.njit(cache=True)
+def _put_float(out, p, x, single, hi_tab, lo_tab):
+    """Write ``x`` as ``repr`` would (shortest round-trip text, ``1e-05``
+    and ``1e+16`` style outside [1e-4, 1e16), integral values without
+    ``.0``); returns (new p, ok).  Not ok: a value :func:`_dd.digits`
+    cannot convert (subnormal, huge, non-finite): the caller formats it.
+    """
+    if x == 0.0:
+        if math.copysign(1.0, x) < 0:
+            out[p] = 45
             p += 1
-            t = tok_of[i]
-            for j in range(tok_off[t], tok_off[t + 1]):
-                out[p] = tok_bytes[j]
-                p += 1
-        elif kind == 2:
-            out[p] = sep
-            p = _put_int(out, p + 1, np.int64(ints[i]))
-        out[p] = 10
+        out[p] = 48
+        return p + 1, True
+    d, e10, ok = digits(abs(x), single, hi_tab, lo_tab)
+    if not ok:
+        return p, False
+    if x < 0:
+        out[p] = 45
         p += 1
-    return p
+    nd = 1
+    q = d // 10
+    while q:
+        nd += 1
+        q //= 10
+    if -4 <= e10 < 16:
+        if e10 < 0:
+            out[p] = 48
+            out[p + 1] = 46
+            p += 2
+            for _ in range(-e10 - 1):
+                out[p] = 48
+                p += 1
+            return _put_digits(out, p, d, nd), True
+        if nd <= e10 + 1:
+            p = _put_digits(out, p, d, nd)
+            for _ in range(e10 + 1 - nd):
+                out[p] = 48
+                p += 1
+            return p, True
+        tail = nd - e10 - 1
+        p = _put_digits(out, p, d // np.int64(10) ** tail, e10 + 1)
+        out[p] = 46
+        return _put_digits(out, p + 1, d % np.int64(10) ** tail, tail), True
+    p = _put_digits(out, p, d // np.int64(10) ** (nd - 1), 1)
+    if nd > 1:
+        out[p] = 46
+        p = _put_digits(out, p + 1, d % np.int64(10) ** (nd - 1), nd - 1)
+    out[p] = 101
+    out[p + 1] = 45 if e10 < 0 else 43
+    e = abs(e10)
+    return _put_digits(out, p + 2, e, 3 if e >= 100 else 2), True
 
 
-# Up to this many distinct values get the shortest text (numpy's digit
-# generation, a few microseconds each); beyond, a C-speed format that is
-# exact but not always shortest keeps random-valued files fast.
-SHORTEST_MAX = 4096
+@numba.njit(cache=True, parallel=True)
+def _format_pieces(rows, cols, kind, fvals, ivals, single, slow_at, slow_tab, slow_off,
+                   sep, hi_tab, lo_tab, bounds, width, out, used):
+    """Lines ``r+1 sep c+1 [sep value]`` of entries ``bounds[i]:bounds[i+1]``
+    into ``out[bounds[i] * width:]``, one piece per thread; ``used[i]``
+    bytes each.  Values listed in ``slow_at`` come from the text table.
+    """
+    for piece in numba.prange(bounds.size - 1):
+        lo, hi = bounds[piece], bounds[piece + 1]
+        p = lo * width
+        j = np.searchsorted(slow_at, lo)
+        # Sparse files list a row's entries together, and challenge files
+        # repeat one value: copy the previous line's text instead of
+        # formatting the same number again.
+        prev = -1
+        rs = re = 0
+        have_v = False
+        pv = 0.0
+        vs = ve = 0
+        for i in range(lo, hi):
+            r = np.int64(rows[i])
+            if r == prev:
+                for k in range(rs, re):
+                    out[p] = out[k]
+                    p += 1
+            else:
+                rs = p
+                p = _put_int(out, p, r + 1)
+                re = p
+                prev = r
+            out[p] = sep
+            p = _put_int(out, p + 1, np.int64(cols[i]) + 1)
+            if kind == 1:
+                out[p] = sep
+                p += 1
+                x = fvals[i]
+                if j < slow_at.size and slow_at[j] == i:
+                    for k in range(slow_off[j], slow_off[j + 1]):
+                        out[p] = slow_tab[k]
+                        p += 1
+                    j += 1
+                elif have_v and x == pv and math.copysign(1.0, x) == math.copysign(1.0, pv):
+                    for k in range(vs, ve):
+                        out[p] = out[k]
+                        p += 1
+                else:
+                    vs = p
+                    p, _ = _put_float(out, p, x, single, hi_tab, lo_tab)
+                    ve = p
+                    pv = x
+                    have_v = True
+            elif kind == 2:
+                out[p] = sep
+                p = _put_int(out, p + 1, np.int64(ivals[i]))
+            out[p] = 10
+            p += 1
+        used[piece] = p - lo * width
 
 
-def _bulk_texts(uniq):
-    """Exact texts for many values at about 0.2 us each."""
-    if uniq.dtype == np.float32:
-        # 9 significant digits land well inside a float32's rounding
-        # interval, so reading them as float64 and casting is exact.
-        return ["%.9g" % x for x in uniq.tolist()]
-    return list(map(repr, uniq.astype(np.float64).tolist()))
-
-
-def _token_table(vals):
-    """Distinct values as one byte string with offsets, and each entry's id."""
-    # Distinct bit patterns, not values: -0.0 and 0.0 compare equal.
-    uint = {2: np.uint16, 4: np.uint32, 8: np.uint64}.get(vals.dtype.itemsize)
-    bits = vals.view(uint) if uint else vals
-    if vals.size and np.all(bits == bits[0]):
-        uniq, inverse = vals[:1], np.zeros(vals.size, np.int64)
-    else:
-        ubits, inverse = np.unique(bits, return_inverse=True)
-        uniq = ubits.view(vals.dtype) if uint else ubits
-    if uniq.size <= SHORTEST_MAX:
-        texts = [format_value(u) for u in uniq]
-    else:
-        texts = _bulk_texts(uniq)
+def _slow_table(v, v64):
+    """Values the compiled formatter leaves to Python: positions and texts."""
+    a = np.abs(v64)
+    at = np.flatnonzero(~((a >= 1e-270) & (a <= 1e290)) & (a != 0))
+    texts = [format_value(x) for x in v[at]]
     off = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=off[1:])
     table = np.frombuffer("".join(texts).encode("ascii"), np.uint8)
-    longest = int(np.diff(off).max()) if len(texts) else 0
-    return inverse, table, off, longest
+    return at, table, off, int(np.diff(off).max()) if len(texts) else 0
 
 
 def write_triples(f, rows, cols, vals=None, sep="\t"):
@@ -157,12 +225,15 @@ def write_triples(f, rows, cols, vals=None, sep="\t"):
     cols = np.asarray(cols)
     n = rows.size
     empty_i = np.empty(0, np.int64)
+    empty_f = np.empty(0, np.float64)
     empty_b = np.empty(0, np.uint8)
+    pieces = 4 * numba.get_num_threads()
     for lo in range(0, n, BLOCK_LINES):
         hi = min(n, lo + BLOCK_LINES)
         r, c = rows[lo:hi], cols[lo:hi]
         width = 2 * 21 + 3
-        tok_of, table, off, ints, kind = empty_i, empty_b, empty_i, empty_i, 0
+        fv, ints, kind, single = empty_f, empty_i, 0, False
+        at, table, off = empty_i, empty_b, np.zeros(1, np.int64)
         if vals is not None:
             v = np.asarray(vals[lo:hi])
             if v.dtype.kind not in "fiub":
@@ -171,9 +242,15 @@ def write_triples(f, rows, cols, vals=None, sep="\t"):
                 kind, ints = 2, v.astype(np.int64)
                 width += 21
             else:
-                kind = 1
-                tok_of, table, off, longest = _token_table(v)
-                width += longest
+                kind, single = 1, v.dtype.itemsize <= 4
+                fv = v.astype(np.float64)
+                at, table, off, longest = _slow_table(v, fv)
+                width += max(longest, 25)
+        bounds = np.linspace(0, hi - lo, pieces + 1).astype(np.int64)
         out = np.empty((hi - lo) * width, np.uint8)
-        used = _format_block(r, c, kind, tok_of, table, off, ints, ord(sep), out)
-        f.write(out[:used].data)
+        used = np.zeros(pieces, np.int64)
+        _format_pieces(r, c, kind, fv, ints, single, at, table, off, ord(sep),
+                       POW10_HI, POW10_LO, bounds, width, out, used)
+        for i in range(pieces):
+            start = bounds[i] * width
+            f.write(out[start:start + used[i]].data)

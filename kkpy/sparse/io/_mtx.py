@@ -9,7 +9,7 @@ from ._atomic import atomic_write
 from ._errors import ParseError
 from ._format import write_triples
 from ._parse import FLOAT_VALUE, INT_VALUE, NO_VALUE, open_chunks, scan_triples
-from ._tsv import as_scipy, coo_to_csr
+from ._tsv import coo_to_csr, row_major_entries
 
 __all__ = ["read_mtx_coo", "read_mtx", "write_mtx"]
 
@@ -213,34 +213,30 @@ def write_mtx(path, matrix, field=None, symmetry="general", comment=""):
     1 1 2.5
     2 1 1
     """
-    coo = scipy.sparse.coo_array(as_scipy(matrix))
-    if coo.ndim != 2:
-        raise ValueError("write_mtx needs a 2-D matrix")
-    if coo.dtype.kind == "c":
-        raise ValueError("complex matrices are not supported")
-    if field is None:
-        field = "integer" if coo.dtype.kind in "iub" else "real"
-    if field not in ("real", "integer", "pattern"):
+    if field not in (None, "real", "integer", "pattern"):
         raise ValueError(f"field must be 'real', 'integer' or 'pattern', got {field!r}")
     if symmetry not in _SYMMETRIES:
         raise ValueError(f"symmetry must be one of {_SYMMETRIES}, got {symmetry!r}")
-    coo.sum_duplicates()
+    rows, cols, data, shape = row_major_entries(matrix, "write_mtx")
+    if data.dtype.kind == "c":
+        raise ValueError("complex matrices are not supported")
+    if field is None:
+        field = "integer" if data.dtype.kind in "iub" else "real"
     if symmetry != "general":
         sign = 1 if symmetry == "symmetric" else -1
-        if coo.shape[0] != coo.shape[1] or abs(coo - sign * coo.T).count_nonzero():
+        a = scipy.sparse.csr_array((data, (rows, cols)), shape=shape)
+        if shape[0] != shape[1] or abs(a - sign * a.T).count_nonzero():
             raise ValueError(f"matrix is not {symmetry}")
-        lower = coo.row >= coo.col if sign == 1 else coo.row > coo.col
-        coo = scipy.sparse.coo_array((coo.data[lower], (coo.row[lower], coo.col[lower])),
-                                     shape=coo.shape)
-    order = np.lexsort((coo.col, coo.row))
+        lower = rows >= cols if sign == 1 else rows > cols
+        rows, cols, data = rows[lower], cols[lower], data[lower]
     vals = None
     if field == "integer":
-        vals = coo.data[order].astype(np.int64)
+        vals = data.astype(np.int64)
     elif field == "real":
-        vals = coo.data[order].astype(np.float64 if coo.dtype.kind in "iub" else coo.dtype)
+        vals = data.astype(np.float64) if data.dtype.kind in "iub" else data
     head = [f"%%MatrixMarket matrix coordinate {field} {symmetry}"]
     head += [f"%{line}" for line in comment.splitlines()]
-    head.append(f"{coo.shape[0]} {coo.shape[1]} {coo.nnz}")
+    head.append(f"{shape[0]} {shape[1]} {rows.size}")
     with atomic_write(path) as f:
         f.write(("\n".join(head) + "\n").encode())
-        write_triples(f, coo.row[order], coo.col[order], vals, sep=" ")
+        write_triples(f, rows, cols, vals, sep=" ")

@@ -6,37 +6,43 @@ block of complete lines into COO arrays in one pass and reports the first
 bad line, so the readers can name it.  It is about 4x faster than
 ``np.loadtxt`` and keeps memory bounded by reading fixed-size blocks.
 
+Each block is cut at line ends into one piece per thread, and the pieces
+are scanned in parallel into one set of output arrays.
+
 Floats with at most 18 significant digits and a decimal exponent within
 +-22 take Clinger's exact fast path (one correctly rounded multiply or
-divide of exact operands).  Anything else that is still valid syntax
-(more digits, big exponents, inf/nan) is gathered and handed to
-``np.fromstring``, i.e. numpy's correctly rounded parser, so the result is
-always the correctly rounded double; it is then cast to the requested
-dtype, as ``np.loadtxt`` does.
+divide of exact operands); other ones up to 18 digits are multiplied out
+in double-double arithmetic (:mod:`._dd`), exact unless within 2**-100
+of a rounding boundary.  Anything else that is still valid syntax
+(more digits, huge exponents, boundary cases, inf/nan) is gathered and
+handed to ``np.fromstring``, i.e. numpy's correctly rounded parser, so
+the result is always the correctly rounded double; it is then cast to
+the requested dtype, as ``np.loadtxt`` does.
 """
 
-import gzip
 import itertools
-import os
 import re
-import zlib
 
 import numba
 import numpy as np
 
+from ._dd import POW10_HI, POW10_LO, decimal_to_double
 from ._errors import ParseError
+from ._open import open_chunks
 
-__all__ = ["open_chunks", "scan_triples", "NO_VALUE", "FLOAT_VALUE", "INT_VALUE"]
+__all__ = ["open_chunks", "scan_triples", "NO_VALUE", "FLOAT_VALUE", "INT_VALUE",
+           "CHECK_FINITE", "CHECK_FLOAT32"]
 
 # What the third field holds.
 NO_VALUE, FLOAT_VALUE, INT_VALUE = 0, 1, 2
 
-# 16 MiB blocks: large enough that per-block Python work is noise, small
-# enough that a block and its output arrays stay far below a node's memory.
-CHUNK_BYTES = 1 << 24
-
 # Error codes the scanner returns (0 means no error).
-_E_FIELDS, _E_ROW, _E_COL, _E_VALUE, _E_ROW_RANGE, _E_COL_RANGE = range(1, 7)
+_E_FIELDS, _E_ROW, _E_COL, _E_VALUE, _E_ROW_RANGE, _E_COL_RANGE, _E_NONFINITE, _E_NARROW = \
+    range(1, 9)
+
+# Value checks (bit flags): refuse inf and nan; refuse a finite value that
+# float32 cannot hold (it would become inf when cast).
+CHECK_FINITE, CHECK_FLOAT32 = 1, 2
 
 _POW10 = np.array([10.0**i for i in range(23)])
 _MAX_EXACT = 2**53
@@ -139,10 +145,15 @@ def _parse_float(buf, s, e, pow10):
         return 0.0, 2
     if m == 0:
         return -0.0 if neg else 0.0, 0
-    if dropped or m > _MAX_EXACT or dexp < -22 or dexp > 22:
+    if dropped:
         return 0.0, 1
-    v = float(m)
-    v = v * pow10[dexp] if dexp >= 0 else v / pow10[-dexp]
+    if m <= _MAX_EXACT and -22 <= dexp <= 22:
+        v = float(m)
+        v = v * pow10[dexp] if dexp >= 0 else v / pow10[-dexp]
+    else:
+        v, exact = decimal_to_double(m, dexp, POW10_HI, POW10_LO)
+        if not exact:
+            return 0.0, 1
     return -v if neg else v, 0
 
 
@@ -176,7 +187,16 @@ def _parse_int(buf, s, e):
 _BLANKS = re.compile(rb"[ \t\r]+")
 
 
-def _diagnose(line, nfields, value_kind, nrows, ncols):
+def _value_fault(v, checks):
+    """Error code for a parsed value that ``checks`` refuse, else 0."""
+    if checks & CHECK_FINITE and not np.isfinite(v):
+        return _E_NONFINITE
+    if checks & CHECK_FLOAT32 and np.isfinite(v) and not np.isfinite(np.float32(v)):
+        return _E_NARROW
+    return 0
+
+
+def _diagnose(line, nfields, value_kind, nrows, ncols, checks=0):
     """Say what is wrong with one line the scanner rejected: (code, detail).
 
     Runs once per bad file, so it is plain Python; it splits on the same
@@ -201,31 +221,33 @@ def _diagnose(line, nfields, value_kind, nrows, ncols):
         if (_parse_float(v, 0, v.size, _POW10)[1] == 2 if value_kind == FLOAT_VALUE
                 else not _parse_int(v, 0, v.size)[1]):
             return _E_VALUE, 0
+        if value_kind == FLOAT_VALUE:
+            with np.errstate(over="ignore"):
+                return _value_fault(np.fromstring(fields[2], sep=" ")[0], checks), 0
     return 0, 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(buf, nfields, value_kind, nrows, ncols, row_lo, row_hi,
-          out_r, out_c, out_f, out_i, slow_idx, slow_buf, pow10):
-    """Scan complete lines in ``buf`` (which ends with a newline).
+def _scan(buf, pos, n, nfields, value_kind, checks, nrows, ncols, row_lo, row_hi,
+          out_r, out_c, out_f, out_i, k, slow_idx, slow_line, slow_buf, nslow, nbytes,
+          pow10):
+    """Scan the complete lines in ``buf[pos:n]`` (``buf[n - 1]`` is a newline).
 
-    Returns (stored, lines, bad_pos, nslow, slow_bytes, max_row, max_col).
-    A line it rejects stops the scan: ``lines`` counts the good lines
-    before it, ``bad_pos`` is where it starts (-1 if none), and
-    :func:`_diagnose` then names the problem.
+    Entries go to ``out_*[k:]``, values for the slow path to
+    ``slow_*[nslow:]`` and ``slow_buf[nbytes:]``.  Returns
+    (k, lines, bad_pos, nslow, nbytes, max_row, max_col).  A line it
+    rejects stops the scan: ``lines`` counts the good lines before it,
+    ``bad_pos`` is where it starts (-1 if none), and :func:`_diagnose`
+    then names the problem.
     """
-    n = buf.size
-    pos = 0
     line = 0
-    k = 0
-    nslow = 0
-    nbytes = 0
     maxr = 0
     maxc = 0
     # The last value token and what it parsed to: challenge files repeat
     # one value on every line, and a byte compare beats re-parsing.
     ps = pe = 0
     pv = 0.0
+    f32max = 3.4028235677973366e38  # float32's largest, plus half its ulp
     while pos < n:
         start = pos
         while _is_blank(buf[pos]):
@@ -284,17 +306,21 @@ def _scan(buf, nfields, value_kind, nrows, ncols, row_lo, row_hi,
                     if status == 2:
                         ok = False
                     elif status == 1:
-                        if keep:
-                            slow_idx[nslow] = k
-                            nslow += 1
-                            for i in range(vs, ve):
-                                slow_buf[nbytes] = buf[i]
-                                nbytes += 1
-                            slow_buf[nbytes] = 32
+                        # Checked once parsed; every line's, so that a
+                        # filtered-out row's bad value is still reported.
+                        slow_idx[nslow] = k if keep else -1
+                        slow_line[nslow] = line
+                        nslow += 1
+                        for i in range(vs, ve):
+                            slow_buf[nbytes] = buf[i]
                             nbytes += 1
+                        slow_buf[nbytes] = 32
+                        nbytes += 1
+                    elif checks & 2 and abs(v) > f32max:
+                        ok = False
                     else:
                         ps, pe, pv = vs, ve, v
-                if keep:
+                if keep and ok:
                     out_f[k] = v
             elif value_kind == 2:
                 iv, ok = _parse_int(buf, vs, ve)
@@ -313,48 +339,68 @@ def _scan(buf, nfields, value_kind, nrows, ncols, row_lo, row_hi,
     return k, line, -1, nslow, nbytes, maxr, maxc
 
 
-class open_chunks:
-    """The bytes of a plain or ``.gz`` file, in blocks, as a context manager.
+@numba.njit(cache=True, parallel=True)
+def _scan_pieces(buf, pieces, nfields, value_kind, checks, nrows, ncols, row_lo, row_hi,
+                 pow10):
+    """Cut ``buf`` (complete lines) into ``pieces`` at line ends and scan them in parallel.
 
-    Opening errors (missing file, permissions) propagate as ``OSError``.
-    A corrupt or truncated gzip stream becomes :class:`ParseError` at the
-    first line not yet complete, which is why the consumer keeps
-    ``lines_done`` (complete lines consumed so far) up to date.
+    Piece ``i`` owns ``out_*[base[i]:]`` and the slow-path arrays from
+    ``base[i]`` (and bytes from ``cut[i] + base[i]``), where ``base`` is
+    the prefix sum of the pieces' line counts, so no two pieces overlap.
+    Returns the cuts, bases, output arrays and a (pieces, 7) table of
+    :func:`_scan`'s results.
     """
+    n = buf.size
+    cut = np.empty(pieces + 1, np.int64)
+    cut[0] = 0
+    for i in range(1, pieces):
+        p = max(cut[i - 1], (n * i) // pieces)
+        while p < n and buf[p - 1] != 10:
+            p += 1
+        cut[i] = p
+    cut[pieces] = n
+    count = np.zeros(pieces, np.int64)
+    for i in numba.prange(pieces):
+        t = 0
+        for j in range(cut[i], cut[i + 1]):
+            t += buf[j] == 10
+        count[i] = t
+    base = np.zeros(pieces + 1, np.int64)
+    for i in range(pieces):
+        base[i + 1] = base[i] + count[i]
+    total = base[pieces]
+    out_r = np.empty(total, np.int64)
+    out_c = np.empty(total, np.int64)
+    out_f = np.empty(total if value_kind == 1 else 0, np.float64)
+    out_i = np.empty(total if value_kind == 2 else 0, np.int64)
+    slow_idx = np.empty(total if value_kind == 1 else 0, np.int64)
+    slow_line = np.empty(total if value_kind == 1 else 0, np.int64)
+    slow_buf = np.empty(n + total if value_kind == 1 else 0, np.uint8)
+    res = np.zeros((pieces, 7), np.int64)
+    for i in numba.prange(pieces):
+        sb = cut[i] + base[i] if value_kind == 1 else 0
+        k, lines, bad, ns, nb, mr, mc = _scan(
+            buf, cut[i], cut[i + 1], nfields, value_kind, checks, nrows, ncols, row_lo,
+            row_hi, out_r, out_c, out_f, out_i, base[i], slow_idx, slow_line, slow_buf,
+            base[i] if value_kind == 1 else 0, sb, pow10)
+        res[i, 0] = k
+        res[i, 1] = lines
+        res[i, 2] = bad
+        res[i, 3] = ns
+        res[i, 4] = nb
+        res[i, 5] = mr
+        res[i, 6] = mc
+    return cut, base, out_r, out_c, out_f, out_i, slow_idx, slow_line, slow_buf, res
 
-    def __init__(self, path, name=None):
-        self.name = os.fspath(path) if name is None else name
-        if os.fspath(path).endswith(".gz"):
-            self._file = gzip.open(path, "rb")
-        else:
-            self._file = open(path, "rb", buffering=0)
-        self.lines_done = 0
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._file.close()
-
-    def __iter__(self):
-        while True:
-            try:
-                block = self._file.read(CHUNK_BYTES)
-            except (EOFError, OSError, zlib.error) as exc:
-                # gzip reports truncation as EOFError and garbage as
-                # BadGzipFile (an OSError) or zlib.error.
-                what = str(exc).rstrip(".") or type(exc).__name__
-                raise ParseError(self.name, self.lines_done + 1,
-                                 f"corrupt or truncated gzip data ({what})") from None
-            if not block:
-                return
-            yield block
-
-
-def _describe(line, nfields, value_kind, sep_word, shape, declared):
+def _describe(line, nfields, value_kind, sep_word, shape, declared, checks=0):
     """One-line message for a line the scanner rejected."""
-    code, detail = _diagnose(line, nfields, value_kind, *shape)
+    code, detail = _diagnose(line, nfields, value_kind, *shape, checks)
     fields = [f.decode("utf-8", "replace") for f in _BLANKS.split(line) if f]
+    return _message(code, detail, fields, nfields, sep_word, shape, declared)
+
+
+def _message(code, detail, fields, nfields, sep_word, shape, declared):
     if code == _E_FIELDS:
         return f"expected {nfields} {sep_word} fields, got {detail}"
     if code == _E_ROW:
@@ -363,6 +409,10 @@ def _describe(line, nfields, value_kind, sep_word, shape, declared):
         return f"column index {fields[1]!r} is not a positive integer"
     if code == _E_VALUE:
         return f"value {fields[2]!r} is not a number"
+    if code == _E_NONFINITE:
+        return f"value {fields[2]!r} is not finite"
+    if code == _E_NARROW:
+        return f"value {fields[2]!r} overflows float32"
     if code in (_E_ROW_RANGE, _E_COL_RANGE):
         axis = 0 if code == _E_ROW_RANGE else 1
         which, bound = ("row", "column")[axis], shape[axis]
@@ -372,9 +422,14 @@ def _describe(line, nfields, value_kind, sep_word, shape, declared):
     return "malformed line"  # the scanner and _diagnose disagree: a bug
 
 
+# Below this many bytes a block is one piece: thread start-up would cost
+# more than the scan.
+_PIECE_BYTES = 1 << 16
+
+
 def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
                  index_dtype=np.int32, rows=None, first_line=1,
-                 sep_word="tab-separated", initial=b""):
+                 sep_word="tab-separated", initial=b"", checks=0):
     """Parse every remaining line of ``chunks`` as a 1-based triple.
 
     Parameters
@@ -399,6 +454,9 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
         Line number of the first line in ``chunks`` (after a header).
     initial : bytes
         Already-read bytes that precede ``chunks``.
+    checks : int
+        ``CHECK_FINITE`` and/or ``CHECK_FLOAT32`` (bit flags): values
+        that fail them are errors naming the line.
 
     Returns
     -------
@@ -422,38 +480,61 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
     maxr = maxc = 0
     line0 = first_line
     carry = b""
-    empty_f = np.empty(0, np.float64)
-    empty_i = np.empty(0, np.int64)
+    threads = numba.get_num_threads()
 
     def scan_block(block):
         nonlocal maxr, maxc, line0
         buf = np.frombuffer(block, np.uint8)
-        cap = block.count(b"\n")
-        # One compiled signature for all index dtypes: scan into int64 and
-        # narrow afterwards (cheap next to parsing; saves a compile).
-        r = np.empty(cap, np.int64)
-        c = np.empty(cap, np.int64)
-        vf = np.empty(cap, np.float64) if value_kind == FLOAT_VALUE else empty_f
-        vi = np.empty(cap, np.int64) if value_kind == INT_VALUE else empty_i
-        slow_idx = np.empty(cap if value_kind == FLOAT_VALUE else 0, np.int64)
-        slow_buf = np.empty(len(block) + cap if value_kind == FLOAT_VALUE else 0, np.uint8)
-        k, nlines, bad_pos, nslow, nbytes, mr, mc = _scan(
-            buf, nfields, value_kind, nrows, ncols, lo, hi,
-            r, c, vf, vi, slow_idx, slow_buf, _POW10)
-        if bad_pos >= 0:
-            bad = block[bad_pos:block.find(b"\n", bad_pos)]
-            raise ParseError(name, line0 + nlines, _describe(
-                bad, nfields, value_kind, sep_word, (nrows, ncols), declared))
-        if nslow:
-            vf[slow_idx[:nslow]] = np.fromstring(slow_buf[:nbytes].tobytes(), sep=" ")
-        maxr, maxc = max(maxr, mr), max(maxc, mc)
-        line0 += nlines
-        out_r.append(r[:k].astype(index_dtype))
-        out_c.append(c[:k].astype(index_dtype))
+        pieces = max(1, min(threads, buf.size // _PIECE_BYTES))
+        cut, base, r, c, vf, vi, slow_idx, slow_line, slow_buf, res = _scan_pieces(
+            buf, pieces, nfields, value_kind, checks, nrows, ncols, lo, hi, _POW10)
+        k, nlines, bad, nslow, nbytes = (res[:, j] for j in range(5))
+        lines_before = np.concatenate(([0], np.cumsum(nlines)[:-1]))
+        failed = np.flatnonzero(bad >= 0)
+        # Slow-path values of the pieces before the first bad line.
+        upto = failed[0] if failed.size else pieces
+        v = vf if value_kind == FLOAT_VALUE else vi
+        for i in range(upto):
+            # _scan returns end positions: its outputs started at the bases.
+            if nslow[i] > base[i]:
+                s0 = cut[i] + base[i]
+                with np.errstate(over="ignore"):
+                    parsed = np.fromstring(slow_buf[s0:nbytes[i]].tobytes(), sep=" ")
+                at = slow_idx[base[i]:nslow[i]]
+                fault = (np.array([_value_fault(x, checks) for x in parsed])
+                         if checks else np.zeros(0, np.int64))
+                if fault.any():
+                    j = int(np.flatnonzero(fault)[0])
+                    where = line0 + lines_before[i] + slow_line[base[i] + j]
+                    start = int(cut[i])
+                    for _ in range(slow_line[base[i] + j]):
+                        start = block.find(b"\n", start) + 1
+                    text = block[start:block.find(b"\n", start)]
+                    fields = [f.decode("utf-8", "replace") for f in _BLANKS.split(text) if f]
+                    raise ParseError(name, where, _message(
+                        int(fault[j]), 0, fields, nfields, sep_word, (nrows, ncols), declared))
+                v[at[at >= 0]] = parsed[at >= 0]
+        if failed.size:
+            i = failed[0]
+            b = int(bad[i])
+            text = block[b:block.find(b"\n", b)]
+            raise ParseError(name, line0 + lines_before[i] + nlines[i], _describe(
+                text, nfields, value_kind, sep_word, (nrows, ncols), declared, checks))
+        maxr, maxc = max(maxr, int(res[:, 5].max())), max(maxc, int(res[:, 6].max()))
+        line0 += int(nlines.sum())
+        kept = int(k.sum() - base[:-1].sum())
+        if np.array_equal(k, base[1:]):  # no blank or filtered lines: already packed
+            parts = [slice(0, kept)]
+        else:
+            parts = [slice(base[i], k[i]) for i in range(pieces) if k[i] > base[i]] or [slice(0, 0)]
+        pack = (lambda a: a[parts[0]]) if len(parts) == 1 else (
+            lambda a: np.concatenate([a[s] for s in parts]))
+        out_r.append(pack(r).astype(index_dtype))
+        out_c.append(pack(c).astype(index_dtype))
         if value_kind != NO_VALUE:
             # Copy when mostly empty (a row filter) so the block can go.
-            v = vf if value_kind == FLOAT_VALUE else vi
-            out_v.append(v[:k].copy() if k < cap // 2 else v[:k])
+            pv = pack(v)
+            out_v.append(pv.copy() if pv.base is v and kept < v.size // 2 else pv)
 
     for block in itertools.chain((initial,), chunks):
         data = carry + block if carry else block

@@ -114,9 +114,24 @@ def coo_to_csr(rows, cols, vals, shape):
     return CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=rows.dtype)
 
 
-def as_scipy(matrix):
-    """What the writers take: a scipy matrix or array_like, or a CrsMatrix (shared, no copy)."""
-    return matrix.to_scipy() if hasattr(matrix, "to_scipy") else matrix
+def row_major_entries(matrix, what):
+    """What the writers take, as 0-based ``(rows, cols, vals, shape)`` in row-major order.
+
+    ``matrix`` is a scipy matrix or array_like, or a CrsMatrix (shared, no
+    copy).  Duplicates are summed.  A canonical CSR input (the common
+    case) is used as it is, without the sort a COO input needs.
+    """
+    m = matrix.to_scipy() if hasattr(matrix, "to_scipy") else matrix
+    if not scipy.sparse.issparse(m):
+        m = np.asarray(m)
+        if m.ndim != 2:
+            raise ValueError(f"{what} needs a 2-D matrix")
+    csr = scipy.sparse.csr_array(m)
+    if not csr.has_canonical_format:
+        csr = csr.copy() if csr is m else csr  # never sort the caller's matrix in place
+        csr.sum_duplicates()
+    rows = np.repeat(np.arange(csr.shape[0], dtype=csr.indices.dtype), np.diff(csr.indptr))
+    return rows, csr.indices, csr.data, csr.shape
 
 
 def write_tsv(path, matrix):
@@ -130,7 +145,8 @@ def write_tsv(path, matrix):
     ----------
     path : str or os.PathLike
     matrix : CrsMatrix, scipy sparse array or matrix, or dense array_like
-        Stored entries are written, explicit zeros included.
+        Stored entries are written, explicit zeros included (duplicates
+        summed).
 
     Examples
     --------
@@ -141,9 +157,6 @@ def write_tsv(path, matrix):
     1	2	0.0625
     2	1	1
     """
-    coo = scipy.sparse.coo_array(as_scipy(matrix))
-    if coo.ndim != 2:
-        raise ValueError("write_tsv needs a 2-D matrix")
-    csr_order = np.lexsort((coo.col, coo.row))
+    rows, cols, vals, _ = row_major_entries(matrix, "write_tsv")
     with atomic_write(path) as f:
-        write_triples(f, coo.row[csr_order], coo.col[csr_order], coo.data[csr_order])
+        write_triples(f, rows, cols, vals)
