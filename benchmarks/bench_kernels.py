@@ -18,13 +18,16 @@ count (``python benchmarks/bench_kernels.py [--threads 1,2] [--repeat 7]
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import scipy.sparse as sp
 
+try:  # one timing loop for every benchmark: the warm-up rationale lives there
+    from .bench_sparse import _medians
+except ImportError:  # run as a script
+    from bench_sparse import _medians
+
 #: Seconds of untimed calls before each timed call (see ``_medians``).
-WARM = 0.05
 KERNELS = ("spmv_N", "spmv_T", "transpose", "from_coo", "sort_and_merge", "spadd")
 
 
@@ -56,27 +59,6 @@ def problem(n=500_000, k=10, dtype=np.float64, index=np.int32, seed=0):
     np.cumsum(np.bincount(r, minlength=n), out=u_ptr[1:])
     return dict(A=A, B=B, x=rng.random(n).astype(dtype), coo=(r, c, v),
                 unsorted=(v[by_row], c[by_row], u_ptr))
-
-
-def _medians(fns, repeat):
-    """Median seconds of each function, taking turns so that load changes hit all alike.
-
-    Each timed call comes after ``WARM`` seconds (at least one call) of the
-    same function, as in ``bench_sparse.py``: numba's and other libraries'
-    worker threads spin for milliseconds after a parallel region, and an
-    idle virtual core takes tens of milliseconds to run at full speed again.
-    """
-    times = {k: [] for k in fns}
-    for _ in range(repeat):
-        for k, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            while time.perf_counter() - start < WARM:
-                fn()
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def candidates(P, space, kernels=KERNELS):
