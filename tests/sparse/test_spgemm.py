@@ -209,9 +209,9 @@ def test_sampled_fill_is_exact_when_every_row_fills_alike(algorithm, ncols):
     b_cols = np.tile(rng.choice(ncols, d, replace=False), n)
     B = sp.csr_array((np.ones(n * d), b_cols, np.arange(0, n * d + 1, d)), shape=(n, ncols))
     kA, kB = kkpy.sparse.as_crs(A), kkpy.sparse.as_crs(B)
-    flops, plan, dense, bits_of_b = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm, np.float64)
+    flops, plan, dense, bits_of_b, short = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm, np.float64)
     assert dense == (algorithm == "dense") and bool(bits_of_b.size) == (dense and ncols == 64)
-    assert _spgemm._sampled_fill(plan, flops, dense, bits_of_b, kA, kB) == d / (r * d)
+    assert _spgemm._sampled_fill(plan, flops, dense, bits_of_b, short, kA, kB) == d / (r * d)
 
 
 def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
@@ -223,6 +223,22 @@ def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
     want = ref(A) @ ref(B)
     assert np.array_equal(C.toarray(), want.toarray())
     assert np.array_equal(spgemm(A, B).toarray(), want.toarray())
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("tiny", [False, True])
+def test_rows_of_many_products_into_few_columns(algorithm, tiny):
+    # More products a row than the short-row path takes, into fewer columns than
+    # that: the row still needs its accumulator's full workspace.
+    from kkpy.sparse._accumulate import SHORT_ROW_PRODUCTS
+    n = SHORT_ROW_PRODUCTS + 8
+    A = CrsMatrix(np.arange(1.0, n + 1), np.zeros(n, np.int64), [0, n], 1)
+    B = CrsMatrix([1.0, -2.0, 3.0, 4.0], [2, 0, 2, 2], [0, 4], 3)
+    want = (ref(A) @ ref(B)).toarray()
+    with planning(tiny):
+        h, C = two_phase(A, B, algorithm=algorithm)
+        assert np.array_equal(C.toarray(), want)
+        assert np.array_equal(spgemm(A, B, algorithm=algorithm).toarray(), want)
 
 
 @needs_two_threads

@@ -86,6 +86,20 @@ def chunk_bound(lo, hi, work, m):
     return bound
 
 
+@numba.njit(cache=True)
+def any_long(lo, hi, work, short):
+    """Whether a row among ``lo:hi`` has more than ``short`` products (needs an accumulator).
+
+    Judged on the products themselves, not on :func:`chunk_bound`, which is
+    capped at the width of ``B``: a row of many products into few columns
+    still needs the accumulator's workspace.
+    """
+    for i in range(lo, hi):
+        if work[i] > short:
+            return True
+    return False
+
+
 # Dense and hash rows are separate functions: with both paths in one function
 # LLVM compiled the dense one about 20x slower (numba 0.68).
 
@@ -176,7 +190,9 @@ def row_lengths(rows, bound, m, dense, bits, short, a_rm, a_ent, b_rm, b_ent, le
     """
     bound = max(bound, 1)
     scratch = np.empty(bound, np.int64)
-    big = bound > short
+    big = False
+    for t in range(rows.shape[0]):
+        big = big or row_products(rows[t], a_rm, a_ent, b_rm) > short
     b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense and big, m, bound if big else 1,
                                                         scratch, False)
     union = bits.shape[0] > 0
@@ -250,7 +266,7 @@ def symbolic_chunk(c, bounds, region, flops, m, dense, bits, short, a_rm, a_ent,
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = chunk_bound(lo, hi, flops, m)
-    big = bound > short  # else every row is short: no accumulator
+    big = any_long(lo, hi, flops, short)  # else every row is short: no accumulator
     b0, b1, b2, acc, keys, hv, slots, shift = workspace(dense and big, m, bound if big else 1,
                                                         st_ent, False)
     union = bits.shape[0] > 0
@@ -384,7 +400,7 @@ def spgemm_fused(c, bounds, region, flops, m, dense, bits, short, apply, drop, a
     lo = bounds[c]
     hi = bounds[c + 1]
     bound = _chunk_bound(lo, hi, flops, m)
-    big = bound > short
+    big = _any_long(lo, hi, flops, short)
     b0, b1, b2, acc, keys, hv, slots, shift = _workspace(dense and big, m, bound if big else 1,
                                                          st_val, True)
     union = bits.shape[0] > 0
@@ -430,6 +446,7 @@ def fused_kernel(epilogue, n_eargs):
         eargs = "".join(f", e{k}" for k in range(n_eargs))
         kern = build_kernel(_FUSED.format(eargs=eargs), "spgemm_fused",
                             {"_ep": epilogue, "_workspace": workspace, "_chunk_bound": chunk_bound,
+                             "_any_long": any_long,
                              "_row_dense": product_row_dense, "_row_union": product_row_union,
                              "_row_hash": product_row_hash, "_row_sorted": product_row_sorted,
                              "_publish": publish})
