@@ -66,7 +66,7 @@ __all__ = [
     "create_mirror", "create_mirror_view", "create_mirror_view_and_copy",
     # policies, kernels, patterns, reducers
     "RangePolicy", "MDRangePolicy", "TeamPolicy", "AUTO",
-    "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange",
+    "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange", "single", "PerTeam", "PerThread",
     "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
     "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
     *_ATOMICS,

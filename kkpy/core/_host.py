@@ -254,7 +254,7 @@ _tls = threading.local()
 
 #: The pattern each driver kind implements, to name it in compile notices.
 _PATTERN = {"for": "parallel_for", "md": "parallel_for", "team": "parallel_for",
-            "reduce": "parallel_reduce", "scan": "parallel_scan"}
+            "reduce": "parallel_reduce", "scan": "parallel_scan", "scanf": "parallel_scan"}
 
 
 def _set_threads(space):

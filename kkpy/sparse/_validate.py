@@ -32,6 +32,7 @@ import numpy as np
 from .. import DefaultExecutionSpace, RangePolicy, parallel_reduce
 from ..core._kernel import kernel
 from ..core._views import View
+from ._dtypes import COMPUTE
 
 __all__ = ["matrix", "structure", "no_overlap", "unsafe_skip_validation", "skipping",
            "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
@@ -190,8 +191,9 @@ def structure(what, name, row_map, entries, values, ncols, nrows=None, space=Non
     for arr, label in ((row_map, "row_map"), (entries, "entries")):
         if arr.dtype not in (np.int32, np.int64):
             raise TypeError(f"{what}: {name}'s {label} must be int32 or int64, got {arr.dtype}")
-    if values.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{what}: {name}'s values must be float32 or float64, got {values.dtype}")
+    if values.dtype not in COMPUTE:
+        raise TypeError(f"{what}: {name}'s values must be one of "
+                        f"{', '.join(map(str, COMPUTE))}, got {values.dtype}")
     if row_map.shape[0] == 0:
         raise ValueError(f"{what}: {name}'s row_map needs nrows + 1 >= 1 offsets, got none")
     if nrows is not None and row_map.shape[0] != nrows + 1:

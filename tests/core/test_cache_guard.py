@@ -59,18 +59,22 @@ def test_a_new_module_counts_as_a_change(package, tmp_path):
     assert not f.exists()
 
 
-def test_a_process_with_its_own_numba_cache_dir_leaves_the_package_cache_alone(
-        package, tmp_path, monkeypatch):
-    # A benchmark or a test with throw-away caches: new stamps, new numba folder.
+def test_a_users_numba_cache_dir_is_never_touched(package, tmp_path, monkeypatch):
+    # kkpy's functions are cached in its private folder only; NUMBA_CACHE_DIR
+    # holds the user's own functions, which a change of kkpy's sources never stales.
+    import numba
     user = tmp_path / "numba-cache"
     mirror = user / os.path.splitdrive(str(package))[1].lstrip(os.sep) / "__pycache__"
     mirror.mkdir(parents=True)
     (mirror / "mod.f-1.py311.nbi").write_bytes(b"index")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(user))
+    stamps = tmp_path / "stamps"
+    check(package, stamps)
     mine = cached(package)
-    monkeypatch.setattr(guard.numba.config, "CACHE_DIR", str(user))
-    check(package, tmp_path / "fresh-stamps")
-    assert mine.exists()                              # another configuration's cache
-    assert not (mirror / "mod.f-1.py311.nbi").exists()  # its own: unknown state, cleared
+    (package / "mod.py").write_text("x = 2\n")
+    check(package, stamps)
+    assert not mine.exists()                          # kkpy's own: stale, cleared
+    assert (mirror / "mod.f-1.py311.nbi").exists()    # the user's: left alone
 
 
 def test_an_unwritable_stamp_folder_is_ignored(package, tmp_path):

@@ -170,8 +170,9 @@ def read_mtx_coo(path, dtype=None, index_dtype=np.int32):
 def read_mtx(path, dtype=None, index_dtype=np.int32):
     """Read a MatrixMarket coordinate file as a :class:`~kkpy.sparse.CrsMatrix`.
 
-    Same arguments as :func:`read_mtx_coo`; duplicates are summed.  Values
-    are float (an ``integer`` field gives float64).
+    Same arguments as :func:`read_mtx_coo`; duplicates are summed.  As in
+    ``scipy.io.mmread``, an ``integer`` field gives int64 values and the
+    others float64.
 
     Examples
     --------
