@@ -68,9 +68,9 @@ def one_process(*args):
 
 def test_two_ranks_give_the_same_categories_as_one(tmp_path):
     one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
-    r2 = run(2, "--categories-out", str(two))
+    r2 = run(2, "--per-layer", "--categories-out", str(two))
     assert r2.returncode == 0, r2.stderr
-    j1 = one_process("--categories-out", str(one))
+    j1 = one_process("--per-layer", "--categories-out", str(one))
     j2 = json.loads(r2.stdout.splitlines()[-1])
     assert (j1["ranks"], j2["ranks"]) == (1, 2)
     assert j2["passed"] is True and j2["categories"] == j1["categories"] == 19
