@@ -81,9 +81,14 @@ def bias_for(neurons):
 
 
 def _resolve(path):
-    """``path`` if it exists, else ``path.gz``; FileNotFoundError if neither."""
+    """``path`` if it exists, else ``path.gz``; FileNotFoundError if neither.
+
+    A dangling symlink or a symlink loop raises its own OSError, naming it,
+    rather than passing for a missing file.
+    """
     for p in (path, path + ".gz"):
-        if os.path.exists(p):
+        if os.path.lexists(p):
+            os.stat(p)
             return p
     raise FileNotFoundError(errno.ENOENT, "no such file (nor .gz)", path)
 
@@ -129,23 +134,48 @@ def challenge_paths(data_dir, neurons, layers):
     return ChallengePaths(layer_paths, images, truth)
 
 
+def _first_nonfinite_line(path):
+    """The 1-based line of ``path`` whose value is not finite in float32; error path only."""
+    def bad(line):
+        fields = line.split()
+        return len(fields) >= 3 and not np.isfinite(np.float32(float(fields[2])))
+
+    carry, lineno = b"", 0
+    with open_chunks(path, path) as chunks:
+        for block in chunks:
+            lines = (carry + block).split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                lineno += 1
+                if bad(line):
+                    return lineno
+    return lineno + 1 if bad(carry) else None
+
+
 def _read(path, shape, cache, rows=None):
     """A TSV file as float32 CSR, through the cache.
 
     A full read fills the cache; a row range is served from the cache when
     it is there, else by a streaming filter (which does not fill it).
+    Values must be finite in float32: a NaN, an infinity or a value beyond
+    float32's range (1e300) would turn every later layer into NaN, and the
+    categories silently with it, so it raises ParseError naming the line.
     """
     root = _cache.cache_root(cache)
     how = f"tsv shape={tuple(shape)} float32 {np.dtype(_INDEX)}"
     m = _cache.load(root, path, how, rows, shape)
-    if m is not None:
-        return m
-    if rows is not None:
-        return read_tsv(path, shape=shape, rows=rows).to_scipy()
-    key = _cache.stat_key(path)
-    m = read_tsv(path, shape=shape).to_scipy()
-    _cache.store(root, path, how, m, key)
-    return m
+    with np.errstate(over="ignore"):  # reported below as one line, not as a numpy warning
+        if m is None and rows is not None:
+            m = read_tsv(path, shape=shape, rows=rows).to_scipy()
+        elif m is None:
+            key = _cache.stat_key(path)
+            m = read_tsv(path, shape=shape).to_scipy()
+            _cache.store(root, path, how, m, key)
+        if np.isfinite(m.data).all():
+            return m
+        line = _first_nonfinite_line(path)
+        raise ParseError(path, line, "value is not a finite float32 (NaN, infinity, or "
+                                     "beyond +-3.4e38)")
 
 
 def load_layers(data_dir, neurons, layers, *, cache=True):

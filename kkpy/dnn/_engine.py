@@ -128,6 +128,19 @@ def _split(comm, row_nnz):
     return comm.bcast(bounds, root=0)
 
 
+def _check_fills(path, W, neurons):
+    """Refuse a layer whose weights never reach the last neuron: a wrong ``--neurons``.
+
+    A challenge layer is N x N with 32 weights in every row and column, so
+    its largest index is N; files of a smaller network under a larger
+    ``--neurons`` would otherwise run as a padded network, without a word.
+    """
+    top = max(int(W.indices.max(initial=-1)), int(np.flatnonzero(np.diff(W.indptr))[-1:].max(initial=-1)))
+    if top + 1 < neurons:
+        raise UserError(f"{path}: its largest neuron is {top + 1}, but --neurons is {neurons}; "
+                        f"a challenge layer uses all {neurons} (is --neurons right?)")
+
+
 def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     from . import _data
 
@@ -147,7 +160,16 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     if rank != 0:
         comm.Barrier()
     problem.layers = _data.load_layers(data, neurons, nlayers)
-    counts = _data.image_row_nnz(data, neurons, images) if rank == 0 else None
+    for path, W in zip(paths.layers, problem.layers):
+        _check_fills(path, W, neurons)
+    counts = None
+    if rank == 0:
+        counts = _data.image_row_nnz(data, neurons)
+        if images is not None and images > counts.size:
+            # Rows past the file's last would be empty images: they cost
+            # nothing and would inflate the rate.
+            raise UserError(f"--images {images}: {paths.images} holds {counts.size} images")
+        counts = counts[:images]
     if rank == 0 and comm is not None:
         comm.Barrier()
     bounds = _split(comm, lambda: counts)

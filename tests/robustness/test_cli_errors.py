@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from kkpy.dnn._cli import main
+from oneline import assert_one_line, run_cli
 
 HUGE = "1000000000000"
 
@@ -20,23 +20,6 @@ def four_gib(monkeypatch):
     from kkpy.sparse import _validate
 
     monkeypatch.setattr(_validate, "available_bytes", lambda: 4 << 30)
-
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line(code, err, *words):
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    for w in words:
-        assert w in err, err
 
 
 @pytest.fixture(scope="module")

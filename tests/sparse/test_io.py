@@ -300,6 +300,12 @@ MTX_ERRORS = [
      "3: value '1.5' is not a number"),
     ("%%MatrixMarket matrix coordinate real general\n9999999999 2 0\n",
      "2: shape 9999999999x2 does not fit index dtype int32"),
+    # Symmetric files store one triangle: an entry above it would be mirrored
+    # into a different matrix than the file's author meant.
+    ("%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n1 1 1\n1 3 2\n",
+     "4: entry (1, 3) lies above the diagonal of a symmetric matrix"),
+    ("%%MatrixMarket matrix coordinate real skew-symmetric\n3 3 2\n2 1 1\n2 2 2\n",
+     "4: entry (2, 2) lies on the diagonal of a skew-symmetric matrix"),
 ]
 
 

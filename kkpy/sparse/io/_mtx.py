@@ -160,6 +160,16 @@ def read_mtx_coo(path, dtype=None, index_dtype=np.int32):
         dtype = np.int64 if kind == INT_VALUE else np.float64
     v = np.ones(r.size, dtype) if v is None else v.astype(dtype, copy=False)
     if symmetry != "general":
+        # The format stores only the lower triangle (strictly lower when
+        # skew-symmetric); anything else would be mirrored into a silently
+        # different matrix.
+        bad = r < c if symmetry == "symmetric" else r <= c
+        if bad.any():
+            k = int(np.argmax(bad))
+            where = "on the diagonal" if r[k] == c[k] else "above the diagonal"
+            raise ParseError(name, _entry_line(path, name, lineno, k),
+                             f"entry ({r[k] + 1}, {c[k] + 1}) lies {where} of a {symmetry} "
+                             "matrix, which stores only its lower triangle")
         off = r != c
         mirror = v[off] if symmetry == "symmetric" else -v[off]
         r, c, v = (np.concatenate((r, c[off])), np.concatenate((c, r[off])),
@@ -184,7 +194,7 @@ def read_mtx(path, dtype=None, index_dtype=np.int32):
     array([[0., 0., 1.],
            [1., 0., 0.]])
     """
-    return coo_to_csr(*read_mtx_coo(path, dtype, index_dtype))
+    return coo_to_csr(*read_mtx_coo(path, dtype, index_dtype), os.fspath(path))
 
 
 def write_mtx(path, matrix, field=None, symmetry="general", comment=""):

@@ -104,14 +104,22 @@ def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None
            [0., 3.]], dtype=float32)
     """
     r, c, v, shape = read_tsv_coo(path, shape, dtype, index_dtype, rows)
-    return coo_to_csr(r, c, v, shape)
+    return coo_to_csr(r, c, v, shape, os.fspath(path))
 
 
-def coo_to_csr(rows, cols, vals, shape):
-    """COO arrays to a canonical CrsMatrix (duplicates summed in file order, rows sorted)."""
+def coo_to_csr(rows, cols, vals, shape, name):
+    """COO arrays read from file ``name`` to a canonical CrsMatrix.
+
+    Duplicates are summed in file order and rows sorted.  A shape too large
+    for memory (a size line of 2e9 rows, say) names the file.
+    """
     from .._crs import CrsMatrix
+    from .._validate import TooLargeError
 
-    return CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=rows.dtype)
+    try:
+        return CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=rows.dtype)
+    except TooLargeError as e:
+        raise TooLargeError(f"{name}: {e}") from None
 
 
 def row_major_entries(matrix, what):
