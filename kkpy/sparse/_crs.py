@@ -25,6 +25,8 @@ def _index_array(a, name):
         raise ValueError(f"CrsMatrix {name} must be 1-D, got shape {a.shape}")
     if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
         raise TypeError(f"CrsMatrix {name} must hold integers, got dtype {a.dtype}")
+    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"CrsMatrix {name} holds {a.max()}, beyond the int64 index range")
     return a
 
 
@@ -141,6 +143,7 @@ class CrsMatrix:
     def __setattr__(self, name, value):
         if name in ("row_map", "entries", "values"):
             object.__setattr__(self, "_trusted", False)  # a new array: check it at next use
+            self.__dict__.pop("_canonical_memo", None)
         object.__setattr__(self, name, value)
 
     # -- shape and types ------------------------------------------------------
@@ -215,21 +218,50 @@ class CrsMatrix:
         return cls(csr.data[:nnz], csr.indices[:nnz], csr.indptr, csr.shape[1], label=label)
 
     def to_scipy(self):
-        """A ``scipy.sparse.csr_array`` sharing this matrix's arrays.
+        """This matrix as a ``scipy.sparse.csr_array``, sharing its arrays where that is safe.
+
+        The values are shared.  The index arrays are shared, read-only,
+        when every row is canonical (sorted, no repeated column), and scipy
+        is told so.  Otherwise all three arrays are copied: scipy sums
+        repeated entries in place (``abs(S)``, ``S.sum_duplicates()``...),
+        which would change this matrix under it.
 
         Examples
         --------
         >>> import numpy as np
         >>> A = CrsMatrix([1.0, 2.0], [1, 0], [0, 1, 2], 2)
         >>> S = A.to_scipy()
-        >>> S.toarray(), np.shares_memory(S.data, A.values)
+        >>> S.toarray(), np.shares_memory(S.data, A.values), S.indices.flags.writeable
         (array([[0., 1.],
-               [2., 0.]]), True)
+               [2., 0.]]), True, False)
+        >>> CrsMatrix([1.0, 2.0], [0, 0], [0, 2, 2], 2).to_scipy().has_canonical_format
+        False
         """
         import scipy.sparse as sp
 
-        return sp.csr_array((np.asarray(self.values), np.asarray(self.entries),
-                             np.asarray(self.row_map)), shape=self.shape, copy=False)
+        values = np.asarray(self.values)
+        if self._canonical():
+            S = sp.csr_array((values, _readonly(self.entries), _readonly(self.row_map)),
+                             shape=self.shape, copy=False)
+            S.has_canonical_format = True
+            return S
+        return sp.csr_array((values.copy(), np.array(self.entries), np.array(self.row_map)),
+                            shape=self.shape, copy=False)
+
+    def _canonical(self):
+        """Whether every row's columns strictly increase (remembered while nobody can change them)."""
+        known = self.__dict__.get("_canonical_memo")
+        if known is not None:
+            return known
+        entries, row_map = np.asarray(self.entries), np.asarray(self.row_map)
+        n = entries.size
+        rising = entries[1:] > entries[:-1]
+        starts = row_map[1:-1]
+        rising[starts[(starts > 0) & (starts < n)] - 1] = True  # a new row may start anywhere
+        result = bool(rising.all())
+        if self.entries.owned and self.row_map.owned:
+            self.__dict__["_canonical_memo"] = result
+        return result
 
     def toarray(self):
         """The matrix as a dense ndarray (duplicates summed)."""
