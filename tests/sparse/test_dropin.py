@@ -117,6 +117,10 @@ def test_dense_operands_on_either_side(data, m, k):
     dtype = data.draw(st.sampled_from([np.float32, np.float64]))
     A = data.draw(crs(m, k, kind="int", dtype=dtype))
     S, R = holding(fa, A), reference(fa, A)
+    if hasattr(R, "tocsr"):
+        # scipy's COO gives a scalar 0.0, not a vector, when the inner dimension is 0;
+        # its CSR (and kkpy) give the vector of zeros the shapes call for.
+        R = R.tocsr()
     for shape in [(k,), (k, 3), (k, 1)]:
         x = np.arange(np.prod(shape)).reshape(shape) % 5 - 2.0
         assert np.array_equal(matmul(S, x), R @ x)
@@ -130,6 +134,8 @@ def test_dense_operands_on_either_side(data, m, k):
 
 def test_pydata_sparse_arrays_are_taken_and_given_back():
     sparse = pytest.importorskip("sparse")
+    if not hasattr(sparse, "COO"):  # the name found was this folder, tests/sparse
+        pytest.skip("pydata/sparse is not installed (pip install sparse)")
     S = random_csr((6, 6), np.float64, 3)
     for cls in (sparse.COO, sparse.GCXS):
         P = cls.from_scipy_sparse(S)
