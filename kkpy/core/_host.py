@@ -271,11 +271,14 @@ def _driver(space, kernel, key, template, targs, bindings=None):
     The memo keeps ``bindings`` alive, so the ids in the code generator's key
     stay unique.
     """
-    full = (space.parallel, key)
+    # numba cannot raise from its threads: a bounds-checked kernel's IndexError
+    # would be lost there, so such a kernel runs on one thread.
+    parallel = space.parallel and not getattr(kernel, "boundscheck", False)
+    full = (parallel, key)
     hit = kernel.forms.get(full)
     if hit is None:
         bindings = bindings or {"_k": kernel}
-        drv = build_driver(template(*targs), "drv", bindings, parallel=space.parallel,
+        drv = build_driver(template(*targs), "drv", bindings, parallel=parallel,
                            fastmath=kernel.fastmath)
         if any(getattr(b, "slp_vectorize", False) for b in bindings.values()):
             drv = with_slp_vectorize(drv)

@@ -20,7 +20,7 @@ class Kernel:
     each other and can be tested directly.
     """
 
-    def __init__(self, py_func, *, fastmath=False, slp_vectorize=False):
+    def __init__(self, py_func, *, fastmath=False, slp_vectorize=False, boundscheck=False):
         if not callable(py_func):
             raise TypeError(f"kkpy.kernel expects a function, got {type(py_func).__name__}")
         if isinstance(py_func, Kernel):
@@ -28,6 +28,7 @@ class Kernel:
         self.py_func = getattr(py_func, "py_func", py_func)  # accept numba dispatchers too
         self.fastmath = _fastmath_flags(fastmath)
         self.slp_vectorize = bool(slp_vectorize)
+        self.boundscheck = bool(boundscheck)
         self.forms = {}
         functools.update_wrapper(self, self.py_func)
 
@@ -62,7 +63,7 @@ class Kernel:
                 # still run; the warning would only alarm users.
                 warnings.simplefilter("ignore", numba.NumbaWarning)
                 fm = self.fastmath
-                disp = numba.njit(cache=self.cacheable,
+                disp = numba.njit(cache=self.cacheable, boundscheck=self.boundscheck or None,
                                   fastmath=set(fm) if isinstance(fm, tuple) else fm)(self.py_func)
             if self.slp_vectorize:
                 disp = with_slp_vectorize(disp)
@@ -76,7 +77,7 @@ class Kernel:
         return f"<kkpy.kernel {self.name}>"
 
 
-def kernel(func=None, *, fastmath=False, slp_vectorize=False):
+def kernel(func=None, *, fastmath=False, slp_vectorize=False, boundscheck=False):
     """Mark a plain Python function as a kkpy kernel, compiled by numba in nopython mode.
 
     Usable as ``@kkpy.kernel``, ``@kkpy.kernel(fastmath=True)`` or
@@ -98,6 +99,13 @@ def kernel(func=None, *, fastmath=False, slp_vectorize=False):
         It packs independent scalar operations written side by side (say
         eight running sums) into SIMD registers, where the loop vectoriser
         would keep them in memory.
+    boundscheck : bool
+        Check every array index in the kernel and raise IndexError on one
+        out of range, like Kokkos's ``KOKKOS_ENABLE_DEBUG_BOUNDS_CHECK``.
+        Off by default, as in Kokkos and numba: then an index out of range
+        reads or writes outside the array, which may crash the process.
+        Turn it on while writing a kernel; it costs speed, and on the host
+        the kernel runs on one thread (numba cannot raise from its threads).
 
     Examples
     --------
@@ -110,10 +118,10 @@ def kernel(func=None, *, fastmath=False, slp_vectorize=False):
     >>> y
     array([1., 3., 5., 7.])
     """
-    opts = {"fastmath": fastmath, "slp_vectorize": slp_vectorize}
+    opts = {"fastmath": fastmath, "slp_vectorize": slp_vectorize, "boundscheck": boundscheck}
     if func is None:
         return lambda f: Kernel(f, **opts)
-    if isinstance(func, Kernel) and not fastmath and not slp_vectorize:
+    if isinstance(func, Kernel) and not fastmath and not slp_vectorize and not boundscheck:
         return func
     return Kernel(func, **opts)
 

@@ -78,6 +78,8 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     if not isinstance(y, np.ndarray) or yarr.dtype not in COMPUTE:
         raise TypeError("spmv: y must be an ndarray or View of float32, float64, complex64, "
                         "complex128 or int64 (it is updated in place)")
+    if not yarr.flags.writeable:
+        raise ValueError("spmv: y is read-only; pass a writable array (it is updated in place)")
     for name, s in (("alpha", alpha), ("beta", beta)):
         if not isinstance(s, numbers.Number) or not np.can_cast(
                 np.result_type(yarr.dtype, s), yarr.dtype, "same_kind"):

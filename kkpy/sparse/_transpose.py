@@ -44,7 +44,13 @@ def transpose(A, space=None):
     space = space or DefaultExecutionSpace()
     n, m = A.shape
     row_map, entries, values = crs_arrays(A)
-    bounds = row_blocks(row_map, nblocks(space, A.nnz, m))
+    nb = nblocks(space, A.nnz, m)
+    # One counter per column and block, and the new row_map: a wide matrix
+    # asks for them even when it holds few entries.
+    _validate.fits((nb + 1) * (m + 1) * A.index_dtype.itemsize
+                   + A.nnz * (A.index_dtype.itemsize + A.dtype.itemsize),
+                   f"transpose of a {n} x {m} matrix")
+    bounds = row_blocks(row_map, nb)
     t_map, cnt = bucket(space, row_map[bounds].astype(np.int64), entries, m, A.index_dtype)
     t_entries = np.empty(A.nnz, A.index_dtype)
     t_values = np.empty(A.nnz, A.dtype)

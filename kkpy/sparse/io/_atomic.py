@@ -1,6 +1,7 @@
 """Write a file all at once or not at all."""
 
 import contextlib
+import errno
 import gzip
 import os
 import secrets
@@ -45,6 +46,8 @@ def atomic_write(path, compress=None):
     path = os.fspath(path)
     if compress is None:
         compress = path.endswith(".gz")
+    if os.path.isdir(path):  # else os.replace would fail at the end, naming the temporary
+        raise IsADirectoryError(errno.EISDIR, "is a directory", path)
     head, tail = os.path.split(path)
     tmp = os.path.join(head, f".{tail}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     # os.open with 0o666 lets the umask decide the final permissions, as

@@ -418,6 +418,8 @@ def _message(code, detail, fields, nfields, sep_word, shape, declared):
         which, bound = ("row", "column")[axis], shape[axis]
         if declared[axis]:
             return f"{which} index {detail} out of range 1..{bound}"
+        if int(detail) < 1:
+            return f"{which} index {detail} is below 1 (indices are 1-based)"
         return f"{which} index {detail} does not fit the index dtype"
     return "malformed line"  # the scanner and _diagnose disagree: a bug
 
