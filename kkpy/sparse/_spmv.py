@@ -38,7 +38,9 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     y : ndarray or View
         Array of length ``nrows`` (``ncols`` for ``"T"``), 2-D with ``x``,
         of float32, float64, complex64, complex128 or int64 (holding the
-        products of ``A``'s and ``x``'s dtypes); updated in place.  On the Cuda space a CudaSpace View, which
+        products of ``A``'s and ``x``'s dtypes); updated in place.  (If ``A``'s
+        structure turns out bad, ValueError is raised and ``y`` may be partly
+        written: mode ``"N"`` checks the structure as it computes.)  On the Cuda space a CudaSpace View, which
         stays in GPU memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace,
         y)`` copies it back).
     mode : {"N", "T"}
@@ -66,8 +68,11 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     >>> spmv(2.0, A, np.ones(2), 1.0, y, mode="T"); y
     array([ 5., 13.])
     """
-    A = _validate.matrix(A, "spmv", space=space)
     gpu = _device.device_space(space)
+    # Mode "N" on a vector checks the structure inside the kernel (see
+    # K.spmv_rows_checked); every other path checks it first.
+    fused = not gpu and mode == "N" and np.ndim(x) == 1
+    A = _validate.matrix(A, "spmv", space=space, deep=not fused)
     if gpu:
         return _device.spmv(alpha, A, x, beta, y, mode, gpu)
     space = space or DefaultExecutionSpace()
@@ -100,10 +105,16 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     beta = yarr.dtype.type(beta)
     nthreads = threads_of(space)
     if mode == "N":
-        kern = K.spmv_rows if x.ndim == 1 else K.spmv_rows_mv
         bounds = row_blocks(arrays[0], nthreads * BLOCKS_PER_THREAD)
-        parallel_for("kkpy.sparse.spmv", RangePolicy(space, 0, bounds.shape[0] - 1), kern,
-                     bounds, alpha, *arrays, x, beta, yarr)
+        policy = RangePolicy(space, 0, bounds.shape[0] - 1)
+        if fused and not A._trusted:
+            bad = np.zeros(bounds.shape[0] - 1, np.uint8)
+            parallel_for("kkpy.sparse.spmv", policy, K.spmv_rows_checked, bounds, alpha,
+                         *arrays, x, beta, yarr, bad)
+            _validate.checked_by_kernel(A, "spmv", "A", bad)
+            return
+        kern = K.spmv_rows if x.ndim == 1 else K.spmv_rows_mv
+        parallel_for("kkpy.sparse.spmv", policy, kern, bounds, alpha, *arrays, x, beta, yarr)
         return
     if yarr.dtype.kind == "c":  # no complex atomics: multiply by the transpose instead
         from ._transpose import transpose

@@ -34,7 +34,7 @@ from ..core._kernel import kernel
 from ..core._views import View
 from ._dtypes import COMPUTE
 
-__all__ = ["matrix", "structure", "no_overlap", "unsafe_skip_validation", "skipping",
+__all__ = ["matrix", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation", "skipping",
            "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
 
 #: Elements each iteration of the checking pass covers: long enough for a
@@ -170,10 +170,12 @@ def _fault(what, name, row_map, entries, ncols):
             f"{entries[p]} ({out.size} out of range)")
 
 
-def structure(what, name, row_map, entries, values, ncols, nrows=None, space=None):
+def structure(what, name, row_map, entries, values, ncols, nrows=None, space=None, deep=True):
     """Raise ValueError (TypeError for dtypes) unless the arrays form a valid CRS structure.
 
-    Costs one parallel pass over ``row_map`` and ``entries``.
+    Costs one parallel pass over ``row_map`` and ``entries``; with
+    ``deep=False`` only the O(1) checks (types, lengths, the first and last
+    offsets), for a kernel that checks every offset and index it reads.
 
     Examples
     --------
@@ -208,7 +210,7 @@ def structure(what, name, row_map, entries, values, ncols, nrows=None, space=Non
     if ncols < 0:
         raise ValueError(f"{what}: {name} has a negative number of columns ({ncols})")
     n = max(nnz, row_map.shape[0] - 1)
-    if n == 0:
+    if n == 0 or not deep:
         return
     space = space or DefaultExecutionSpace()
     if space.backend != "host":
@@ -226,12 +228,17 @@ def structure(what, name, row_map, entries, values, ncols, nrows=None, space=Non
         raise ValueError(_fault(what, name, row_map, entries, ncols))
 
 
-def matrix(A, what, name="A", space=None):
+def matrix(A, what, name="A", space=None, deep=True):
     """``A`` as a valid CrsMatrix (a scipy.sparse matrix is wrapped), or a clear ValueError.
 
     A CrsMatrix already known valid costs O(1); see the module's docstring
     for when that memo holds.  A :class:`~kkpy.sparse.DeviceCrs` is
     returned as it is (it was checked on the host when uploaded).
+
+    ``deep=False`` is for a kernel that checks, as it reads them, every
+    offset (within ``[0, nnz]``, never decreasing) and every column index:
+    then only the O(1) checks run here, and ``A._trusted`` is False where
+    the kernel must check.  It calls :func:`checked_by_kernel` after.
     """
     from ._crs import CrsMatrix, as_crs
 
@@ -253,9 +260,22 @@ def matrix(A, what, name="A", space=None):
                              f"{A.values.shape[0]} values")
         return A
     structure(what, name, np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values),
-              A.ncols, space=space)
-    A._trusted = private(A.row_map) and private(A.entries)
+              A.ncols, space=space, deep=deep)
+    if deep:
+        A._trusted = private(A.row_map) and private(A.entries)
     return A
+
+
+def checked_by_kernel(A, what, name, bad):
+    """After a kernel that checked ``A`` as it read it: raise its fault, or remember it valid.
+
+    ``bad`` holds a nonzero per block of rows that met a bad offset or
+    index (and stopped before using it).
+    """
+    row_map, entries = np.asarray(A.row_map), np.asarray(A.entries)
+    if bad.any():
+        raise ValueError(_fault(what, name, row_map, entries, A.ncols))
+    A._trusted = private(A.row_map) and private(A.entries)
 
 
 def no_overlap(what, out_name, out, **inputs):
