@@ -40,7 +40,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         of float32, float64, complex64, complex128 or int64 (holding the
         products of ``A``'s and ``x``'s dtypes); updated in place.  (If ``A``'s
         structure turns out bad, ValueError is raised and ``y`` may be partly
-        written: mode ``"N"`` checks the structure as it computes.)  On the Cuda space a CudaSpace View, which
+        written: the kernels check the structure as they compute.)  On the Cuda space a CudaSpace View, which
         stays in GPU memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace,
         y)`` copies it back).
     mode : {"N", "T"}
@@ -69,10 +69,10 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     array([ 5., 13.])
     """
     gpu = _device.device_space(space)
-    # Mode "N" on a vector checks the structure inside the kernel (see
-    # K.spmv_rows_checked); every other path checks it first.
-    fused = not gpu and mode == "N" and np.ndim(x) == 1
-    A = _validate.matrix(A, "spmv", space=space, deep=not fused)
+    # On the host, mode "N" on a vector and mode "T" by blocks check the
+    # structure inside their kernels (K.spmv_rows_checked, K.scatter_rows);
+    # every other path checks it first, with a separate pass.
+    A = _validate.matrix(A, "spmv", space=space, deep=bool(gpu))
     if gpu:
         return _device.spmv(alpha, A, x, beta, y, mode, gpu)
     space = space or DefaultExecutionSpace()
@@ -107,12 +107,13 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     if mode == "N":
         bounds = row_blocks(arrays[0], nthreads * BLOCKS_PER_THREAD)
         policy = RangePolicy(space, 0, bounds.shape[0] - 1)
-        if fused and not A._trusted:
+        if x.ndim == 1 and not A._trusted:
             bad = np.zeros(bounds.shape[0] - 1, np.uint8)
             parallel_for("kkpy.sparse.spmv", policy, K.spmv_rows_checked, bounds, alpha,
                          *arrays, x, beta, yarr, bad)
             _validate.checked_by_kernel(A, "spmv", "A", bad)
             return
+        A = _validate.matrix(A, "spmv", space=space)  # O(1) once checked
         kern = K.spmv_rows if x.ndim == 1 else K.spmv_rows_mv
         parallel_for("kkpy.sparse.spmv", policy, kern, bounds, alpha, *arrays, x, beta, yarr)
         return
@@ -123,16 +124,23 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     width = yarr.shape[1] if yarr.ndim == 2 else 1
     y2 = yarr.reshape(nout, width)
     x2 = x.reshape(nin, width)
+    atomics = nthreads > 1 and (nthreads - 1) * nout * width > PRIVATE_LIMIT * max(A.nnz, 1)
+    if atomics:
+        A = _validate.matrix(A, "spmv", space=space)
     parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), K.scale_row, beta, y2)
-    if nthreads > 1 and (nthreads - 1) * nout * width > PRIVATE_LIMIT * max(A.nnz, 1):
+    if atomics:
         parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, A.nrows),
                      K.spmv_transpose_row, alpha, *arrays, x2, y2)
         return
     bounds = row_blocks(arrays[0], nthreads)
     nb = bounds.shape[0] - 1
     parts = np.empty((nb - 1, nout, width), yarr.dtype)
+    bad = np.zeros(nb, np.uint8)
     parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, nb),
-                 K.spmv_transpose_block, bounds, alpha, *arrays, x2, y2, parts)
+                 K.spmv_transpose_block, bounds, alpha, *arrays, x2, y2, parts, bad,
+                 not A._trusted)
+    if not A._trusted:
+        _validate.checked_by_kernel(A, "spmv", "A", bad)
     if nb > 1:
         cb = even_blocks(nout, nthreads * BLOCKS_PER_THREAD)
         parallel_for("kkpy.sparse.spmv_transpose_sum", RangePolicy(space, 0, cb.shape[0] - 1),

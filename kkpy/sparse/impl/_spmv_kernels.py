@@ -130,31 +130,55 @@ def spmv_transpose_row(i, alpha, row_map, entries, values, x, y):
 
 
 @numba.njit(cache=True)
-def _scatter_rows(lo_row, hi_row, alpha, row_map, entries, values, x, out):
+def scatter_rows(lo_row, hi_row, alpha, row_map, entries, values, x, out, check):
+    """Rows ``lo_row:hi_row`` of ``A`` scattered into ``out``; False at a bad offset or index.
+
+    With ``check``, checks as it reads, stopping before it uses a bad
+    value: each row's offsets must satisfy ``row_map[i] <= row_map[i + 1]
+    <= nnz`` (so the offsets never decrease) and each column index lie in
+    ``[0, len(out))``.  Without, trusts them (and runs about 10 % faster).
+    """
+    nnz = np.uint64(entries.shape[0])
+    ncols = np.uint64(out.shape[0])
     for i in range(lo_row, hi_row):
         lo = np.uint64(row_map[i])
         hi = np.uint64(row_map[i + 1])
+        if check and (hi < lo or hi > nnz):
+            return False
         for r in range(out.shape[1]):
             xi = alpha * x[i, r]
-            if xi != 0:
+            if xi == 0:
+                continue
+            if check:
+                for p in range(lo, hi):
+                    j = np.uint64(entries[p])
+                    if j >= ncols:
+                        return False
+                    out[j, r] += values[p] * xi
+            else:
                 for p in range(lo, hi):
                     out[np.uint64(entries[p]), r] += values[p] * xi
+    return True
 
 
 @kernel
-def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, y, parts):
+def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, y, parts, bad, check):
     """Block ``c`` of rows of ``A`` scattered into its own copy of ``y``, without atomics.
 
     Block 0 adds into ``y`` (already scaled by ``beta``); block ``c > 0``
     zeroes and adds into ``parts[c - 1]``, which :func:`add_parts` then sums
-    into ``y`` in block order.
+    into ``y`` in block order.  With ``check``, a bad offset or index sets
+    ``bad[c]`` (see :func:`scatter_rows`).
     """
     if c == 0:
-        _scatter_rows(bounds[0], bounds[1], alpha, row_map, entries, values, x, y)
+        ok = scatter_rows(bounds[0], bounds[1], alpha, row_map, entries, values, x, y, check)
     else:
         out = parts[c - 1]
         out[:] = 0
-        _scatter_rows(bounds[c], bounds[c + 1], alpha, row_map, entries, values, x, out)
+        ok = scatter_rows(bounds[c], bounds[c + 1], alpha, row_map, entries, values, x, out,
+                          check)
+    if not ok:
+        bad[c] = 1
 
 
 @kernel
