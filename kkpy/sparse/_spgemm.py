@@ -11,11 +11,14 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _device, _staged, _validate
-from ._accumulate import check_algorithm, plan_rows, short_rows, use_row_bitmaps
+from ._accumulate import (TWO_PASS_PRODUCTS, check_algorithm, mean_row_span, plan_rows, short_rows,
+                          use_row_bitmaps, use_two_pass)
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
+from ._spgemm_twopass import two_pass
 from ._staged import glue_space, run_staged
 from .impl import _spgemm_kernels as K
+from .impl._blocks import threads_of
 
 __all__ = ["SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm"]
 
@@ -59,7 +62,29 @@ def _operands(what, A, B):
     return A, B
 
 
-def _plan(space, A, B, algorithm, value_dtype):
+def _row_flops(space, A, B):
+    """Products of each row of ``A @ B``."""
+    a_rm, a_ent, _ = crs_arrays(A)
+    flops = np.empty(A.nrows, np.int64)
+    # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
+    rows = RangePolicy(glue_space(space, A.nnz // 8), 0, A.nrows)
+    parallel_for("kkpy.sparse.spgemm_flops", rows, K.row_flops, a_rm, a_ent,
+                 np.asarray(B.row_map), flops)
+    return flops
+
+
+def _two_pass_fits(space, A, B, flops, value_dtype):
+    """Whether ``A @ B`` is a low-flop product whose rows span few columns (see use_two_pass)."""
+    products = int(flops.sum())
+    if products > TWO_PASS_PRODUCTS * max(A.nrows, 1):  # before sampling spans
+        return False
+    # A row of C spans about A's row span (which rows of B it takes) plus B's.
+    window = min(B.ncols, mean_row_span(*crs_arrays(A)[:2]) + mean_row_span(*crs_arrays(B)[:2]))
+    return use_two_pass(A.nrows, products, window, value_dtype.itemsize, threads_of(space),
+                        B.ncols)
+
+
+def _plan(space, A, B, algorithm, value_dtype, flops=None):
     """Products per row, the row plan, whether to accumulate densely, and ``B``'s row bitmaps.
 
     The bitmaps (see :func:`~kkpy.sparse.use_row_bitmaps`) are empty when
@@ -68,12 +93,8 @@ def _plan(space, A, B, algorithm, value_dtype):
     (:data:`~kkpy.sparse._accumulate.SHORT_ROW_PRODUCTS`).
     """
     short = np.int64(short_rows())
-    a_rm, a_ent, _ = crs_arrays(A)
-    flops = np.empty(A.nrows, np.int64)
-    # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
-    rows = RangePolicy(glue_space(space, A.nnz // 8), 0, A.nrows)
-    parallel_for("kkpy.sparse.spgemm_flops", rows, K.row_flops, a_rm, a_ent,
-                 np.asarray(B.row_map), flops)
+    if flops is None:
+        flops = _row_flops(space, A, B)
     plan, dense = plan_rows(space, flops, B.ncols, algorithm, value_dtype)
     bits = np.empty(0, np.uint64)
     products = int(plan.work_sum[-1]) - A.nrows  # the plan weighs each row one more
@@ -299,7 +320,10 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     fused = K.fused_kernel(epilogue or epilogues.identity, len(epilogue_args))
     apply = epilogue is not None or drop_zeros
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense, bits, short = _plan(space, A, B, algorithm, vdtype)
+    flops = _row_flops(space, A, B)
+    if algorithm == "auto" and not apply and _two_pass_fits(space, A, B, flops, vdtype):
+        return two_pass(space, A, B, flops, vdtype, idtype)
+    flops, plan, dense, bits, short = _plan(space, A, B, algorithm, vdtype, flops)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):

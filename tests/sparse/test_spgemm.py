@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import kkpy
-from crs_strategies import (VALUE_DTYPES, assert_close, assert_structure, bits, crs,
-                            crs_from_triples, magnitude, needs_two_threads, new_values, pattern,
+from crs_strategies import (VALUE_DTYPES, assert_canonical, assert_close, assert_structure, bits,
+                            crs, crs_from_triples, magnitude, needs_two_threads, new_values, pattern,
                             planning, positive_pattern_product, ref, value_elements)
 from kkpy.sparse import (CrsMatrix, SpGEMMHandle, epilogues, spgemm, spgemm_numeric,
                          spgemm_symbolic, use_row_bitmaps)
@@ -339,3 +339,27 @@ def test_short_rows_kept_sorted_give_the_bits_of_the_accumulators(ops, data, alg
     assert_product(C3, A2, B, exact=kind == "int")
     assert bits(C3) == bits(again)
     assert bits(C1) == bits(alone)
+
+
+def test_low_flop_banded_products_take_the_two_pass_path_and_match_scipy_bitwise():
+    # A stencil squared: few products per row, each row's columns in a narrow band.
+    import kkpy
+    from kkpy.sparse import _spgemm
+
+    n = 40
+    T = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(n, n))
+    A = sp.csr_array(sp.kron(T, sp.eye_array(n)) + sp.kron(sp.eye_array(n), T))
+    A.data = A.data * np.linspace(0.3, 1.7, A.nnz)  # values whose sums round
+    K = CrsMatrix.from_scipy(A)
+    space = kkpy.Threads(2)
+    flops = _spgemm._row_flops(space, K, K)
+    assert _spgemm._two_pass_fits(space, K, K, flops, np.dtype(np.float64))
+    C = spgemm(K, K, space=space)
+    assert_canonical(C)
+    R = sp.csr_array(A @ A)
+    R.sort_indices()
+    # Summed in scipy's order, so equal to the bit; scipy drops numeric zeros, kkpy keeps them.
+    P = C.to_scipy().copy()
+    P.eliminate_zeros()
+    assert np.array_equal(P.indptr, R.indptr) and np.array_equal(P.indices, R.indices)
+    assert np.array_equal(P.data, R.data)

@@ -1,0 +1,43 @@
+"""SpGEMM's path for low-flop products: count, scan, fill (see :mod:`.impl._spgemm_twopass`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import RangePolicy, parallel_for, parallel_scan
+from ._crs import CrsMatrix, crs_arrays
+from ._staged import index_dtype_for
+from .impl import _common
+from .impl import _spgemm_twopass as K
+from .impl._blocks import row_blocks, threads_of
+
+__all__ = ["two_pass"]
+
+
+def two_pass(space, A, B, flops, value_dtype, index_dtype):
+    """``A @ B`` by a counting pass and a filling pass, one block of rows per thread.
+
+    ``flops`` holds the products of each row of ``A @ B``; blocks are cut so
+    that each thread gets about as many.
+    """
+    n, m = A.nrows, B.ncols
+    work = np.empty(n + 1, np.int64)
+    work[0] = 0
+    np.cumsum(flops, out=work[1:])
+    bounds = row_blocks(work, threads_of(space))
+    blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
+    a_rm, a_ent, a_val = crs_arrays(A)
+    b_rm, b_ent, b_val = crs_arrays(B)
+    counts = np.empty(n, np.int64)
+    parallel_for("kkpy.sparse.spgemm_count", blocks, K.count_rows, bounds, np.int64(m), a_rm,
+                 a_ent, b_rm, b_ent, counts)
+    row_map = np.empty(n + 1, np.int64)
+    parallel_scan("kkpy.sparse.spgemm_row_map", RangePolicy(space, 0, n), _common.value_at,
+                  counts, out=row_map)
+    nnz = int(row_map[-1])
+    index = index_dtype_for(index_dtype, nnz, m)
+    row_map = row_map.astype(index, copy=False)
+    entries = np.empty(nnz, index)
+    values = np.empty(nnz, value_dtype)
+    parallel_for("kkpy.sparse.spgemm_fill", blocks, K.fill_rows, bounds, np.int64(m), a_rm,
+                 a_ent, a_val, b_rm, b_ent, b_val, row_map, entries, values)
+    return CrsMatrix(values, entries, row_map, m, label="C", check=False)
