@@ -224,7 +224,9 @@ class CrsMatrix:
         when every row is canonical (sorted, no repeated column), and scipy
         is told so.  Otherwise all three arrays are copied: scipy sums
         repeated entries in place (``abs(S)``, ``S.sum_duplicates()``...),
-        which would change this matrix under it.
+        which would change this matrix under it.  To change the scipy
+        matrix's structure in place (``eliminate_zeros``, ``resize``), take
+        ``.copy()`` first.
 
         Examples
         --------
