@@ -55,7 +55,9 @@ class SpGEMMHandle(PhaseHandle):
 
 
 def _operands(what, A, B):
-    A, B = _validate.matrix(A, what), _validate.matrix(B, what, "B")
+    same = B is A  # A @ A: one check of the structure, not two
+    A = _validate.matrix(A, what)
+    B = A if same else _validate.matrix(B, what, "B")
     if A.ncols != B.nrows:
         raise ValueError(f"{what}: A is {A.nrows} x {A.ncols} but B is {B.nrows} x {B.ncols}; "
                          "A's columns must match B's rows")
