@@ -134,22 +134,9 @@ def challenge_paths(data_dir, neurons, layers):
     return ChallengePaths(layer_paths, images, truth)
 
 
-def _first_nonfinite_line(path):
-    """The 1-based line of ``path`` whose value is not finite in float32; error path only."""
-    def bad(line):
-        fields = line.split()
-        return len(fields) >= 3 and not np.isfinite(np.float32(float(fields[2])))
-
-    carry, lineno = b"", 0
-    with open_chunks(path, path) as chunks:
-        for block in chunks:
-            lines = (carry + block).split(b"\n")
-            carry = lines.pop()
-            for line in lines:
-                lineno += 1
-                if bad(line):
-                    return lineno
-    return lineno + 1 if bad(carry) else None
+def cache_how(shape):
+    """How :func:`_read` parses a file, as the data cache keys it: shape, types, checks."""
+    return f"tsv shape={tuple(shape)} float32 {np.dtype(_INDEX)} finite"
 
 
 def _read(path, shape, cache, rows=None):
@@ -159,23 +146,20 @@ def _read(path, shape, cache, rows=None):
     it is there, else by a streaming filter (which does not fill it).
     Values must be finite in float32: a NaN, an infinity or a value beyond
     float32's range (1e300) would turn every later layer into NaN, and the
-    categories silently with it, so it raises ParseError naming the line.
+    categories silently with it, so the parser refuses it, naming the line.
+    The cache holds only files parsed with that check (it is in the key).
     """
     root = _cache.cache_root(cache)
-    how = f"tsv shape={tuple(shape)} float32 {np.dtype(_INDEX)}"
+    how = cache_how(shape)
     m = _cache.load(root, path, how, rows, shape)
-    with np.errstate(over="ignore"):  # reported below as one line, not as a numpy warning
-        if m is None and rows is not None:
-            m = read_tsv(path, shape=shape, rows=rows).to_scipy()
-        elif m is None:
-            key = _cache.stat_key(path)
-            m = read_tsv(path, shape=shape).to_scipy()
-            _cache.store(root, path, how, m, key)
-        if np.isfinite(m.data).all():
-            return m
-        line = _first_nonfinite_line(path)
-        raise ParseError(path, line, "value is not a finite float32 (NaN, infinity, or "
-                                     "beyond +-3.4e38)")
+    if m is not None:
+        return m
+    if rows is not None:
+        return read_tsv(path, shape=shape, rows=rows, finite=True).to_scipy()
+    key = _cache.stat_key(path)
+    m = read_tsv(path, shape=shape, finite=True).to_scipy()
+    _cache.store(root, path, how, m, key)
+    return m
 
 
 def load_layers(data_dir, neurons, layers, *, cache=True):

@@ -386,7 +386,7 @@ def test_a_corrupt_entry_is_replaced(layer, cache, damage):
 
 
 def _how(n=8):
-    return f"tsv shape={(n, n)} float32 {np.dtype(_data._INDEX)}"
+    return _data.cache_how((n, n))
 
 
 def test_a_planted_valid_entry_in_a_shared_folder_is_ignored(layer, tmp_path):

@@ -35,15 +35,17 @@ def args(d, *more):
     return ("run", "--data", d, "--neurons", 64, "--layers", 3, "--quiet", *more)
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e300"])
-def test_a_weight_that_is_not_a_finite_float32_names_its_line(capsys, copy, value):
+@pytest.mark.parametrize("value, why", [("nan", "is not finite"), ("inf", "is not finite"),
+                                        ("-Infinity", "is not finite"),
+                                        ("1e300", "overflows float32")])
+def test_a_weight_that_is_not_a_finite_float32_names_its_line(capsys, copy, value, why):
     layer = copy / "neuron64" / "n64-l2.tsv"
     lines = layer.read_text().splitlines()
     row, col, _ = lines[6].split("\t")
     lines[6] = f"{row}\t{col}\t{value}"
     layer.write_text("\n".join(lines) + "\n")
     code, _, err = run_cli(capsys, *args(copy))
-    assert_one_line(code, err, f"{layer}:7:", "not a finite float32")
+    assert_one_line(code, err, f"{layer}:7: value {value!r} {why}")
 
 
 def test_the_same_file_through_the_cache_is_refused_again(capsys, copy):
@@ -53,7 +55,7 @@ def test_the_same_file_through_the_cache_is_refused_again(capsys, copy):
     last = len(layer.read_text().splitlines())
     for _ in range(2):  # the second read may come from the binary cache
         code, _, err = run_cli(capsys, *args(copy))
-        assert_one_line(code, err, f"{layer}:{last}:", "not a finite float32")
+        assert_one_line(code, err, f"{layer}:{last}: value 'nan' is not finite")
 
 
 def test_images_beyond_the_file_are_refused_not_padded(capsys, copy):

@@ -43,6 +43,8 @@ _E_FIELDS, _E_ROW, _E_COL, _E_VALUE, _E_ROW_RANGE, _E_COL_RANGE, _E_NONFINITE, _
 # Value checks (bit flags): refuse inf and nan; refuse a finite value that
 # float32 cannot hold (it would become inf when cast).
 CHECK_FINITE, CHECK_FLOAT32 = 1, 2
+# Beyond this a float64 rounds to infinity in float32 (its largest, plus half its ulp).
+_F32_LIMIT = 3.4028235677973366e38
 
 _POW10 = np.array([10.0**i for i in range(23)])
 _MAX_EXACT = 2**53
@@ -191,8 +193,8 @@ def _value_fault(v, checks):
     """Error code for a parsed value that ``checks`` refuse, else 0."""
     if checks & CHECK_FINITE and not np.isfinite(v):
         return _E_NONFINITE
-    if checks & CHECK_FLOAT32 and np.isfinite(v) and not np.isfinite(np.float32(v)):
-        return _E_NARROW
+    if checks & CHECK_FLOAT32 and np.isfinite(v) and abs(v) > _F32_LIMIT:
+        return _E_NARROW  # compared, not cast: a cast would warn of the overflow
     return 0
 
 
@@ -247,7 +249,7 @@ def _scan(buf, pos, n, nfields, value_kind, checks, nrows, ncols, row_lo, row_hi
     # one value on every line, and a byte compare beats re-parsing.
     ps = pe = 0
     pv = 0.0
-    f32max = 3.4028235677973366e38  # float32's largest, plus half its ulp
+    f32max = _F32_LIMIT
     while pos < n:
         start = pos
         while _is_blank(buf[pos]):

@@ -7,7 +7,7 @@ import scipy.sparse
 
 from ._atomic import atomic_write
 from ._format import write_triples
-from ._parse import FLOAT_VALUE, open_chunks, scan_triples
+from ._parse import CHECK_FINITE, CHECK_FLOAT32, FLOAT_VALUE, open_chunks, scan_triples
 
 __all__ = ["read_tsv_coo", "read_tsv", "write_tsv"]
 
@@ -28,7 +28,8 @@ def _check_rows(rows):
     return start, stop
 
 
-def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None):
+def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None,
+                 finite=False):
     """Read a TSV triples file into 0-based COO arrays.
 
     The file holds one ``row<TAB>col<TAB>value`` line per entry, 1-based,
@@ -50,6 +51,10 @@ def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=
         Keep only the 0-based rows ``[start, stop)``, re-based to start at
         0, without materialising the others (the whole file is still
         checked).
+    finite : bool
+        Refuse values that are not finite (NaN, infinities) and, for a
+        float32 ``dtype``, values beyond float32's range (which the cast
+        would make infinite): ParseError naming the line.
 
     Returns
     -------
@@ -82,13 +87,21 @@ def read_tsv_coo(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=
     with open_chunks(path, name) as chunks:
         r, c, v, (maxr, maxc) = scan_triples(
             name, chunks, nfields=3, value_kind=FLOAT_VALUE, shape=shape,
-            index_dtype=index_dtype, rows=rows)
+            index_dtype=index_dtype, rows=rows, checks=_checks(finite, dtype))
     shape = (None, None) if shape is None else shape
     full = tuple(int(m if s is None else s) for s, m in zip(shape, (maxr, maxc)))
     return r, c, v.astype(dtype, copy=False), _slice_shape(*full, rows)
 
 
-def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None):
+def _checks(finite, dtype):
+    """The parser's value checks (see :func:`scan_triples`) that ``finite`` asks for."""
+    if not finite:
+        return 0
+    return CHECK_FINITE | (CHECK_FLOAT32 if np.dtype(dtype) == np.float32 else 0)
+
+
+def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None,
+             finite=False):
     """Read a TSV triples file as a :class:`~kkpy.sparse.CrsMatrix`.
 
     Same arguments as :func:`read_tsv_coo`; duplicate entries are summed
@@ -103,7 +116,7 @@ def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None
     array([[2., 0.],
            [0., 3.]], dtype=float32)
     """
-    r, c, v, shape = read_tsv_coo(path, shape, dtype, index_dtype, rows)
+    r, c, v, shape = read_tsv_coo(path, shape, dtype, index_dtype, rows, finite)
     return coo_to_csr(r, c, v, shape, os.fspath(path))
 
 
