@@ -135,7 +135,8 @@ def _check_fills(path, W, neurons):
     its largest index is N; files of a smaller network under a larger
     ``--neurons`` would otherwise run as a padded network, without a word.
     """
-    top = max(int(W.indices.max(initial=-1)), int(np.flatnonzero(np.diff(W.indptr))[-1:].max(initial=-1)))
+    last_row = np.flatnonzero(np.diff(W.indptr))[-1:].max(initial=-1)
+    top = max(int(W.indices.max(initial=-1)), int(last_row))
     if top + 1 < neurons:
         raise UserError(f"{path}: its largest neuron is {top + 1}, but --neurons is {neurons}; "
                         f"a challenge layer uses all {neurons} (is --neurons right?)")

@@ -108,8 +108,12 @@ def use_two_pass(nrows, products, window, itemsize, threads, ncols):
     """
     if ncols * (itemsize + 8) * threads > DENSE_MEMORY_BYTES:
         return False
-    return (products <= TWO_PASS_PRODUCTS * max(nrows, 1)
-            and window * (itemsize + 8) <= TWO_PASS_WINDOW_BYTES)
+    return few_products(nrows, products) and window * (itemsize + 8) <= TWO_PASS_WINDOW_BYTES
+
+
+def few_products(nrows, products):
+    """Whether rows average at most :data:`TWO_PASS_PRODUCTS` products (cheap to ask first)."""
+    return products <= TWO_PASS_PRODUCTS * max(nrows, 1)
 
 
 #: ``B`` at most this wide may have its rows kept as bitmaps (a row of words stays in L1).

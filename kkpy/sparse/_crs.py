@@ -251,7 +251,10 @@ class CrsMatrix:
                             shape=self.shape, copy=False)
 
     def _canonical(self):
-        """Whether every row's columns strictly increase (remembered while nobody can change them)."""
+        """Whether every row's columns strictly increase.
+
+        Remembered while nobody but this matrix can change its index arrays.
+        """
         known = self.__dict__.get("_canonical_memo")
         if known is not None:
             return known

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _device, _staged, _validate
-from ._accumulate import (TWO_PASS_PRODUCTS, check_algorithm, mean_row_span, plan_rows, short_rows,
+from ._accumulate import (check_algorithm, few_products, mean_row_span, plan_rows, short_rows,
                           use_row_bitmaps, use_two_pass)
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from ._handle import PhaseHandle
@@ -78,7 +78,7 @@ def _row_flops(space, A, B):
 def _two_pass_fits(space, A, B, flops, value_dtype):
     """Whether ``A @ B`` is a low-flop product whose rows span few columns (see use_two_pass)."""
     products = int(flops.sum())
-    if products > TWO_PASS_PRODUCTS * max(A.nrows, 1):  # before sampling spans
+    if not few_products(A.nrows, products):  # before sampling spans
         return False
     # A row of C spans about A's row span (which rows of B it takes) plus B's.
     window = min(B.ncols, mean_row_span(*crs_arrays(A)[:2]) + mean_row_span(*crs_arrays(B)[:2]))

@@ -38,11 +38,12 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     y : ndarray or View
         Array of length ``nrows`` (``ncols`` for ``"T"``), 2-D with ``x``,
         of float32, float64, complex64, complex128 or int64 (holding the
-        products of ``A``'s and ``x``'s dtypes); updated in place.  (If ``A``'s
-        structure turns out bad, ValueError is raised and ``y`` may be partly
-        written: the kernels check the structure as they compute.)  On the Cuda space a CudaSpace View, which
-        stays in GPU memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace,
-        y)`` copies it back).
+        products of ``A``'s and ``x``'s dtypes); updated in place.  (If
+        ``A``'s structure turns out bad, ValueError is raised and ``y`` may
+        be partly written: the kernels check the structure as they
+        compute.)  On the Cuda space a CudaSpace View, which stays in GPU
+        memory (``kkpy.create_mirror_view_and_copy(kkpy.HostSpace, y)``
+        copies it back).
     mode : {"N", "T"}
         ``op(A) = A`` or ``A^T``.  ``"T"`` scatters rows of ``A`` instead of
         forming the transpose: each thread adds a block of rows into its
@@ -70,7 +71,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     """
     gpu = _device.device_space(space)
     # On the host, mode "N" on a vector and mode "T" by blocks check the
-    # structure inside their kernels (K.spmv_rows_checked, K.scatter_rows);
+    # structure inside their kernels (K.spmv_rows, K.scatter_rows);
     # every other path checks it first, with a separate pass.
     A = _validate.matrix(A, "spmv", space=space, deep=bool(gpu))
     if gpu:
@@ -107,15 +108,17 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     if mode == "N":
         bounds = row_blocks(arrays[0], nthreads * BLOCKS_PER_THREAD)
         policy = RangePolicy(space, 0, bounds.shape[0] - 1)
-        if x.ndim == 1 and not A._trusted:
+        if x.ndim == 1:
+            check = not A._trusted
             bad = np.zeros(bounds.shape[0] - 1, np.uint8)
-            parallel_for("kkpy.sparse.spmv", policy, K.spmv_rows_checked, bounds, alpha,
-                         *arrays, x, beta, yarr, bad)
-            _validate.checked_by_kernel(A, "spmv", "A", bad)
+            parallel_for("kkpy.sparse.spmv", policy, K.spmv_rows, bounds, alpha, *arrays, x,
+                         beta, yarr, bad, check)
+            if check:
+                _validate.checked_by_kernel(A, "spmv", "A", bad)
             return
         A = _validate.matrix(A, "spmv", space=space)  # O(1) once checked
-        kern = K.spmv_rows if x.ndim == 1 else K.spmv_rows_mv
-        parallel_for("kkpy.sparse.spmv", policy, kern, bounds, alpha, *arrays, x, beta, yarr)
+        parallel_for("kkpy.sparse.spmv", policy, K.spmv_rows_mv, bounds, alpha, *arrays, x,
+                     beta, yarr)
         return
     if yarr.dtype.kind == "c":  # no complex atomics: multiply by the transpose instead
         from ._transpose import transpose

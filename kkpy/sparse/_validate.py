@@ -34,8 +34,8 @@ from ..core._kernel import kernel
 from ..core._views import View
 from ._dtypes import COMPUTE
 
-__all__ = ["matrix", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation", "skipping",
-           "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
+__all__ = ["matrix", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
+           "skipping", "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
 
 #: Elements each iteration of the checking pass covers: long enough for a
 #: vectorised inner loop, short enough to split 1e6 entries among many threads.

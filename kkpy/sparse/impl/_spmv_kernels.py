@@ -42,28 +42,11 @@ def spmv_row_mv(i, alpha, row_map, entries, values, x, beta, y):
 
 
 @kernel
-def spmv_rows(c, bounds, alpha, row_map, entries, values, x, beta, y):
-    """Rows ``bounds[c]:bounds[c + 1]`` of ``y = beta*y + alpha*A*x`` (the host's kernel)."""
-    lo = np.uint64(bounds[c])
-    hi = np.uint64(bounds[c + 1])
-    p = np.uint64(row_map[lo])
-    for i in range(lo, hi):
-        end = np.uint64(row_map[i + np.uint64(1)])
-        s = 0.0
-        while p < end:
-            s += values[p] * x[np.uint64(entries[p])]
-            p += np.uint64(1)
-        if beta == 0:
-            y[i] = alpha * s
-        else:
-            y[i] = beta * y[i] + alpha * s
+def spmv_rows(c, bounds, alpha, row_map, entries, values, x, beta, y, bad, check):
+    """Rows ``bounds[c]:bounds[c + 1]`` of ``y = beta*y + alpha*A*x`` (the host's kernel).
 
-
-@kernel
-def spmv_rows_checked(c, bounds, alpha, row_map, entries, values, x, beta, y, bad):
-    """:func:`spmv_rows` for a structure nobody has checked: it checks as it reads.
-
-    Every offset must lie in ``[0, nnz]`` and never decrease, and every
+    With ``check`` (a structure nobody has checked), it checks as it reads:
+    every offset must lie in ``[0, nnz]`` and never decrease, and every
     column index in ``[0, len(x))`` (unsigned compares catch negatives); at
     the first that does not, block ``c`` sets ``bad[c]`` and stops before
     using it.  One compare per entry, where a separate checking pass would
@@ -74,22 +57,27 @@ def spmv_rows_checked(c, bounds, alpha, row_map, entries, values, x, beta, y, ba
     nnz = np.uint64(entries.shape[0])
     ncols = np.uint64(x.shape[0])
     p = np.uint64(row_map[lo])
-    if p > nnz:
+    if check and p > nnz:
         bad[c] = 1
         return
     for i in range(lo, hi):
         end = np.uint64(row_map[i + np.uint64(1)])
-        if end < p or end > nnz:
+        if check and (end < p or end > nnz):
             bad[c] = 1
             return
         s = 0.0
-        while p < end:
-            j = np.uint64(entries[p])
-            if j >= ncols:
-                bad[c] = 1
-                return
-            s += values[p] * x[j]
-            p += np.uint64(1)
+        if check:
+            while p < end:
+                j = np.uint64(entries[p])
+                if j >= ncols:
+                    bad[c] = 1
+                    return
+                s += values[p] * x[j]
+                p += np.uint64(1)
+        else:
+            while p < end:
+                s += values[p] * x[np.uint64(entries[p])]
+                p += np.uint64(1)
         if beta == 0:
             y[i] = alpha * s
         else:
