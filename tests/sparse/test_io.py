@@ -144,6 +144,20 @@ def test_blocks_join_across_chunk_edges(tmp_path, monkeypatch):
             read_tsv(bad)
 
 
+def test_mtx_body_joins_across_chunk_edges(tmp_path, monkeypatch):
+    """The header's reader hands the rest of its block over uncopied; lines still join."""
+    a = scipy.sparse.random_array((30, 20), density=0.3, rng=np.random.default_rng(1),
+                                  format="csr")
+    scipy.io.mmwrite(tmp_path / "a.mtx", a)
+    lines = (tmp_path / "a.mtx").read_text().splitlines()
+    put(tmp_path / "bad.mtx", "\n".join(lines[:9] + ["1 x 2"] + lines[10:]) + "\n")
+    for chunk in (5, 64, 1 << 24):
+        monkeypatch.setattr(_open, "CHUNK_BYTES", chunk)
+        assert same(read_mtx(tmp_path / "a.mtx"), a)
+        with pytest.raises(ParseError, match=r":10: column index 'x' is not a positive"):
+            read_mtx(tmp_path / "bad.mtx")
+
+
 def test_blank_lines_crlf_and_spaces_are_accepted(tmp_path):
     p = put(tmp_path / "m.tsv", "\n1\t1\t1\r\n\n  2 \t 3  0.5 \n\t\n")
     assert same(read_tsv(p), scipy.sparse.csr_array([[1, 0, 0], [0, 0, 0.5]]))

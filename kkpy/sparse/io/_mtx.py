@@ -19,7 +19,7 @@ _SYMMETRIES = ("general", "symmetric", "skew-symmetric")
 
 
 def _header_lines(chunks):
-    """Yield (line number, text) of the header, then the unread bytes.
+    """Yield (line number, text) of the header, then (buffer, offset) of the unread bytes.
 
     Walks an offset through the buffer rather than slicing it, so a header
     with many comment lines costs no more than its size.
@@ -44,7 +44,7 @@ def _header_lines(chunks):
         rest = yield lineno, buf[pos:nl].decode("latin-1")
         pos = nl + 1
         if rest:
-            yield buf[pos:]
+            yield buf, pos  # the unread bytes, uncopied
             return
 
 

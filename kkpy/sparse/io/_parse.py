@@ -456,8 +456,9 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
         the rest of the file is still validated.
     first_line : int
         Line number of the first line in ``chunks`` (after a header).
-    initial : bytes
-        Already-read bytes that precede ``chunks``.
+    initial : bytes or (bytes, int)
+        Already-read bytes that precede ``chunks``; with an int, they
+        start at that offset (so a header's reader need not copy the rest).
     checks : int
         ``CHECK_FINITE`` and/or ``CHECK_FLOAT32`` (bit flags): values
         that fail them are errors naming the line.
@@ -486,9 +487,11 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
     carry = b""
     threads = numba.get_num_threads()
 
-    def scan_block(block):
+    def scan_block(block, off, end):
+        # Lines block[off:end], scanned in place: a 16 MiB chunk is never
+        # copied to cut off its partial last line.
         nonlocal maxr, maxc, line0
-        buf = np.frombuffer(block, np.uint8)
+        buf = np.frombuffer(block, np.uint8, count=end - off, offset=off)
         pieces = max(1, min(threads, buf.size // _PIECE_BYTES))
         cut, base, r, c, vf, vi, slow_idx, slow_line, slow_buf, res = _scan_pieces(
             buf, pieces, nfields, value_kind, checks, nrows, ncols, lo, hi, _POW10)
@@ -510,7 +513,7 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
                 if fault.any():
                     j = int(np.flatnonzero(fault)[0])
                     where = line0 + lines_before[i] + slow_line[base[i] + j]
-                    start = int(cut[i])
+                    start = off + int(cut[i])
                     for _ in range(slow_line[base[i] + j]):
                         start = block.find(b"\n", start) + 1
                     text = block[start:block.find(b"\n", start)]
@@ -520,7 +523,7 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
                 v[at[at >= 0]] = parsed[at >= 0]
         if failed.size:
             i = failed[0]
-            b = int(bad[i])
+            b = off + int(bad[i])
             text = block[b:block.find(b"\n", b)]
             raise ParseError(name, line0 + lines_before[i] + nlines[i], _describe(
                 text, nfields, value_kind, sep_word, (nrows, ncols), declared, checks))
@@ -540,17 +543,31 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
             pv = pack(v)
             out_v.append(pv.copy() if pv.base is v and kept < v.size // 2 else pv)
 
-    for block in itertools.chain((initial,), chunks):
-        data = carry + block if carry else block
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            scan_block(data[:cut] if cut < len(data) else data)
-            carry = data[cut:]
+    if isinstance(initial, tuple):
+        initial, initial_start = initial
+    else:
+        initial_start = 0
+    blocks = itertools.chain(((initial, initial_start),), ((b, 0) for b in chunks))
+    for block, start in blocks:
+        if carry:
+            # Only the line that straddles two blocks is joined by copying.
+            nl = block.find(b"\n", start) + 1
+            if not nl:
+                carry += block[start:]
+                continue
+            joined = carry + block[start:nl]
+            scan_block(joined, 0, len(joined))
+            carry, start = b"", nl
+        cut = block.rfind(b"\n", start) + 1
+        if cut > start:
+            scan_block(block, start, cut)
+            carry = block[cut:]
         else:
-            carry = data
+            carry = block[start:]
         chunks.lines_done = line0 - 1
     if carry.strip():
-        scan_block(carry + b"\n")
+        joined = carry + b"\n"
+        scan_block(joined, 0, len(joined))
     chunks.lines_done = line0 - 1
     if not out_r:
         out_r.append(np.empty(0, index_dtype))
