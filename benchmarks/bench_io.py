@@ -220,6 +220,80 @@ def peers_main(argv=None):
                                                    for t in theirs))
 
 
+# -- MatrixMarket: kkpy.sparse.io against scipy.io, both ways ---------------------
+
+def mtx_matrix(nnz=10**6):
+    """200k x 200k (or nnz / 5 square) random CSR of uniform doubles, seed 0."""
+    n = max(10, nnz // 5)
+    return sp.random_array((n, n), density=nnz / n / n, rng=np.random.default_rng(0),
+                           format="csr")
+
+
+class MatrixMarket:
+    """``read_mtx`` / ``write_mtx`` against ``scipy.io.mmread`` / ``mmwrite``.
+
+    The file is scipy's own (``mmwrite``: shortest round-trip digits).
+    Reading into COO compares like with like (``mmread`` returns COO);
+    ``read_mtx`` builds a CrsMatrix, against ``mmread(...).tocsr()``.
+    """
+
+    params = (["read-coo", "read-csr", "write"], ["kkpy", "scipy"])
+    param_names = ["op", "library"]
+    timeout = 600
+
+    def setup_cache(self):
+        import scipy.io
+
+        directory = tempfile.mkdtemp(prefix="kkpy-bench-mtx-")
+        scipy.io.mmwrite(os.path.join(directory, "a.mtx"), mtx_matrix())
+        return directory
+
+    def setup(self, directory, op, library):
+        self.a = mtx_matrix()
+        self.path = os.path.join(directory, "a.mtx")
+        self.out = os.path.join(directory, f"out-{library}.mtx")
+        mtx_op(op, library, self.path, self.out, self.a)  # compiles on first use
+
+    def time_mtx(self, directory, op, library):
+        mtx_op(op, library, self.path, self.out, self.a)
+
+
+def mtx_op(op, library, path, out, a):
+    import scipy.io
+
+    from kkpy.sparse import io as kio
+
+    if op == "read-coo":
+        return kio.read_mtx_coo(path) if library == "kkpy" else scipy.io.mmread(path)
+    if op == "read-csr":
+        return kio.read_mtx(path) if library == "kkpy" else scipy.io.mmread(path).tocsr()
+    return kio.write_mtx(out, a) if library == "kkpy" else scipy.io.mmwrite(out, a)
+
+
+def mtx_main(argv=None):
+    """Medians of kkpy and scipy.io on one MatrixMarket file, in one process."""
+    import scipy.io
+
+    ap = argparse.ArgumentParser(description=MatrixMarket.__doc__.split("\n\n")[0])
+    ap.add_argument("--nnz", type=int, default=10**6)
+    ap.add_argument("--repeat", type=int, default=7)
+    args, _ = ap.parse_known_args(argv)
+    directory = tempfile.mkdtemp(prefix="kkpy-bench-mtx-")
+    a = mtx_matrix(args.nnz)
+    path = os.path.join(directory, "a.mtx")
+    scipy.io.mmwrite(path, a)
+    print(f"MatrixMarket, {a.shape[0]}x{a.shape[1]}, {a.nnz} entries, "
+          f"{os.path.getsize(path) / 1e6:.1f} MB")
+    print(f"{'op':10s} {'kkpy s':>8s} {'scipy s':>8s} {'scipy/kkpy':>10s}")
+    for op in MatrixMarket.params[0]:
+        outs = [os.path.join(directory, f"out-{lib}.mtx") for lib in ("kkpy", "scipy")]
+        fns = [lambda lib=lib, o=o: mtx_op(op, lib, path, o, a)
+               for lib, o in zip(("kkpy", "scipy"), outs)]
+        ours, theirs = _medians(fns, args.repeat)
+        print(f"{op:10s} {ours:8.3f} {theirs:8.3f} {theirs / ours:9.2f}x")
+
+
 if __name__ == "__main__":
     main()
     peers_main()
+    mtx_main()
