@@ -20,66 +20,24 @@ their meaning (``Threads`` then runs indices one after another), so results
 match the compiled run; only speed differs.  Set ``KKPY_PROFILE=1`` to print a
 kernel-timer report (label, calls, total and mean time) at exit.
 """
-from .core import _cache_guard
-# Before anything compiles: a development checkout whose sources changed gets
-# kkpy's numba cache cleared, since numba would keep stale inlined helpers.
-# (Importing the guard also routes that cache into kkpy's private folder.)
-_cache_guard.check()
+from . import core  # first: it routes numba's cache to kkpy's private folder
 from . import profiling  # noqa: E402
-from .core._spaces import (
-    CudaSpace, DefaultExecutionSpace, DefaultHostExecutionSpace, ExecutionSpace, HostSpace,
-    MemorySpace, ScopeGuard, Serial, Threads, fence, finalize, initialize, is_initialized,
-    space_from_name,
-)
-from .core._views import (
-    ALL, LayoutLeft, LayoutRight, LayoutStride, View, create_mirror, create_mirror_view,
-    create_mirror_view_and_copy, deep_copy, subview,
-)
-from .core._policies import AUTO, MDRangePolicy, RangePolicy, TeamPolicy
-from .core._kernel import Kernel, kernel
-from .core._reducers import LAnd, LOr, Max, MaxLoc, Min, MinLoc, Prod, Reducer, Sum
-from .core._patterns import KernelError, parallel_for, parallel_reduce, parallel_scan
-from .core._nested import PerTeam, PerThread, single
-from .profiling import Timer
-# Registers the compiled atomics now: numba must see them before it types
-# the first kernel that calls kkpy.atomic_*, or that kernel fails to compile.
-from .core import _atomics as _atomics  # noqa: E402
+from .core import _atomics as _atomics  # noqa: E402  (registers the atomics' overloads)
+from .profiling import Timer  # noqa: E402
+
+# The programming model is kkpy.core's face; its lazy names (Cuda, which
+# imports numba-cuda, atomics, team ranges) stay lazy here: see __getattr__.
+globals().update({name: getattr(core, name) for name in core.__all__
+                  if name not in core._LAZY})
 
 from ._version import __version__  # noqa: E402
 
-# Names resolved on first use (module ``__getattr__``), each with its module:
-# Cuda pulls in numba.cuda, slow to import and optional; the atomics and the
-# team ranges are numba extensions that most programs never touch.
-_ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
-            "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
-            "atomic_exchange", "atomic_load", "atomic_store")
-_LAZY = {"Cuda": "._cuda", **dict.fromkeys(_ATOMICS, "._atomics"),
-         **dict.fromkeys(("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"), "._team")}
-
-__all__ = [
-    # execution and memory spaces
-    "Serial", "Threads", "Cuda", "ExecutionSpace", "DefaultExecutionSpace",
-    "DefaultHostExecutionSpace", "MemorySpace", "HostSpace", "CudaSpace", "ScopeGuard",
-    "initialize", "finalize", "is_initialized", "fence", "space_from_name",
-    # Views
-    "View", "LayoutLeft", "LayoutRight", "LayoutStride", "ALL", "subview", "deep_copy",
-    "create_mirror", "create_mirror_view", "create_mirror_view_and_copy",
-    # policies, kernels, patterns, reducers
-    "RangePolicy", "MDRangePolicy", "TeamPolicy", "AUTO",
-    "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange", "single", "PerTeam", "PerThread",
-    "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
-    "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
-    *_ATOMICS,
-    # tools
-    "profiling", "Timer",
-]
+__all__ = [*core.__all__, "profiling", "Timer"]
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], "kkpy.core"), name)
+    if name in core.__all__:
+        return getattr(core, name)  # the lazy ones: Cuda, atomics, team ranges
     raise AttributeError(f"module 'kkpy' has no attribute {name!r}")
 
 

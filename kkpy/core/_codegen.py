@@ -22,7 +22,6 @@ atomically, and the module is executed from the verified text (so no
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import sys
 import tempfile
@@ -73,14 +72,18 @@ def _import_line(alias, obj):
     return line, path
 
 
-def _file_digest(path, _seen={}):
+# Source digests by (path, mtime, size): a file is hashed once per change.
+_DIGESTS: dict = {}
+
+
+def _file_digest(path):
     stat = os.stat(path)
     key = (path, stat.st_mtime_ns, stat.st_size)
-    digest = _seen.get(key)
+    digest = _DIGESTS.get(key)
     if digest is None:
         with open(path, "rb") as fh:
             digest = hashlib.sha1(fh.read()).hexdigest()
-        _seen[key] = digest
+        _DIGESTS[key] = digest
     return digest
 
 
@@ -247,10 +250,3 @@ def _build(source, func_name, bindings, parallel, fastmath, target, decorate=Tru
     exec(compile(body, f"<kkpy driver {func_name}>", "exec"), namespace)
     return namespace[func_name]
 
-
-def source_of(obj) -> str:
-    """Source text of a kernel, for error messages."""
-    try:
-        return inspect.getsource(getattr(obj, "py_func", obj))
-    except (OSError, TypeError):
-        return ""

@@ -261,8 +261,11 @@ def _scan_impl(func, args):
     return _build(src, {})
 
 
-def _register_patterns():
-    from ._patterns import parallel_reduce, parallel_scan
+def register_in_kernel_patterns(parallel_reduce, parallel_scan):
+    """Teach numba the in-kernel forms of the public ``parallel_reduce`` / ``parallel_scan``.
+
+    :mod:`._patterns` calls this with its functions, so this module need not import it.
+    """
 
     @overload(parallel_reduce, target="cpu")
     def _reduce(label, policy, *args):
@@ -274,8 +277,6 @@ def _register_patterns():
         if isinstance(label, types.RangeType):
             return _scan_impl(policy, args)
 
-
-_register_patterns()
 
 
 @overload(PerTeam, target="cpu")

@@ -10,7 +10,9 @@ import numpy as np
 from numba.core.errors import TypingError
 
 from .. import profiling
+from . import _backends
 from ._kernel import Kernel, as_kernel
+from ._nested import nested_reduce, nested_scan, register_in_kernel_patterns
 from ._policies import MDRangePolicy, RangePolicy, TeamPolicy, as_policy
 from ._reducers import Reducer, Sum
 from ._team import NestedRange
@@ -26,18 +28,8 @@ class KernelError(TypeError):
     """A kernel could not be launched with the given arguments."""
 
 
-_BACKENDS: dict = {}
-
-
 def _backend(space):
-    backend = _BACKENDS.get(space.backend)
-    if backend is None:
-        if space.backend == "host":
-            from . import _host as backend
-        else:
-            from . import _cuda as backend
-        _BACKENDS[space.backend] = backend
-    return backend
+    return _backends.backend(space.backend)
 
 
 _NO_ARG = object()
@@ -239,7 +231,6 @@ def parallel_reduce(label, policy, kernel=_NO_ARG, *args, reducer=Sum):
     """
     if type(label) is not str:
         if type(label) is NestedRange:
-            from ._nested import nested_reduce
             return nested_reduce(label, policy, _nested_args(kernel, args), reducer)
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
     if isinstance(kernel, Reducer) or isinstance(policy, Reducer):
@@ -315,7 +306,6 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
     """
     if type(label) is not str:
         if type(label) is NestedRange:
-            from ._nested import nested_scan
             return nested_scan(label, policy, _nested_args(kernel, args))
         label, policy, kernel, args = _split_label(label, policy, kernel, args)
     # Kokkos's functor form, f(i, update, final, *args), is told apart by its arity.
@@ -349,3 +339,8 @@ def _run_final_scan(policy, k, args):
 
 def _run_scan(policy, k, args, out, inclusive):
     return _backend(policy.space).parallel_scan(policy, k, args, out, inclusive)
+
+
+# Inside a compiled team kernel, parallel_reduce / parallel_scan over a team or
+# vector range lower to loops (see _nested); they are the same public names.
+register_in_kernel_patterns(parallel_reduce, parallel_scan)

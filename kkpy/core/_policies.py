@@ -18,7 +18,7 @@ class _Auto:
 AUTO = _Auto()
 
 
-def _split_space(args, nmin, what):
+def _split_space(args):
     """Kokkos allows the space as an optional first argument; peel it off."""
     if args and isinstance(args[0], ExecutionSpace):
         return args[0], args[1:]
@@ -64,7 +64,7 @@ class RangePolicy:
     nindex = 1
 
     def __init__(self, *args, schedule="static", chunk=None):
-        space, rest = _split_space(args, 1, "RangePolicy")
+        space, rest = _split_space(args)
         if len(rest) == 1:
             begin, end = 0, rest[0]
         elif len(rest) == 2:
@@ -111,7 +111,7 @@ class MDRangePolicy:
     kind = "mdrange"
 
     def __init__(self, *args, tile=None):
-        space, rest = _split_space(args, 2, "MDRangePolicy")
+        space, rest = _split_space(args)
         if len(rest) != 2:
             raise TypeError("MDRangePolicy([space,] begin_tuple, end_tuple, tile=None)")
         begin, end = (tuple(_index(v, "MDRangePolicy bound") for v in t) for t in rest)
@@ -167,7 +167,7 @@ class TeamPolicy:
     nindex = 1  # the member
 
     def __init__(self, *args, vector_length=1, scratch_size=0):
-        space, rest = _split_space(args, 1, "TeamPolicy")
+        space, rest = _split_space(args)
         if len(rest) == 1:
             league, team = rest[0], AUTO
         elif len(rest) == 2:

@@ -29,7 +29,8 @@ import tempfile
 import threading
 import warnings
 
-__all__ = ["CacheDirWarning", "location", "problem", "private_dir", "code_dir", "code_usage"]
+__all__ = ["CacheDirWarning", "location", "problem", "refuse", "private_dir", "code_dir",
+           "code_usage"]
 
 
 class CacheDirWarning(UserWarning):
@@ -106,7 +107,7 @@ _warned = set()
 _lock = threading.Lock()
 
 
-def _refuse(path, why, instead="compiling in memory"):
+def refuse(path, why, instead="compiling in memory"):
     """Warn once per folder that it is not used; returns None."""
     with _lock:
         if path in _warned:
@@ -127,7 +128,7 @@ def private_dir(*sub):
     if root is None:
         return None
     if not os.path.isabs(root):
-        return _refuse(root, "is not an absolute path")
+        return refuse(root, "is not an absolute path")
     path = os.path.join(root, *sub)
     try:
         os.makedirs(os.path.dirname(root), exist_ok=True)
@@ -139,7 +140,7 @@ def private_dir(*sub):
     except OSError:
         return None  # read-only home, full disk: no cache, no complaint
     why = problem(path)
-    return path if why is None else _refuse(path, why)
+    return path if why is None else refuse(path, why)
 
 
 _session = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import threading
 
+from . import _backends
+
 __all__ = [
     "MemorySpace", "HostSpace", "CudaSpace",
     "ExecutionSpace", "Serial", "Threads",
@@ -143,12 +145,8 @@ class Threads(ExecutionSpace):
 
 _lock = threading.Lock()
 _config = {"initialized": False, "default": None, "num_threads": None}
-_SPACES = {"serial": Serial, "threads": Threads}
-
-
-def register_space(name: str, cls) -> None:
-    """Make ``cls`` selectable by ``name`` (used by optional backends such as Cuda)."""
-    _SPACES[name.lower()] = cls
+_backends.register_space("serial", Serial)
+_backends.register_space("threads", Threads)
 
 
 def space_from_name(name: str, **kwargs) -> ExecutionSpace:
@@ -160,15 +158,10 @@ def space_from_name(name: str, **kwargs) -> ExecutionSpace:
     >>> kkpy.space_from_name("serial")
     kkpy.Serial()
     """
-    key = name.lower()
-    if key == "cuda" and key not in _SPACES:
-        from . import _cuda  # noqa: F401  (registers itself; imports numba.cuda)
-    try:
-        cls = _SPACES[key]
-    except KeyError:
+    cls = _backends.space_class(name)
+    if cls is None:
         raise ValueError(
-            f"unknown execution space {name!r}; choose one of {sorted(set(_SPACES) | {'cuda'})}"
-        ) from None
+            f"unknown execution space {name!r}; choose one of {_backends.space_names()}")
     if cls is Threads:
         return cls(**kwargs)
     return cls()

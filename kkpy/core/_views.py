@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from . import _backends
 from ._spaces import ExecutionSpace, HostSpace, MemorySpace
 
 __all__ = [
@@ -40,7 +41,6 @@ LayoutLeft = Layout("LayoutLeft", "F")
 LayoutStride = Layout("LayoutStride", None)
 
 #: Factories for non-host memory spaces, filled in by optional backends.
-DEVICE_VIEWS: dict = {}
 
 
 def _memory_space(space):
@@ -102,15 +102,8 @@ class View(np.ndarray):
             raise ValueError(f"View {label!r}: layout must be LayoutRight or LayoutLeft")
         mem = _memory_space(space)
         if mem != HostSpace:
-            try:
-                factory = DEVICE_VIEWS[mem.name]
-            except KeyError:
-                if mem.name == "CudaSpace":
-                    from . import _cuda  # noqa: F401  (registers the factory)
-                    factory = DEVICE_VIEWS[mem.name]
-                else:
-                    raise
-            return factory(label, shape, dtype, layout, initialize)
+            return _backends.memory_hooks(mem).view_factory(label, shape, dtype, layout,
+                                                            initialize)
         alloc = np.zeros if initialize else np.empty
         obj = alloc(shape, dtype=dtype, order=layout.order).view(cls)
         obj.label = label
@@ -261,8 +254,7 @@ def deep_copy(dst, src):
         if dmem == HostSpace:
             np.asarray(dst)[...] = src
         else:
-            from . import _cuda
-            _cuda.fill(dst, src)
+            _backends.memory_hooks(dmem).fill(dst, src)
         return
     if tuple(dst.shape) != tuple(src.shape):
         raise ValueError(
@@ -272,8 +264,8 @@ def deep_copy(dst, src):
     if dmem == HostSpace and smem == HostSpace:
         np.copyto(np.asarray(dst), np.asarray(src), casting="same_kind")
     else:
-        from . import _cuda
-        _cuda.copy(dst, src)
+        device = dmem if dmem != HostSpace else smem
+        _backends.memory_hooks(device).copy(dst, src)
 
 
 def subview(view, *indices):

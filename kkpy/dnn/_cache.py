@@ -2,7 +2,7 @@
 
 Each parsed file is stored as a directory of ``.npy`` arrays (CSR
 ``indptr``, ``indices``, ``data``) and a ``meta.json`` in the ``data``
-folder of kkpy's private cache directory (see :mod:`kkpy.core._private`:
+folder of kkpy's private cache directory (see :mod:`kkpy.core.extending`:
 ``KKPY_CACHE_DIR``, ``$XDG_CACHE_HOME/kkpy`` or ``~/.cache/kkpy``, owned by
 the user and closed to others).  ``.npy`` rather than ``.npz`` so that a
 rank can memory-map the arrays and read only its own rows.
@@ -44,7 +44,7 @@ import time
 import numpy as np
 import scipy.sparse
 
-from ..core import _private
+from ..core import extending
 
 __all__ = ["cache_root", "stat_key", "load", "store", "usage", "clear", "max_bytes", "command"]
 
@@ -75,14 +75,14 @@ def cache_root(cache=True):
     if cache is False or cache is None:
         return None
     if cache is True:
-        return _private.private_dir("data")
+        return extending.private_dir("data")
     path = os.path.abspath(os.fspath(cache))
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError:
         return None
-    why = _private.problem(path)
-    return path if why is None else _private._refuse(path, why, "parsing without a cache")
+    why = extending.path_problem(path)
+    return path if why is None else extending.refuse_path(path, why, "parsing without a cache")
 
 
 def stat_key(path):
@@ -334,11 +334,11 @@ def command(empty=False):
     """``kkpy-dnn cache``: print where kkpy's caches are and their size; ``empty`` clears them."""
     root = cache_root(True)
     n, size = clear(root) if empty else usage(root)
-    files, code = _private.code_usage(clear=empty)
+    files, code = extending.code_usage(clear=empty)
     done = "removed" if empty else "holds"
     mib = 1 << 20
     print(f"parsed files: {root or 'no cache (no private cache directory)'} {done} {n} "
           f"entries, {size / mib:.1f} MiB (at most {max_bytes() / mib:.0f} MiB, KKPY_CACHE_MAX)")
-    print(f"compiled code: {_private.private_dir() or 'in memory only'} {done} {files} files, "
+    print(f"compiled code: {extending.private_dir() or 'in memory only'} {done} {files} files, "
           f"{code / mib:.1f} MiB")
     return 0

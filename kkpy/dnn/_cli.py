@@ -262,7 +262,7 @@ def _public(result, args):
 
 
 def _cmd_run(args):
-    from ..core import _compile_notice
+    from ..core import extending
     from . import _mpi
     from ._engine import UserError, run_challenge
     from ._progress import Progress
@@ -288,7 +288,7 @@ def _cmd_run(args):
             bar.total = total
             bar.step()
 
-        with _compile_notice.silenced() if args.quiet else contextlib.nullcontext():
+        with extending.compile_notices_silenced() if args.quiet else contextlib.nullcontext():
             result = run_challenge(
                 args.data, args.neurons, args.layers, args.images, args.truth,
                 space=args.space, threads=args.threads, comm=comm,

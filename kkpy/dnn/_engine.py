@@ -266,7 +266,7 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     UserError
         Bad arguments or data, with a one-line message.
     """
-    from ..core import _compile_notice
+    from ..core import extending
 
     say = status or (lambda message: None)
     exec_space = make_space(space, threads, comm)
@@ -283,11 +283,11 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         f"images in {load_seconds:.1f} s")
     say("warming up: the first run in a new environment compiles the kernels (a minute "
         "or more); later runs load them from the cache ...")
-    compiled = dict(_compile_notice.stats)
+    compiled = dict(extending.compile_stats)
     t = time.perf_counter()
     _warm_up(problem, exec_space)
     warmup_seconds = time.perf_counter() - t
-    count = _compile_notice.stats["count"] - compiled["count"]
+    count = extending.compile_stats["count"] - compiled["count"]
     say(f"warm-up done in {warmup_seconds:.1f} s"
         + (f" ({count} kernel(s) compiled, cached for next time)" if count else "")
         + "; timed inference ...")

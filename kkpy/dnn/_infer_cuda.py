@@ -38,9 +38,9 @@ import numpy as np
 from numba import cuda
 from numba.core import config
 
-from ..core import _numba_cache
+from ..core import extending
 
-_numba_cache.install()  # numba-cuda may keep its own list of cache locators
+extending.install_numba_cache()  # numba-cuda may keep its own list of cache locators
 
 __all__ = ["CudaNetwork", "infer_cuda"]
 

@@ -5,14 +5,11 @@ import numbers
 
 import numpy as np
 
-from ..core._views import View
+from ..core import View
 from . import _validate
 from ._dtypes import storage_dtype
 
 __all__ = ["CrsMatrix", "as_crs", "crs_arrays"]
-
-_INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
-
 
 def value_dtype(dtype):
     """The value dtype kkpy stores for ``dtype`` (see :func:`~kkpy.sparse._dtypes.storage_dtype`)."""

@@ -142,7 +142,7 @@ def spadd(alpha, A, beta, B, algorithm, space):
 
 
 def spmv(alpha, A, x, beta, y, mode, space):
-    from kkpy.core._views import memory_space_of
+    from kkpy.core.extending import memory_space_of
 
     gpu = _gpu()
     A = gpu.DeviceCrs.from_host(A)

@@ -30,8 +30,8 @@ import os
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_reduce
-from ..core._kernel import kernel
-from ..core._views import View
+from ..core import kernel
+from ..core import View
 from ._dtypes import COMPUTE
 
 __all__ = ["matrix", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",

@@ -24,7 +24,7 @@ from numba import types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from ..core._kernel import kernel
+from ..core import kernel
 
 __all__ = ["zero_like", "identity", "scale", "relu", "bias", "bias_relu_cap", "threshold"]
 

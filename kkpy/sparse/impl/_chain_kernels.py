@@ -9,15 +9,15 @@ stride, which the compiler vectorises; for rows that are more than a few
 percent dense this beats a scattered Gustavson update by a wide margin.
 
 The epilogue kernel is bound into the layer kernel's source by
-:func:`kkpy.core._codegen.build_kernel`, so any user epilogue is inlined and
+:func:`kkpy.core.extending.build_kernel`, so any user epilogue is inlined and
 still cached on disk.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from kkpy.core._codegen import build_kernel
-from kkpy.core._kernel import kernel
+from kkpy.core.extending import build_kernel
+from kkpy.core import kernel
 
 _LAYER = """
 def dense_layer(b, src, dst, counts, wt_ptr, wt_idx, wt_val{eargs}):
@@ -138,8 +138,3 @@ def gather_csr(t, src, pos, row_map, entries, values):
             entries[out] = k
             values[out] = v
             out += 1
-
-
-@kernel
-def row_count(t, counts_flat, pos):
-    return counts_flat[pos[t]]

@@ -6,8 +6,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kkpy.core._atomics import atomic_compare_exchange, atomic_load, atomic_store
-from kkpy.core._kernel import kernel
+from kkpy.core import atomic_compare_exchange, atomic_load, atomic_store
+from kkpy.core import kernel
 
 
 @kernel

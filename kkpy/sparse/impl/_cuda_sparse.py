@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 import kkpy
-from kkpy.core._kernel import kernel
+from kkpy.core import kernel
 
 from . import _spmv_kernels as _spmv
 from ._common import value_at
@@ -373,7 +373,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
 
 
 def _as_2d(v, n, width):
-    from kkpy.core._cuda_views import CudaView, as_device
+    from kkpy.core.cuda import CudaView, as_device
 
     d = as_device(v)
     return CudaView("", d.reshape(n, width)) if len(d.shape) == 1 else v

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kkpy.core._kernel import kernel
+from kkpy.core import kernel
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kkpy.core._kernel import kernel
+from kkpy.core import kernel
 
 #: Rows up to this long are insertion-sorted (quadratic, but branch-light
 #: and in place); longer ones take ``argsort(kind="mergesort")``, which

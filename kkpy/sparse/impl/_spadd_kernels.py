@@ -8,7 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kkpy.core._kernel import kernel
+from kkpy.core import kernel
 
 from ._accumulators import (dense_emit, dense_gather, dense_insert, hash_emit, hash_insert,
                             known_add, known_clear, known_load, known_workspace, workspace)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kkpy.core._codegen import build_kernel
-from kkpy.core._kernel import kernel
+from kkpy.core.extending import build_kernel
+from kkpy.core import kernel
 
 # Indices are unsigned in inner loops (_ONE, _SIX, _LOW6): no negative-index checks.
 from ._accumulators import (_LOW6, _ONE, _SIX, bitmap, dense_add, dense_clear, dense_emit,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kkpy.core._kernel import kernel
+from kkpy.core import kernel
 
 #: Rows of at most this many columns are sorted by insertion, longer ones by np.sort.
 INSERTION_SORT_MAX = 32

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kkpy.core._atomics import atomic_add
-from kkpy.core._kernel import kernel
+from kkpy.core import atomic_add
+from kkpy.core import kernel
 
 
 @kernel

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kkpy.core._kernel import kernel
+from kkpy.core import kernel
 
 
 @kernel

@@ -56,20 +56,6 @@ def _is_blank(b):
 
 
 @numba.njit(cache=True)
-def _parse_index(buf, s, e):
-    """Unsigned decimal in buf[s:e]; -1 if not one (or absurdly long)."""
-    if e - s > 18 or e == s:
-        return -1
-    v = 0
-    for i in range(s, e):
-        d = buf[i] - 48
-        if d < 0 or d > 9:
-            return -1
-        v = v * 10 + d
-    return v
-
-
-@numba.njit(cache=True)
 def _lower(b):
     return b | 32 if 65 <= b <= 90 else b
 

@@ -1,4 +1,4 @@
-"""numba-cuda typing of the GPU team member (see :mod:`kkpy.core._cuda_team`).
+"""numba-cuda typing of the GPU team member (see :mod:`kkpy.core.cuda._team`).
 
 The member is a plain struct of its four ranks and the shared-memory
 scratch array, built by ``make_cuda_member`` in the team driver.
@@ -10,8 +10,8 @@ from numba.core.errors import TypingError
 from numba.cuda.extending import (intrinsic, make_attribute_wrapper, models, overload,
                                   overload_method, register_model)
 
-from . import _team
-from ._cuda_team import _FIELDS, make_cuda_member
+from .. import _team as _core_team
+from ._team import _FIELDS, make_cuda_member
 
 __all__ = ["CudaTeamMemberType"]
 
@@ -114,11 +114,11 @@ def _cyclic(name):
     return typer
 
 
-overload(_team.TeamThreadRange, target="cuda")(_cyclic("TeamThreadRange"))
-overload(_team.TeamVectorRange, target="cuda")(_cyclic("TeamVectorRange"))
+overload(_core_team.TeamThreadRange, target="cuda")(_cyclic("TeamThreadRange"))
+overload(_core_team.TeamVectorRange, target="cuda")(_cyclic("TeamVectorRange"))
 
 
-@overload(_team.ThreadVectorRange, target="cuda")
+@overload(_core_team.ThreadVectorRange, target="cuda")
 def _thread_vector_range(member, begin, end=None):
     _check("ThreadVectorRange", member, begin, end)
     # vector_length is 1 on the GPU too: a thread's vector range is all of it

@@ -15,9 +15,9 @@ import numpy as np
 from numba import cuda
 from numba.core import config
 
-from ._kernel import kernel
-from ._spaces import CudaSpace
-from ._views import View
+from .._kernel import kernel
+from .._spaces import CudaSpace
+from .._views import View
 
 __all__ = ["CudaView", "view_factory", "device_array", "as_device", "copy", "fill"]
 
@@ -73,7 +73,7 @@ class CudaView:
 
     @property
     def layout(self):
-        from ._views import LayoutLeft, LayoutRight, LayoutStride
+        from .._views import LayoutLeft, LayoutRight, LayoutStride
 
         c, f = _contiguity(self.shape, self.strides, self.itemsize)
         return LayoutRight if c else LayoutLeft if f else LayoutStride
@@ -148,7 +148,7 @@ def device_array(shape, dtype, order="C"):
 
 
 def view_factory(label, shape, dtype, layout, initialize):
-    """``kkpy.View(..., space=CudaSpace)`` lands here (registered in ``_views.DEVICE_VIEWS``)."""
+    """``kkpy.View(..., space=CudaSpace)`` lands here (registered with :func:`kkpy.core._backends.register_memory`)."""
     view = CudaView(label, device_array(shape, dtype, layout.order))
     if initialize:
         fill(view, 0)
@@ -167,7 +167,7 @@ def as_device(array):
 
 
 def _is_device(a):
-    from ._views import memory_space_of
+    from .._views import memory_space_of
 
     return memory_space_of(a) == CudaSpace
 
@@ -280,8 +280,9 @@ _copy_kernels = {1: _copy1, 2: _copy2, 3: _copy3}
 
 
 def _run_elementwise(kernels, d, other):
-    from . import _cuda
-    from ._policies import MDRangePolicy, RangePolicy
+    from .._patterns import parallel_for
+    from .._policies import MDRangePolicy, RangePolicy
+    from ._space import Cuda
 
     shape = tuple(d.shape)
     scalar = np.isscalar(other)
@@ -289,9 +290,9 @@ def _run_elementwise(kernels, d, other):
         for i in range(shape[0]):
             _run_elementwise(kernels, d[i], other if scalar else other[i])
         return
-    space = _cuda.Cuda()
+    space = Cuda()
     if len(shape) == 1:
         policy = RangePolicy(space, 0, shape[0])
     else:
         policy = MDRangePolicy(space, (0,) * len(shape), shape)
-    _cuda.parallel_for(policy, kernels[len(shape)], (d, other))
+    parallel_for("kkpy::deep_copy", policy, kernels[len(shape)], d, other)

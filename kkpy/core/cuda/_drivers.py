@@ -36,7 +36,7 @@ def device_form(obj):
 
     Also stored as ``kernel.forms["cuda"]`` when ``obj`` is a Kernel.
     """
-    from ._kernel import Kernel, as_kernel
+    from .._kernel import Kernel, as_kernel
 
     k = obj if isinstance(obj, Kernel) else as_kernel(obj)
     key = (k.py_func, k.fastmath)
@@ -50,7 +50,7 @@ def device_form(obj):
 def _prelude(join=False, team=False):
     lines = [
         "from numba import cuda",
-        "from kkpy.core._cuda_drivers import device_form as _device_form",
+        "from kkpy.core.cuda._drivers import device_form as _device_form",
         # exec'd drivers have no file for numba-cuda's cache to key on
         '_CACHE = "__file__" in globals()',
         "_kd = _device_form(_k)",
@@ -58,7 +58,7 @@ def _prelude(join=False, team=False):
     if join:
         lines.append("_jd = _device_form(_j)")
     if team:
-        lines.append("from kkpy.core._cuda_team import make_cuda_member")
+        lines.append("from kkpy.core.cuda._team import make_cuda_member")
     return "\n".join(lines) + "\n"
 
 

@@ -82,8 +82,3 @@ def make_cuda_member(league_rank, league_size, team_rank, team_size, scratch):
     """
     return _SimTeamMember(league_rank, league_size, team_rank, team_size, scratch)
 
-
-if not config.ENABLE_CUDASIM:
-    # The compiled member; the simulator runs kernels as Python and has no
-    # GPU compiler to extend.
-    from . import _cuda_team_types  # noqa: F401,E402

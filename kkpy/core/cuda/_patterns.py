@@ -1,124 +1,24 @@
-"""The Cuda execution space: patterns run as numba-cuda kernels on an NVIDIA GPU.
-
-Importing this module needs ``numba.cuda`` (the ``numba-cuda`` package, the
-``gpu`` extra).  With ``NUMBA_ENABLE_CUDASIM=1`` set before numba is first
-imported, everything here runs in numba's CUDA simulator instead, which is how
-the test suite exercises it on machines without a GPU.
-
-The mapping is Kokkos' own:
-
-* ``RangePolicy`` and ``MDRangePolicy``: one GPU thread per index, in a
-  grid-stride loop (an MDRange's last index varies fastest between
-  neighbouring threads, so LayoutRight accesses coalesce);
-* ``TeamPolicy``: team = thread block, ``team_rank`` = thread index,
-  ``team_barrier`` = ``cuda.syncthreads()``, scratch = dynamic shared memory;
-* ``parallel_reduce``: a tree in shared memory per block, then one block
-  combines the block results in a fixed order, so a result does not change
-  from run to run;
-* ``parallel_scan``: per-block totals, a scan of those, then per-block scans.
-
-Floating-point results can differ from the host's in the last bit: the GPU
-compiler fuses ``a * b + c`` into one fused multiply-add, as nvcc does by
-default (and so Kokkos' Cuda backend).
-
-Kernels are the same Python functions the host runs: each is compiled once
-more with ``numba.cuda.jit(device=True)`` (``kernel.forms["cuda"]``) and called
-from a generated driver kernel, disk-cached like the host drivers.
-"""
+"""Pattern launches on the GPU: generated driver kernels around the user's kernel."""
 from __future__ import annotations
 
 import numpy as np
 
-try:
-    from numba import cuda
-except ImportError as err:  # pragma: no cover - depends on the environment
-    raise ImportError("kkpy.Cuda needs numba-cuda: pip install 'kkpy-kokkos[gpu]'") from err
-
+from numba import cuda
 from numba.core import config as _config
 
-from . import _cuda_team, _host  # noqa: F401  (_cuda_team registers the GPU member)
-from ._cuda_drivers import block_size, for_md, for_range, for_team, reduce_source, scan_source
-from ._cuda_views import CudaView, copy, device_array, fill, view_factory
-from ._spaces import CudaSpace, ExecutionSpace, register_space
-from ._views import DEVICE_VIEWS
+from .._kernel_typing import reducer_bindings
+from .._kernel_typing import return_dtype as _host_return_dtype
+from ._space import is_simulator
+from ._drivers import block_size, for_md, for_range, for_team, reduce_source, scan_source
+from ._views import device_array, fill
 
 if not _config.ENABLE_CUDASIM:
     # GPU versions of kkpy.atomic_*; the simulator runs the Python ones.
-    from . import _cuda_atomics  # noqa: F401
+    from . import _atomics  # noqa: F401
 
-__all__ = ["Cuda", "CudaView", "copy", "fill", "is_simulator", "parallel_for",
-           "parallel_reduce", "parallel_scan", "return_dtype"]
-
-
-def is_simulator() -> bool:
-    """Whether numba's CUDA simulator stands in for a GPU (``NUMBA_ENABLE_CUDASIM=1``)."""
-    return bool(_config.ENABLE_CUDASIM)
+__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "return_dtype"]
 
 
-class Cuda(ExecutionSpace):
-    """Run patterns on an NVIDIA GPU (``Kokkos::Cuda``).
-
-    Parameters
-    ----------
-    device_id : int, default 0
-        Which GPU of this process to use.  With MPI, give each rank its own
-        (``rank % number_of_gpus``).
-
-    Examples
-    --------
-    >>> import kkpy
-    >>> kkpy.Cuda.backend, kkpy.Cuda.memory_space
-    ('cuda', kkpy.CudaSpace)
-    """
-
-    name = "Cuda"
-    memory_space = CudaSpace
-    backend = "cuda"
-    parallel = True
-
-    def __init__(self, device_id: int = 0):
-        self.device_id = int(device_id)
-        _select(self.device_id)
-
-    def concurrency(self) -> int:
-        """Threads the GPU runs at once: multiprocessors x 2048."""
-        if is_simulator():
-            return 1
-        return cuda.get_current_device().MULTIPROCESSOR_COUNT * 2048
-
-    def fence(self) -> None:
-        """Wait until every kernel and copy launched on the GPU has finished."""
-        cuda.synchronize()
-
-    def _key(self):
-        return (self.device_id,)
-
-    def __repr__(self):
-        return f"kkpy.Cuda(device_id={self.device_id})"
-
-
-_selected = [None]
-
-
-def _select(device_id):
-    if is_simulator():
-        if device_id != 0:
-            raise ValueError("kkpy.Cuda: the CUDA simulator has only device 0")
-        return
-    if _selected[0] == device_id:
-        return
-    if not cuda.is_available():
-        raise RuntimeError("kkpy.Cuda: no usable CUDA GPU or driver was found "
-                           "(numba.cuda.is_available() is False)")
-    count = len(cuda.gpus)
-    if not 0 <= device_id < count:
-        raise ValueError(f"kkpy.Cuda(device_id={device_id}): this process sees {count} GPU(s)")
-    cuda.select_device(device_id)
-    _selected[0] = device_id
-
-
-register_space("cuda", Cuda)
-DEVICE_VIEWS["CudaSpace"] = view_factory
 
 
 # -- launches -------------------------------------------------------------------
@@ -141,7 +41,7 @@ def _check_args(args):
 
 def _driver(kernel, key, make_source, bindings, names=("drv",)):
     """The generated kernels for ``key``, built once per process (and cached on disk)."""
-    from ._codegen import build_driver
+    from .._codegen import build_driver
 
     full = (id(kernel), key)
     hit = _drivers.get(full)
@@ -250,7 +150,7 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
         return reducer.finish(ident, -1)
     key = ("reduce", kind, n, rank, id(reducer), reducer.name, dtype.str)
     drv, fin = _driver(kernel, key, lambda: reduce_source(n, reducer, kind, rank, dtype),
-                       _host._bindings(kernel, reducer), names=("drv", "fin"))
+                       reducer_bindings(kernel, reducer), names=("drv", "fin"))
     if kind == "team":
         grid, block, shared = _team_grid(policy), policy.team_size, policy.scratch_size
     else:
@@ -296,4 +196,4 @@ def return_dtype(kernel, index_types, args):
     Typing needs no GPU: a device array has the same numba type as a host
     array of its dtype, rank and layout.
     """
-    return _host.return_dtype(kernel, index_types, args)
+    return _host_return_dtype(kernel, index_types, args)

@@ -17,16 +17,11 @@ import threading
 import numba
 import numpy as np
 
-try:
-    from numba._dispatcher import compute_fingerprint as _fingerprint
-except ImportError:  # a numba without it: key on the full numba type instead
-    def _fingerprint(a):
-        return numba.typeof(a)
-
-from ._codegen import build_driver
-from ._compile_notice import watch
-from ._kernel import with_slp_vectorize
-from ._reducers import Reducer
+from .._codegen import build_driver
+from .._compile_notice import watch
+from .._kernel import with_slp_vectorize
+from .._kernel_typing import reducer_bindings, return_dtype
+from .._reducers import Reducer
 
 #: Chunks per reduction or scan; fixed, so results don't depend on threads.
 NCHUNK = 512
@@ -323,15 +318,6 @@ def parallel_for(policy, kernel, args):
         drv(policy.league_size, policy.team_size, policy.scratch_size, nchunk, *args)
 
 
-def _bindings(kernel, reducer):
-    b = {"_k": kernel}
-    if reducer.expr is None:
-        from ._kernel import as_kernel
-
-        b["_j"] = as_kernel(reducer.join)
-    return b
-
-
 def parallel_reduce(policy, kernel, args, reducer, value_dtype):
     space = policy.space
     if space.parallel:
@@ -341,7 +327,7 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
     dtype = reducer.result_dtype(value_dtype)
     ident = reducer.identity(dtype)
     rank = getattr(policy, "rank", 0)
-    bindings = _bindings(kernel, reducer)
+    bindings = reducer_bindings(kernel, reducer)
     # Key on what the code depends on, not on the Reducer object: user reducers
     # are often made on the fly, and a dead one's id may be reused.
     join = reducer.expr if reducer.expr is not None else id(bindings["_j"])
@@ -399,54 +385,6 @@ def parallel_scan_final(policy, kernel, args):
     nchunk = max(1, min(len(policy), NCHUNK))
     total = drv(policy.begin, policy.end, nchunk, dtype.type(0), np.zeros(nchunk, dtype), *args)
     return total.item() if hasattr(total, "item") else total
-
-
-def return_dtype(kernel, index_types, args):
-    """The numpy dtype a kernel returns for these arguments (compiling it if needed)."""
-    try:
-        # numba.typeof takes tens of microseconds per array; fingerprints (what
-        # numba's own dispatcher keys on) take a fraction of one.
-        key = ("return", index_types, tuple(map(_fingerprint, args)))
-    except Exception:
-        key = None
-    dtype = kernel.forms.get(key)
-    if dtype is None:
-        from numba.core.typing.typeof import Purpose
-
-        sig = tuple(index_types) + tuple(numba.typeof(a, Purpose.argument) for a in args)
-        dtype = _infer_return(kernel, sig)
-        if key is not None:
-            kernel.forms[key] = dtype
-    return dtype
-
-
-def _infer_return(kernel, sig):
-    from numba.core import types
-    from numba.np.numpy_support import as_dtype
-
-    disp = kernel.host
-    if not hasattr(disp, "compile"):
-        # NUMBA_DISABLE_JIT: the kernel is plain Python; numba can still type it.
-        # If it cannot (it calls uncompiled helpers), accumulate in float64.
-        try:
-            disp = numba.core.registry.CPUDispatcher(kernel.py_func)
-            disp.compile(sig)
-        except Exception:
-            return np.dtype(np.float64)
-    disp.compile(sig)
-    for s in disp.nopython_signatures:
-        if s.args == sig:
-            rt = s.return_type
-            break
-    else:  # numba may have converted arguments (e.g. literal ints); take the latest
-        rt = disp.nopython_signatures[-1].return_type
-    if isinstance(rt, types.Boolean):
-        return np.dtype(np.bool_)
-    try:
-        return as_dtype(rt)
-    except Exception:
-        raise TypeError(f"kernel '{kernel.name}' must return a scalar for a reduction "
-                        f"or scan, but it returns {rt}") from None
 
 
 __all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "parallel_scan_final", "return_dtype",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from numba import cuda, types
 from numba.cuda.extending import intrinsic, overload
 
-from . import _atomics as _a
+from .. import _atomics as _a
 
 __all__: list = []
 
