@@ -15,9 +15,11 @@ Examples
 --------
 >>> import numpy as np
 >>> from kkpy import core
+>>> @core.kernel
+... def iota(i, v):
+...     v[i] = i
 >>> v = core.View("v", 4)
->>> core.parallel_for("iota", core.RangePolicy(core.Serial(), 0, 4), core.kernel(
-...     lambda i, v: v.__setitem__(i, i)), v)
+>>> core.parallel_for("iota", core.RangePolicy(core.Serial(), 0, 4), iota, v)
 >>> v.tolist()
 [0.0, 1.0, 2.0, 3.0]
 """
@@ -43,12 +45,12 @@ from ._reducers import LAnd, LOr, Max, MaxLoc, Min, MinLoc, Prod, Reducer, Sum  
 from ._patterns import KernelError, parallel_for, parallel_reduce, parallel_scan  # noqa: E402
 from ._nested import PerTeam, PerThread, single  # noqa: E402
 
-ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
+_ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
            "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
            "atomic_exchange", "atomic_load", "atomic_store")
 # Names resolved on first use: Cuda imports numba-cuda; the atomics and team
 # ranges register numba overloads, which costs import time.
-_LAZY = {"Cuda": ".cuda", **dict.fromkeys(ATOMICS, "._atomics"),
+_LAZY = {"Cuda": ".cuda", **dict.fromkeys(_ATOMICS, "._atomics"),
          **dict.fromkeys(("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"), "._team")}
 
 __all__ = [
@@ -61,7 +63,7 @@ __all__ = [
     "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange", "single", "PerTeam", "PerThread",
     "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
     "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
-    *ATOMICS,
+    *_ATOMICS,
 ]
 
 

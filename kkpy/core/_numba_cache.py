@@ -79,7 +79,7 @@ def _impl_classes():
 
 
 def install():
-    """Put :class:`PrivateLocator` first in numba's locators (again after numba-cuda loads)."""
+    """Put ``PrivateLocator`` first in numba's locators (again after numba-cuda loads)."""
     for impl in _impl_classes():
         if PrivateLocator not in impl._locator_classes:
             impl._locator_classes = [PrivateLocator, *impl._locator_classes]

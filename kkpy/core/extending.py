@@ -1,10 +1,10 @@
 """For library authors: build kernels and drivers, add backends, share kkpy's cache.
 
-What :mod:`numba.extending` is to numba.  kkpy.sparse is written against
-this module and :mod:`kkpy.core` only.
+What ``numba.extending`` is to numba.  kkpy.sparse is written against
+this module and ``kkpy.core`` only.
 
 Kernels
-    :func:`kernel` and :class:`Kernel` (as in :mod:`kkpy`), :func:`as_kernel`
+    :func:`kkpy.kernel` and :class:`kkpy.Kernel`, :func:`as_kernel`
     (wrap a plain function), :func:`build_kernel` (a kernel from source text
     with bound globals: one template specialised per user function, disk
     cached) and :func:`build_driver` (a whole driver function, as the
@@ -13,18 +13,21 @@ Memory
     :func:`memory_space_of` (where an array lives).
 Backends
     :func:`backend`, :func:`register_space`, :func:`register_memory` and
-    :class:`MemoryHooks`: see :mod:`kkpy.core._backends`.
+    :class:`MemoryHooks`: see ``kkpy.core._backends``.
 Private files
     :func:`private_dir`, :func:`path_problem`, :func:`code_usage`: kkpy's
     private, verified cache directory (see the security docs), for data that
-    a library caches; :data:`compile_stats`, :func:`compile_notices_silenced`
+    a library caches; ``compile_stats``, :func:`compile_notices_silenced`
     and :func:`install_numba_cache` for compile notices and numba's cache.
 
 Examples
 --------
 >>> import numpy as np, kkpy
 >>> from kkpy.core import extending
->>> double = extending.build_kernel("def k(i, x):\n    x[i] *= F\n", "k", {"F": 2.0})
+>>> @kkpy.kernel
+... def twice(z):
+...     return 2 * z
+>>> double = extending.build_kernel("def k(i, x):\\n    x[i] = F(x[i])\\n", "k", {"F": twice})
 >>> x = np.arange(3.0)
 >>> kkpy.parallel_for("double", 3, double, x); x.tolist()
 [0.0, 2.0, 4.0]

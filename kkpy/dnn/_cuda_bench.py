@@ -3,11 +3,17 @@
 Builds the network in memory (for 1024 neurons the official one, from
 ``--data`` or the copy kkpy ships; else ``kkpy-dnn generate``'s layers, made
 one at a time as they go to the GPU), makes ``--images`` inputs as the
-generator does from the real 1200 rows, and times inference: from the inputs on the
-GPU to the categories on the host, median of ``--repeat`` runs after a
-warm-up.  It checks the categories against the CPU (float64 scipy on a subset
-of rows: rows are independent, so a subset checks exactly what it covers) and,
-for the official network, against the truth file.
+generator does from the real 1200 rows, and times the public path, median
+of ``--repeat`` runs after a warm-up:
+
+* **resident**: ``categories(infer(Y0, chain, bias, space=Cuda()))`` with the
+  inputs already on the GPU (a ``DeviceCrs``), to the categories on the host;
+* **end to end**: the same from the inputs as a host CSR.
+
+``chain`` is ``kkpy.sparse.prepare_chain(layers, space=Cuda())``, made once
+(untimed, like loading).  It checks the categories against the CPU (float64
+scipy on a subset of rows: rows are independent, so a subset checks exactly
+what it covers) and, for the official network, against the truth file.
 
 The last line of output is one JSON object with the figures.
 """
@@ -15,50 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
 import numpy as np
 import scipy.sparse as sp
 
+import kkpy
+
 __all__ = ["main"]
-
-_BIAS = {1024: -0.3, 4096: -0.35, 16384: -0.4, 65536: -0.45}
-
-
-# -- problem -------------------------------------------------------------------------
-
-def _read_tsv(path, shape):
-    import gzip
-
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        a = np.loadtxt(fh, dtype=np.float64, ndmin=2)
-    r, c = a[:, 0].astype(np.int64) - 1, a[:, 1].astype(np.int64) - 1
-    if shape[0] is None:  # as many rows as the file has
-        shape = (int(r.max()) + 1, shape[1])
-    return sp.csr_array((a[:, 2].astype(np.float32), (r, c)), shape=shape)
-
-
-def _find(data, name):
-    for cand in (name, name + ".gz"):
-        p = os.path.join(data, cand)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(os.path.join(data, name))
-
-
-def _official(data, n, nlayers):
-    """The official network, input rows and (if there) truth, 0-based."""
-    layers = [_read_tsv(_find(data, f"neuron{n}/n{n}-l{k}.tsv"), (n, n))
-              for k in range(1, nlayers + 1)]
-    rows = _read_tsv(_find(data, f"sparse-images-{n}.tsv"), (None, n))
-    truth = None
-    tpath = os.path.join(data, f"neuron{n}-l{nlayers}-categories.tsv")
-    if os.path.exists(tpath):
-        truth = np.loadtxt(tpath, dtype=np.int64, ndmin=1) - 1
-    return layers, rows, truth
 
 
 class _Generated:
@@ -109,14 +80,16 @@ def _problem(a, check_rows=0):
     """
     from ._generate import synthetic_images
 
+    from ._data import bias_for, challenge_paths, load_embedded, load_layers, load_truth
+
     n = a.neurons
-    bias = _BIAS.get(n, -0.3)
+    bias = bias_for(n)
     truth = None
     if n == 1024 and a.data:
-        layers, _, truth = _official(a.data, 1024, a.layers)
+        layers = load_layers(a.data, 1024, a.layers)
+        path = challenge_paths(a.data, 1024, a.layers).truth
+        truth = load_truth(path) if path and a.layers == 120 else None
     elif n == 1024 and a.layers <= 120:
-        from ._data import load_embedded
-
         layers, _, truth, _, _ = load_embedded()
         layers = layers[:a.layers]
         truth = truth if a.layers == 120 else None
@@ -135,8 +108,28 @@ def _problem(a, check_rows=0):
 
 # -- run -----------------------------------------------------------------------------
 
+def _run(chain, Y0, bias, space):
+    """The public path: inference and the categories on the host."""
+    from ._infer import categories, infer
+
+    return categories(infer(Y0, chain, bias, space=space), space=space)
+
+
+def _times(chain, Y0, bias, space, repeat, expect):
+    times = []
+    for _ in range(repeat):
+        space.fence()
+        t = time.perf_counter()
+        got = _run(chain, Y0, bias, space)
+        times.append(time.perf_counter() - t)
+        if not np.array_equal(got, expect):
+            raise AssertionError("a timed run gave other categories")
+    return times
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m kkpy.dnn._cuda_bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m kkpy.dnn._cuda_bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--neurons", type=int, default=1024)
     p.add_argument("--layers", type=int, default=120)
     p.add_argument("--images", type=int, default=60000)
@@ -152,33 +145,24 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.mpi:
         return _main_mpi(a)
-    from ._infer_cuda import CudaNetwork
+    from ..sparse import DeviceCrs, prepare_chain
+    from ._infer import infer
 
+    space = kkpy.Cuda()
     t0 = time.perf_counter()
     checked = min(a.check_rows, a.images)
     layers, Y0, bias, truth, ref = _problem(a, checked)
-    net = CudaNetwork(layers, bias, 32.0)         # generated layers are made here
+    chain = prepare_chain(layers, space=space)      # generated layers are made here
     t_make = time.perf_counter() - t0
-    state = net.upload(Y0)
-    net.launch(state)                               # warm-up: compiles the kernels
-    cats = net.categories(state)
-    stats = net.layer_stats(state)
-    times = {"direct": [], "graph": []}
-    enqueue = []
-    for mode in ("direct", "graph") * a.repeat:
-        state = net.upload(Y0)
-        net.synchronize()
-        t1 = time.perf_counter()
-        net.launch(state, timed=False, graph=mode == "graph")
-        if mode == "direct":
-            enqueue.append(time.perf_counter() - t1)
-        got = net.categories(state)
-        times[mode].append(time.perf_counter() - t1)
-        if not np.array_equal(got, cats):
-            raise AssertionError(f"{mode} run gave other categories")
-    best = min(("direct", "graph"), key=lambda m: np.median(times[m]))
-    edges = a.images * net.nnz
-    t = float(np.median(times[best]))
+    resident = DeviceCrs.from_host(Y0.astype(np.float32))
+    cats = _run(chain, resident, bias, space)       # warm-up: compiles, captures the graph
+    _run(chain, Y0, bias, space)
+    stats = []
+    infer(resident, chain, bias, space=space, callback=lambda k, s: stats.append(s))
+    times = _times(chain, resident, bias, space, a.repeat, cats)
+    times_e2e = _times(chain, Y0, bias, space, a.repeat, cats)
+    edges = a.images * chain.nnz
+    t, t_e2e = float(np.median(times)), float(np.median(times_e2e))
     ok_cpu = bool(np.array_equal(cats[cats < checked], ref.categories())) if ref else None
     ok_truth = None
     if truth is not None:
@@ -188,16 +172,18 @@ def main(argv=None):
     name = getattr(cuda.get_current_device(), "name", "CUDA simulator")
     out = {"device": name.decode() if isinstance(name, bytes) else name,
            "neurons": a.neurons, "layers": a.layers, "images": a.images, "edges": edges,
-           "seconds": t, "launch": best, "seconds_all": times, "edges_per_second": edges / t,
+           "seconds": t, "edges_per_second": edges / t, "seconds_all": times,
+           "seconds_end_to_end": t_e2e, "edges_per_second_end_to_end": edges / t_e2e,
+           "seconds_end_to_end_all": times_e2e,
            "gpu_layer_seconds": sum(s["seconds"] or 0.0 for s in stats),
-           "host_enqueue_seconds": float(np.median(enqueue)),
-           "graph_error": net._graph_failed,
+           "graph_error": chain.graph_error,
            "categories": int(cats.size), "cpu_check_rows": checked, "cpu_match": ok_cpu,
            "truth_match": ok_truth, "setup_seconds": round(t_make, 2),
            "active_rows": [s["active_rows"] for s in stats],
            "layer_ms": [round((s["seconds"] or 0.0) * 1e3, 3) for s in stats]}
-    print(f"{a.neurons} x {a.layers}, {a.images} rows: {t * 1e3:.2f} ms, "
-          f"{edges / t:.3e} edges/s, {cats.size} categories, cpu match {ok_cpu}, "
+    print(f"{a.neurons} x {a.layers}, {a.images} rows: resident {t * 1e3:.2f} ms, "
+          f"{edges / t:.3e} edges/s; from the host {t_e2e * 1e3:.2f} ms, "
+          f"{edges / t_e2e:.3e} edges/s; {cats.size} categories, cpu match {ok_cpu}, "
           f"truth match {ok_truth}", file=sys.stderr)
     print(json.dumps(out))
     if a.save_categories:
@@ -206,35 +192,30 @@ def main(argv=None):
 
 
 def _main_mpi(a):
-    """``mpiexec -n P``: rank r uses GPU r (mod the GPUs it sees) and a contiguous
-    share of the rows with about 1/P of the input nonzeros; the rate uses the
-    slowest rank's time, as in the challenge."""
+    """``mpiexec -n P``: rank r uses GPU r (mod the GPUs its node has) and a contiguous
+    share of the rows with about 1/P of the work; the rate uses the slowest
+    rank's time, as in the challenge."""
     from mpi4py import MPI
     from numba import cuda
 
+    from ..sparse import prepare_chain
+    from ._mpi import local_rank, split_rows
+
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
-    cuda.select_device(rank % len(cuda.gpus))
-    from ._infer_cuda import CudaNetwork
-
+    space = kkpy.Cuda(device_id=local_rank(comm) % len(cuda.gpus))
     layers, Y0, bias, _, _ = _problem(a)
-    nnz = np.asarray(Y0.indptr)
-    cuts = np.searchsorted(nnz, np.linspace(0, nnz[-1], size + 1)[1:-1])
-    bounds = [0, *cuts.tolist(), Y0.shape[0]]
-    lo, hi = bounds[rank], bounds[rank + 1]
+    bounds = split_rows(np.diff(Y0.indptr), size)
+    lo, hi = int(bounds[rank]), int(bounds[rank + 1])
     mine = Y0[lo:hi]
-    net = CudaNetwork(layers, bias, 32.0)
-    state = net.upload(mine)
-    net.launch(state, timed=False, graph=True)      # warm-up: compile, capture
-    net.categories(state)
+    chain = prepare_chain(layers, space=space)
+    _run(chain, mine, bias, space)                  # warm-up: compile, capture
     times = []
     for _ in range(a.repeat):
-        state = net.upload(mine)
-        net.synchronize()
+        space.fence()
         comm.Barrier()
         t1 = time.perf_counter()
-        net.launch(state, timed=False, graph=True)
-        cats = net.categories(state) + lo
+        cats = _run(chain, mine, bias, space) + lo
         times.append(time.perf_counter() - t1)
     alltimes = comm.gather(times, root=0)
     allcats = comm.gather(cats, root=0)
@@ -243,7 +224,7 @@ def _main_mpi(a):
     slowest = np.max(np.array(alltimes), axis=0)    # run by run, the slowest rank
     cats = np.sort(np.concatenate(allcats))
     t = float(np.median(slowest))
-    edges = a.images * net.nnz
+    edges = a.images * chain.nnz
     match = None
     if a.expect:
         match = bool(np.array_equal(cats, np.load(a.expect)))

@@ -14,7 +14,7 @@ import numpy as np
 import kkpy
 
 from . import _mpi
-from ..sparse._chain import prepare_chain
+from ..sparse import prepare_chain
 from ._infer import categories, infer
 
 __all__ = ["UserError", "make_space", "run_challenge"]
@@ -43,6 +43,11 @@ def make_space(name="threads", threads=None, comm=None):
             return kkpy.Threads(num_threads=threads)
         if threads not in (None, 1):
             raise UserError(f"--threads {threads} needs --space threads")
+        if name == "cuda" and comm is not None:
+            # ranks on one node take its GPUs in turn, not all GPU 0
+            from numba import cuda
+
+            return kkpy.Cuda(device_id=_mpi.local_rank(comm) % max(1, len(cuda.gpus)))
         return kkpy.space_from_name(name)
     except UserError:
         raise
@@ -184,7 +189,7 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     return bounds
 
 
-def _load(data, neurons, nlayers, images, truth, comm):
+def _load(data, neurons, nlayers, images, truth, comm, space=None):
     from . import _data
 
     problem = _Problem()
@@ -195,9 +200,10 @@ def _load(data, neurons, nlayers, images, truth, comm):
             _from_files(problem, data, neurons, nlayers, images, truth, comm)
         if truth is not None:
             problem.truth_path = truth
-        # Transposing the weights for the chain is part of loading the network,
-        # like parsing it, not of inference: done once, untimed.
-        problem.chain = prepare_chain(problem.layers)
+        # Preparing the chain (the weights transposed on the host, uploaded to a
+        # GPU) is part of loading the network, like parsing it, not of
+        # inference: done once, untimed.
+        problem.chain = prepare_chain(problem.layers, space=space)
         if problem.truth_path not in (None, "embedded") and (comm is None or comm.Get_rank() == 0):
             problem.truth = _data.load_truth(problem.truth_path)
     except UserError:
@@ -232,7 +238,8 @@ def _warm_up(problem, space):
 
 
 def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
-                  space="threads", threads=None, comm=None, on_layer=None, status=None):
+                  space="threads", threads=None, comm=None, on_layer=None, status=None,
+                  per_layer=False):
     """Run one challenge problem; every rank of ``comm`` calls it.
 
     Parameters
@@ -254,6 +261,10 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     status : callable, optional
         ``status(message)`` before and after each slow phase (load, warm-up
         with its first-run compile, inference): one line for a person.
+    per_layer : bool
+        Collect per-layer figures on a GPU too (they are always collected on
+        the host): each layer is then timed alone instead of the whole
+        chain being replayed as one CUDA graph.
 
     Returns
     -------
@@ -275,7 +286,7 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         _same(comm, "arguments", _mpi.digest(data and os.path.abspath(data), neurons, layers,
                                              images, truth, space, threads))
     t = time.perf_counter()
-    problem = _load(data, neurons, layers, images, truth, comm)
+    problem = _load(data, neurons, layers, images, truth, comm, exec_space)
     load_seconds = time.perf_counter() - t
     if comm is not None:
         _same(comm, "network (layer files)", _mpi.network_digest(problem.layers, exec_space))
@@ -304,7 +315,11 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     if comm is not None:
         comm.Barrier()
     t0 = time.perf_counter()
-    Y = infer(problem.Y0, problem.chain, problem.bias, space=exec_space, callback=callback)
+    # Per-layer figures cost nothing on the host; on a GPU they mean timing each
+    # layer with events instead of replaying the whole chain as one graph.
+    want = per_layer or on_layer is not None or exec_space.memory_space == kkpy.HostSpace
+    Y = infer(problem.Y0, problem.chain, problem.bias, space=exec_space,
+              callback=callback if want else None)
     found = categories(Y, space=exec_space) + problem.first_row
     seconds = time.perf_counter() - t0 - spent[0]
 

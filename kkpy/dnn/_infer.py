@@ -76,9 +76,11 @@ def categories(Y, space=None):
     >>> categories(sp.csr_array(np.array([[0.0, 1.0], [0.0, 0.0], [2.0, -2.0], [0.0, 3.0]])))
     array([0, 3])
     """
-    from ..sparse._validate import matrix
+    from ..sparse import as_crs
 
-    Y = matrix(Y, "categories", "Y")
+    if type(Y).__name__ == "DeviceCrs":  # still on the GPU: sum there, copy the sums back
+        return _device_categories(Y, space)
+    Y = as_crs(Y)
     row_map = np.asarray(Y.row_map)
     sums = np.zeros(Y.nrows, np.float64)
     if Y.nrows:
@@ -88,6 +90,18 @@ def categories(Y, space=None):
         kkpy.parallel_for("kkpy.dnn.categories", policy, _row_sum, row_map,
                           np.asarray(Y.values), sums)
     return np.flatnonzero(sums).astype(np.int64)
+
+
+def _device_categories(Y, space):
+    nrows = Y.shape[0]
+    sums = kkpy.View("kkpy.dnn.row_sums", max(nrows, 1), dtype=np.float64, space=kkpy.CudaSpace)
+    if nrows:
+        space = space if space is not None and space.memory_space == kkpy.CudaSpace \
+            else kkpy.Cuda()
+        kkpy.parallel_for("kkpy.dnn.categories", kkpy.RangePolicy(space, 0, nrows), _row_sum,
+                          Y.row_map, Y.values, sums)
+    host = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, sums))[:nrows]
+    return np.flatnonzero(host).astype(np.int64)
 
 
 def _per_layer_bias(bias, nlayers):
@@ -128,7 +142,8 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     layers : sequence of CrsMatrix or scipy.sparse matrix, or a prepared chain
         Weights; layer ``k`` is ``N_k x N_(k+1)``.  To run one network on
         many batches, prepare it once with :func:`kkpy.sparse.prepare_chain`
-        (the weights transposed for the chain's column access) and pass that.
+        (the weights transposed for the chain's column access, or uploaded
+        to the GPU: pass the same ``space``) and pass that.
     bias : float, vector, or one per layer
         A scalar for every neuron of every layer; a per-neuron vector (its
         length the layer's number of columns) used for every layer; or a
@@ -147,8 +162,10 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
 
     Returns
     -------
-    CrsMatrix
-        The final ``Y``, ``images x N_L``; rows that died are empty.
+    CrsMatrix or DeviceCrs
+        The final ``Y``, ``images x N_L``; rows that died are empty.  On a
+        Cuda space it stays in GPU memory (a :class:`~kkpy.sparse.DeviceCrs`;
+        :func:`categories` takes it there).
 
     Examples
     --------
@@ -164,34 +181,33 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     >>> categories(Y)
     array([1])
     """
-    from ..sparse import as_crs
-    from ..sparse._chain import PreparedChain, prepare_chain, spgemm_chain
+    from ..sparse import as_crs, prepare_chain, spgemm_chain
 
-    if space is not None and space.backend == "cuda":
-        from ._infer_cuda import infer_cuda
-
-        if isinstance(layers, PreparedChain):
-            layers = layers.mats
-        return infer_cuda(Y0, layers, bias, ymax=ymax, dtype=dtype, callback=callback)
     dtype = np.dtype(dtype)
-    if not isinstance(layers, PreparedChain):
+    on_gpu = space is not None and space.memory_space == kkpy.CudaSpace
+    prepared = hasattr(layers, "shapes") and hasattr(layers, "release")
+    if not prepared:
         layers = list(layers)
-    shapes = layers.shapes if isinstance(layers, PreparedChain) else [W.shape for W in layers]
+    shapes = layers.shapes if prepared else [W.shape for W in layers]
     biases = _per_layer_bias(bias, len(shapes))
     width = Y0.shape[1]
-    args = []
+    args, vectors = [], {}
     for k, (rows, cols) in enumerate(shapes):
         if rows != width:
             raise ValueError(f"layer {k + 1} is {rows} x {cols} but its input has {width} columns")
-        args.append((_bias_vector(biases[k], cols, dtype, k + 1), dtype.type(ymax)))
+        # one vector per distinct bias: a GPU run uploads each once
+        key = (id(biases[k]), cols)
+        if key not in vectors:
+            vectors[key] = _bias_vector(biases[k], cols, dtype, k + 1)
+        args.append((vectors[key], dtype.type(ymax)))
         width = cols
-    if not shapes:
+    if not shapes and not on_gpu:
         return as_crs(Y0).astype(dtype)
-    chain = layers if isinstance(layers, PreparedChain) else prepare_chain(layers, dtype)
+    chain = layers if prepared else prepare_chain(layers, dtype, space=space)
 
     def report(k, stats):
         callback(k, {"layer": k + 1, **stats})
 
     Y = spgemm_chain(Y0, chain, challenge_epilogue, args, space=space, dtype=dtype,
                      callback=None if callback is None else report)
-    return as_crs(Y)
+    return Y if on_gpu else as_crs(Y)

@@ -61,11 +61,20 @@ def world():
 
 def local_size(comm) -> int:
     """How many ranks share this node (they share its cores)."""
+    return _on_node(comm, "Get_size")
+
+
+def local_rank(comm) -> int:
+    """This rank's number among the ranks of its node (which GPU it takes)."""
+    return _on_node(comm, "Get_rank")
+
+
+def _on_node(comm, what):
     from mpi4py import MPI
 
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
-        return node.Get_size()
+        return getattr(node, what)()
     finally:
         node.Free()
 

@@ -75,7 +75,7 @@ def __getattr__(name):
 
         return importlib.import_module(".io", __name__)
     if name == "DeviceCrs":  # what the Cuda space returns; host-only programs never need it
-        from .impl._cuda_sparse import DeviceCrs
+        from .cuda import DeviceCrs
 
         return DeviceCrs
     raise AttributeError(f"module 'kkpy.sparse' has no attribute {name!r}")

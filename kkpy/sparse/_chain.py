@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import kkpy
-from . import _validate
+from . import _dispatch, _validate
 from .impl import _chain_kernels as K
 
 __all__ = ["spgemm_chain", "prepare_chain"]
@@ -92,8 +92,32 @@ class PreparedChain:
         self.workspace.release()
 
 
-def prepare_chain(mats, dtype=np.float32):
-    """Transpose the chain's matrices once; pass the result to :func:`spgemm_chain` again and again."""
+def prepare_chain(mats, dtype=np.float32, space=None):
+    """Prepare the chain's matrices once; pass the result to :func:`spgemm_chain` again and again.
+
+    On the host the matrices are transposed once (the chain reads columns);
+    on a Cuda space they are uploaded once, with the column groups the GPU
+    kernels use, and the result is a ``kkpy.sparse.cuda.CudaChain``.
+
+    Parameters
+    ----------
+    mats : iterable of CrsMatrix or scipy.sparse matrix
+    dtype : numpy dtype, default float32
+        Value type of the computation.
+    space : ExecutionSpace, optional
+        Where the chain will run (default: the default space).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from kkpy.sparse import prepare_chain
+    >>> chain = prepare_chain([sp.eye(3, format="csr")] * 2)
+    >>> len(chain), chain.shapes
+    (2, [(3, 3), (3, 3)])
+    """
+    gpu = _dispatch.on_gpu(space)
+    if gpu:
+        return _dispatch.cuda().CudaChain(mats, dtype, gpu)
     return PreparedChain(mats, np.dtype(dtype))
 
 
@@ -117,8 +141,16 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     epilogue_args : tuple, or list of tuples (one per matrix)
         Extra arguments of the epilogue, e.g. a bias vector.
     space : ExecutionSpace, optional
+        Where to run (default: the default space).  On a Cuda space the
+        result is a :class:`~kkpy.sparse.DeviceCrs` in GPU memory, ``A``
+        may be one too, ``mats`` should be prepared for that space (else
+        they are uploaded at every call), and the epilogue's array
+        arguments may be host arrays (uploaded) or device arrays.
+        ``block_rows``, ``max_bytes`` and ``dense_fraction`` apply to the
+        host only: the GPU keeps every live row dense, 32 rows to a warp.
     dtype : numpy dtype, default float32
-        Value type of the computation.
+        Value type of the computation (float32 or float64 on a Cuda space,
+        where a prepared chain's own dtype must match).
     block_rows : int
         Rows per dense block (the vector length of the inner loop).
     max_bytes : int
@@ -152,8 +184,22 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     array([[1., 0.],
            [4., 0.]], dtype=float32)
     """
-    space = space or kkpy.DefaultExecutionSpace()
     dtype = np.dtype(dtype)
+    gpu = _dispatch.on_gpu(space)
+    cuda_chain = getattr(type(mats), "__name__", "") == "CudaChain"
+    if gpu:
+        backend = _dispatch.cuda()
+        if not cuda_chain:
+            mats = backend.CudaChain(mats.mats if isinstance(mats, PreparedChain) else mats,
+                                     dtype, gpu)
+        elif mats.dtype != dtype:
+            raise ValueError(f"spgemm_chain: the chain was prepared for {mats.dtype}, not "
+                             f"{dtype}")
+        return backend.run_chain(mats, A, epilogue, epilogue_args, callback)
+    if cuda_chain:
+        raise ValueError("spgemm_chain: the chain was prepared for a Cuda space; pass that "
+                         "space, or prepare_chain(mats) for the host")
+    space = space or kkpy.DefaultExecutionSpace()
     chain = mats if isinstance(mats, PreparedChain) else PreparedChain(mats, dtype)
     row_map, entries, values, shape = _csr(A)
     if chain.shapes and shape[1] != chain.shapes[0][0]:

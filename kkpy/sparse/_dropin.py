@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from . import _device
+from . import _dispatch
 from ._crs import CrsMatrix
 from ._dtypes import compute_dtype, from_compute, to_compute, upcast
 
@@ -93,7 +93,7 @@ def _sparse_out(C, dtype, template, kind, drop_zeros):
 
 
 def _host(what, space):
-    if _device.device_space(space):
+    if _dispatch.on_gpu(space):
         raise ValueError(f"{what} runs on a host space; on a Cuda space call spgemm/spmv")
 
 

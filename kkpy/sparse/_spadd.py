@@ -1,12 +1,10 @@
 """Sparse matrix addition ``C = alpha*A + beta*B``, as ``KokkosSparse::spadd`` does it."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
-from . import _device, _validate
+from . import _dispatch, _validate
 from ._accumulate import plan_rows
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
@@ -79,9 +77,9 @@ def spadd_symbolic(handle, A, B, space=None, check=True):
     >>> spadd_symbolic(SpAddHandle(), A, B).entries.tolist()
     [0, 2]
     """
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _device.spadd_symbolic(handle, A, B, gpu, check)
+        return _dispatch.cuda().spadd_symbolic(handle, A, B, gpu, check)
     A, B = _operands("spadd_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype = np.result_type(A.dtype, B.dtype)
@@ -103,11 +101,6 @@ def spadd_symbolic(handle, A, B, space=None, check=True):
                   check=False)
     handle._remember(A, B, C, plan, dense, space, check)
     return C
-
-
-def _scalar(what, name, s):
-    if not isinstance(s, numbers.Number) or isinstance(s, complex):
-        raise TypeError(f"{what}: {name} must be a real scalar, got {s!r}")
 
 
 def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
@@ -147,11 +140,11 @@ def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
     >>> spadd_numeric(h, 3.0, A, 1.0, B, C).toarray()
     array([[1., 0., 4.]])
     """
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _device.spadd_numeric(handle, alpha, A, beta, B, C, gpu)
-    _scalar("spadd_numeric", "alpha", alpha)
-    _scalar("spadd_numeric", "beta", beta)
+        return _dispatch.cuda().spadd_numeric(handle, alpha, A, beta, B, C, gpu)
+    _validate.real_scalar("spadd_numeric", "alpha", alpha)
+    _validate.real_scalar("spadd_numeric", "beta", beta)
     A, B = _operands("spadd_numeric", A, B)
     C = _validate.matrix(C, "spadd_numeric", "C")
     space = space or DefaultExecutionSpace()
@@ -199,13 +192,13 @@ def spadd(alpha, A, beta, B, space=None, algorithm="auto"):
     array([[0., 0.],
            [0., 1.]])
     """
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _device.spadd(alpha, A, beta, B, algorithm, gpu)
+        return _dispatch.cuda().spadd(alpha, A, beta, B, algorithm, gpu)
     h = SpAddHandle(algorithm)
     if algorithm == "auto":
-        _scalar("spadd", "alpha", alpha)
-        _scalar("spadd", "beta", beta)
+        _validate.real_scalar("spadd", "alpha", alpha)
+        _validate.real_scalar("spadd", "beta", beta)
         A, B = _operands("spadd", A, B)
         C = _merged(space or DefaultExecutionSpace(), alpha, A, beta, B)
         if C is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
-from . import _device, _staged, _validate
+from . import _dispatch, _staged, _validate
 from ._accumulate import (check_algorithm, few_products, mean_row_span, plan_rows, short_rows,
                           use_row_bitmaps, use_two_pass)
 from ._crs import CrsMatrix, as_crs, crs_arrays
@@ -171,9 +171,9 @@ def spgemm_symbolic(handle, A, B, space=None):
     >>> C.row_map.tolist(), C.entries.tolist()
     ([0, 2, 2], [0, 1])
     """
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _device.spgemm_symbolic(handle, A, B, gpu)
+        return _dispatch.cuda().spgemm_symbolic(handle, A, B, gpu)
     A, B = _operands("spgemm_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype, idtype = _result_types(A, B)
@@ -241,9 +241,9 @@ def spgemm_numeric(handle, A, B, C, space=None):
     array([[1., 2.],
            [0., 1.]])
     """
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _device.spgemm_numeric(handle, A, B, C, gpu)
+        return _dispatch.cuda().spgemm_numeric(handle, A, B, C, gpu)
     A, B = _operands("spgemm_numeric", A, B)
     C = _validate.matrix(C, "spgemm_numeric", "C")
     space = space or DefaultExecutionSpace()
@@ -311,9 +311,9 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
            [2., 0.]]), 1)
     """
     check_algorithm("spgemm", algorithm)
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _device.spgemm(A, B, epilogue, tuple(epilogue_args), drop_zeros, algorithm, gpu)
+        return _dispatch.cuda().spgemm(A, B, epilogue, tuple(epilogue_args), drop_zeros, algorithm, gpu)
     A, B = _operands("spgemm", A, B)
     space = space or DefaultExecutionSpace()
     epilogue_args = tuple(epilogue_args)

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
-from . import _device, _validate
+from . import _dispatch, _validate
 from ._crs import as_crs
 from ._dtypes import COMPUTE
 from .impl import _spmv_kernels as K
@@ -69,13 +69,13 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     >>> spmv(2.0, A, np.ones(2), 1.0, y, mode="T"); y
     array([ 5., 13.])
     """
-    gpu = _device.device_space(space)
+    gpu = _dispatch.on_gpu(space)
     # On the host, mode "N" on a vector and mode "T" by blocks check the
     # structure inside their kernels (K.spmv_rows, K.scatter_rows);
     # every other path checks it first, with a separate pass.
     A = _validate.matrix(A, "spmv", space=space, deep=bool(gpu))
     if gpu:
-        return _device.spmv(alpha, A, x, beta, y, mode, gpu)
+        return _dispatch.cuda().spmv(alpha, A, x, beta, y, mode, gpu)
     space = space or DefaultExecutionSpace()
     if mode not in ("N", "T"):
         raise ValueError(f"spmv: mode must be 'N' or 'T', got {mode!r}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import numbers
 import os
 
 import numpy as np
@@ -34,7 +35,7 @@ from ..core import kernel
 from ..core import View
 from ._dtypes import COMPUTE
 
-__all__ = ["matrix", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
+__all__ = ["matrix", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
            "skipping", "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
 
 #: Elements each iteration of the checking pass covers: long enough for a
@@ -159,6 +160,10 @@ def private(a):
 
 def _fault(what, name, row_map, entries, ncols):
     """The first fault of a structure known to have one, as one line."""
+    nnz = entries.shape[0]
+    if row_map.shape[0] and (row_map[0] != 0 or row_map[-1] != nnz):
+        return (f"{what}: {name}'s row_map must run from 0 to its {nnz} entries, but runs "
+                f"from {row_map[0]} to {row_map[-1]}")
     steps = np.flatnonzero(np.diff(row_map) < 0)
     if steps.size:
         i = int(steps[0])
@@ -264,6 +269,21 @@ def matrix(A, what, name="A", space=None, deep=True):
     if deep:
         A._trusted = private(A.row_map) and private(A.entries)
     return A
+
+
+def real_scalar(what, name, s):
+    """Refuse anything but a real number (complex included) as scalar ``name``.
+
+    Examples
+    --------
+    >>> real_scalar("spadd", "alpha", 2.0)
+    >>> real_scalar("spadd", "alpha", "2")
+    Traceback (most recent call last):
+    ...
+    TypeError: spadd: alpha must be a real scalar, got '2'
+    """
+    if not isinstance(s, numbers.Number) or isinstance(s, complex):
+        raise TypeError(f"{what}: {name} must be a real scalar, got {s!r}")
 
 
 def checked_by_kernel(A, what, name, bad):

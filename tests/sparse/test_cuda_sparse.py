@@ -39,7 +39,7 @@ def dense(C):
 @given(seed=st.integers(0, 2**16), n=st.integers(0, 20), k=st.integers(1, 20),
        m=st.integers(1, 20), duplicates=st.booleans())
 def test_spgemm_matches_scipy(seed, n, k, m, duplicates):
-    from kkpy.sparse.impl import _cuda_sparse as cs
+    from kkpy.sparse.cuda import _ops as cs
 
     A = matrix(seed, n, k, 0.3, duplicates=duplicates)
     B = matrix(seed + 1, k, m, 0.3, duplicates=duplicates)
@@ -64,7 +64,7 @@ def test_spgemm_matches_scipy(seed, n, k, m, duplicates):
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 15), m=st.integers(1, 15),
        alpha=st.floats(-2, 2), beta=st.floats(-2, 2))
 def test_spadd_matches_scipy(seed, n, m, alpha, beta):
-    from kkpy.sparse.impl import _cuda_sparse as cs
+    from kkpy.sparse.cuda import _ops as cs
 
     A = matrix(seed, n, m, 0.3, duplicates=True)
     B = matrix(seed + 7, n, m, 0.4)
@@ -78,7 +78,7 @@ def test_spadd_matches_scipy(seed, n, m, alpha, beta):
 def test_spmv_runs_the_host_kernels_on_the_gpu(mode):
     import kkpy
     from kkpy.sparse import spmv as host_spmv
-    from kkpy.sparse.impl import _cuda_sparse as cs
+    from kkpy.sparse.cuda import _ops as cs
 
     A = matrix(3, 17, 11, 0.3)
     nin, nout = (11, 17) if mode == "N" else (17, 11)

@@ -1,0 +1,959 @@
+"""The SpGEMM chain on the GPU: ``spgemm_chain(..., space=kkpy.Cuda())``.
+
+``Y_{k+1} = drop_zeros(epilogue(Y_k @ B_k))``, as on the host, organised
+around what the hardware does fast, for any sparse chain and any epilogue:
+
+* **Rows in warps.** Live input rows are packed 32 to a *batch*; a batch is
+  stored feature-major, ``Y[batch, feature, lane]``, so the 32 rows of a
+  batch are one line per feature.  A warp computes one output column ``j``
+  for all 32 rows at once: it walks column ``j`` of ``B`` (the same index and
+  weight for every lane, one broadcast load) and reads ``Y[batch, i, :]``
+  for each ``i`` in it, a fully coalesced load.  Each row is dense within its
+  batch, so sparse and dense activations cost the same and no index lists
+  are built between products.
+* **Outputs that share inputs share loads.** Output columns whose columns
+  of ``B`` list the same rows (found once, when the chain is prepared, from
+  ``B``'s structure: equal columns, checked entry by entry) are computed by
+  one warp together, up to ``_GROUP`` at a time: each input line is loaded
+  once and feeds all of their sums, which stay in registers.  Each sum still
+  adds its terms in increasing row order: the results are the same bits as
+  one output at a time.
+* **Any epilogue, fused.** ``z = sum_i y_i b_ij`` over the stored entries
+  of column ``j`` in increasing ``i``; ``z`` stays 0 if it is 0, else it
+  becomes ``epilogue(z, j, *args)``: the host chain's definition.  The
+  epilogue is a kkpy kernel compiled as a device function and inlined into
+  a layer kernel generated for it (and cached on disk, like kkpy's drivers).
+* **Dead rows leave.** Each product marks, per batch, which rows are still
+  nonzero (a 32-bit mask); one block turns the masks into slots for the
+  next product, keeping the rows in order; a third kernel moves the live
+  rows there, a whole 32-row line at a time.  If no row died it moves
+  nothing.  Counts stay on the GPU: no product waits for the host, so the
+  whole chain is replayed as one CUDA graph.
+* **Inputs on the device.** A host CSR input goes up through pinned
+  staging buffers in chunks, so copying into them overlaps the transfer;
+  finding the live rows and packing them into batches happen on the GPU.
+
+These kernels are written in numba-cuda directly, not in kkpy's TeamPolicy
+model: they need warp ballots (``ballot_sync``), per-lane register arrays
+for the shared-column sums and unsigned index arithmetic that kkpy's team
+API does not express today.  The chain's other GPU operations (the final
+row sums of a result, SpGEMM, SpAdd, SpMV in :mod:`._ops`) are kkpy kernels.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from numba import cuda
+from numba.core import config
+
+from kkpy.core import extending, kernel
+from kkpy.core.cuda import CudaView, as_device
+
+from .. import _validate
+from . import _ops
+from ._crs import DeviceCrs
+
+extending.install_numba_cache()  # numba-cuda may keep its own list of cache locators
+
+__all__ = ["CudaChain", "run"]
+
+_SIM = bool(config.ENABLE_CUDASIM)
+#: Threads per block (two warps; each warp takes its own work items).
+_BLOCK = 64
+_LANES = 32
+#: Outputs one warp computes together when their columns of B list the same rows.
+_GROUP = 16
+#: Fewer outputs sharing their rows than this are computed one by one: each
+#: input load then serves too few outputs to pay for a group's fixed work.
+_SHARED_MIN = 8
+#: Threads of the one block that plans each product's compaction.
+_PLAN_BLOCK = 32 if _SIM else 256
+#: Bytes per chunk of a host input's upload: copying one chunk into pinned
+#: memory overlaps the transfer of the one before.
+_UPLOAD_CHUNK = 8 << 20
+#: Host threads that copy upload chunks into pinned memory.
+_UPLOAD_THREADS = 8
+#: Columns per work item when the final rows are compacted into CSR.
+_CHUNK = 256
+
+
+# -- kernels that do not depend on the epilogue -------------------------------------------
+
+@cuda.jit(cache=True)
+def _live_rows(nrows, nnz, row_map, rid, cnt, bad):
+    """One block: the input rows that have entries, in order, and how many (``cnt[0]``).
+
+    It also checks the row map as it reads it (every row within ``[0, nnz]``,
+    none decreasing) and sets ``bad[0]`` instead of trusting a bad one: the
+    loads after it read entries only through offsets checked here.
+    """
+    part = cuda.shared.array(1024, dtype=np.int32)
+    t = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    lo = (nrows * t) // nt
+    hi = (nrows * (t + 1)) // nt
+    total = 0
+    for r in range(lo, hi):
+        a = row_map[r]
+        e = row_map[r + 1]
+        if a < 0 or e < a or e > nnz:
+            bad[0] = 1
+        elif e > a:
+            total += 1
+    part[t] = total
+    cuda.syncthreads()
+    d = 1
+    while d < nt:                                 # inclusive scan, log2(nt) steps
+        v = part[t - d] if t >= d else 0
+        cuda.syncthreads()
+        part[t] += v
+        cuda.syncthreads()
+        d *= 2
+    run = part[t] - total
+    if t == nt - 1:
+        cnt[0] = part[t]
+    for r in range(lo, hi):
+        a = row_map[r]
+        e = row_map[r + 1]
+        if a >= 0 and e > a and e <= nnz:
+            rid[run] = r
+            run += 1
+
+
+@cuda.jit(cache=True)
+def _zero_live(cnt, n, Y):
+    """Clear the batches the live input rows will use (every thread, coalesced)."""
+    total = (cnt[0] + 31) // 32 * 32 * n
+    i = cuda.grid(1)
+    zero = Y[0] - Y[0]
+    while i < total:
+        Y[i] = zero
+        i += cuda.gridsize(1)
+
+
+@cuda.jit(cache=True)
+def _load_inputs(cnt, rid, row_map, entries, values, n_in, Y, bad):
+    """Add each live row's entries into its lane of its batch (one thread per row).
+
+    Repeated columns add up, as in a CSR product.  A column index outside
+    ``[0, n_in)`` sets ``bad[0]`` and is not used; after a bad row map
+    nothing is read.
+    """
+    if bad[0]:
+        return
+    p = cuda.grid(1)
+    while p < cnt[0]:
+        base = (p // 32) * n_in
+        lane = p % 32
+        r = rid[p]
+        for k in range(row_map[r], row_map[r + 1]):
+            c = entries[k]
+            if c < 0 or c >= n_in:
+                bad[0] = 1
+            else:
+                Y[(base + c) * 32 + lane] += values[k]
+        p += cuda.gridsize(1)
+
+
+@cuda.jit(device=True, inline="always")
+def _term(y, w, exact):
+    # A zero input adds nothing, even against an infinite weight, as on the
+    # CPU, whose SpGEMM never sees it.  Only a network with an infinite or NaN
+    # weight needs the test (``exact``); ``exact`` is the same for the whole
+    # loop, so the compiler makes one loop with it and one without.
+    if exact and y == 0:
+        return y - y
+    return y * w
+
+
+@cuda.jit(device=True, inline="always")
+def _dot(y, base, roff, vals, k, end, exact, zero):
+    """``sum(y[base + roff[k]] * vals[k])`` over ``k < end``, in order.
+
+    Sixteen gathers are issued before any is used: each waits for the L2 (or
+    DRAM), so a warp needs many in flight to keep the memory system busy.
+    """
+    acc = zero
+    one = np.uint32(1)
+    step = np.uint32(16)
+    while k + step <= end:
+        y0 = y[base + roff[k]]
+        y1 = y[base + roff[k + one]]
+        y2 = y[base + roff[k + np.uint32(2)]]
+        y3 = y[base + roff[k + np.uint32(3)]]
+        y4 = y[base + roff[k + np.uint32(4)]]
+        y5 = y[base + roff[k + np.uint32(5)]]
+        y6 = y[base + roff[k + np.uint32(6)]]
+        y7 = y[base + roff[k + np.uint32(7)]]
+        y8 = y[base + roff[k + np.uint32(8)]]
+        y9 = y[base + roff[k + np.uint32(9)]]
+        y10 = y[base + roff[k + np.uint32(10)]]
+        y11 = y[base + roff[k + np.uint32(11)]]
+        y12 = y[base + roff[k + np.uint32(12)]]
+        y13 = y[base + roff[k + np.uint32(13)]]
+        y14 = y[base + roff[k + np.uint32(14)]]
+        y15 = y[base + roff[k + np.uint32(15)]]
+        acc += _term(y0, vals[k], exact)
+        acc += _term(y1, vals[k + one], exact)
+        acc += _term(y2, vals[k + np.uint32(2)], exact)
+        acc += _term(y3, vals[k + np.uint32(3)], exact)
+        acc += _term(y4, vals[k + np.uint32(4)], exact)
+        acc += _term(y5, vals[k + np.uint32(5)], exact)
+        acc += _term(y6, vals[k + np.uint32(6)], exact)
+        acc += _term(y7, vals[k + np.uint32(7)], exact)
+        acc += _term(y8, vals[k + np.uint32(8)], exact)
+        acc += _term(y9, vals[k + np.uint32(9)], exact)
+        acc += _term(y10, vals[k + np.uint32(10)], exact)
+        acc += _term(y11, vals[k + np.uint32(11)], exact)
+        acc += _term(y12, vals[k + np.uint32(12)], exact)
+        acc += _term(y13, vals[k + np.uint32(13)], exact)
+        acc += _term(y14, vals[k + np.uint32(14)], exact)
+        acc += _term(y15, vals[k + np.uint32(15)], exact)
+        k += step
+    while k < end:
+        acc += _term(y[base + roff[k]], vals[k], exact)
+        k += one
+    return acc
+
+
+@cuda.jit(device=True, inline="always")
+def _mark_live(mask, b, lane, alive):
+    """Set bit ``lane`` of ``mask[b]`` for the lanes (rows of batch ``b``) that are ``alive``."""
+    if _SIM:   # the simulator has no warp intrinsics: an atomic per live lane
+        if alive:
+            cuda.atomic.or_(mask, b, np.int64(1) << np.int64(lane))
+    else:      # (a constant: the compiler keeps one branch)
+        # the ballot is a signed 32-bit int: keep lane 31 from sign-extending
+        bits = np.int64(cuda.ballot_sync(0xFFFFFFFF, alive)) & np.int64(0xFFFFFFFF)
+        if lane == 0 and bits != 0:
+            cuda.atomic.or_(mask, b, bits)
+
+
+@cuda.jit(cache=True)
+def _plan(l, cnt, mask, mask_next, off, rid_in, rid_out):
+    """One block: each live row's slot in the next layer, in the order the rows are now.
+
+    Keeping the order means a layer where no row died moves nothing.
+    """
+    part = cuda.shared.array(1024, dtype=np.int32)
+    t = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    nb = (cnt[l] + 31) // 32
+    lo = (nb * t) // nt
+    hi = (nb * (t + 1)) // nt
+    total = 0
+    for b in range(lo, hi):
+        total += cuda.popc(mask[b])
+    part[t] = total
+    cuda.syncthreads()
+    d = 1
+    while d < nt:                                 # inclusive scan, log2(nt) steps
+        v = part[t - d] if t >= d else 0
+        cuda.syncthreads()
+        part[t] += v
+        cuda.syncthreads()
+        d *= 2
+    run = part[t] - total
+    if t == nt - 1:
+        cnt[l + 1] = part[t]
+    for b in range(lo, hi):
+        m = mask[b]
+        off[b] = run
+        for q in range(32):
+            if (m >> q) & 1:
+                rid_out[run] = rid_in[b * 32 + q]
+                run += 1
+        mask_next[b] = 0                          # the next layer's flags start clear
+
+
+@cuda.jit(cache=True)
+def _compact(l, cnt, sel, Ya, Yb, n, mask, off):
+    """Move the live rows to their slots: reads and writes are whole 32-row lines."""
+    old = cnt[l]
+    new = cnt[l + 1]
+    s = sel[l]
+    g = cuda.grid(1)
+    if new == old:                                # nobody died: read the output in place
+        if g == 0:
+            sel[l + 1] = 1 - s
+        return
+    if g == 0:
+        sel[l + 1] = s
+    dst = Ya if s == 0 else Yb
+    frm = Yb if s == 0 else Ya
+    lane = g % 32
+    nchunk = (n + 31) // 32
+    moves = ((old + 31) // 32) * nchunk
+    item = g // 32
+    zero = np.float32(0)
+    while item < moves + nchunk:
+        if item < moves:
+            b = item // nchunk
+            i0 = (item - b * nchunk) * 32
+            m = mask[b]
+            if (m >> lane) & 1:
+                slot = off[b] + cuda.popc(m & ((1 << lane) - 1))
+                dbase = (slot // 32) * n
+                dl = slot % 32
+                for i in range(i0, min(i0 + 32, n)):
+                    dst[(dbase + i) * 32 + dl] = frm[(b * n + i) * 32 + lane]
+        elif lane >= new % 32 and new % 32 != 0:  # clear the unused lanes of the last batch
+            i0 = (item - moves) * 32
+            base = (new // 32) * n
+            for i in range(i0, min(i0 + 32, n)):
+                dst[(base + i) * 32 + lane] = zero
+        item += cuda.gridsize(1) // 32
+
+
+
+
+@cuda.jit(cache=True)
+def _chunk_counts(l, cnt, sel, Ya, Yb, n, cc):
+    """Nonzeros of each live row in each chunk of ``_CHUNK`` columns: ``cc[p, c]``.
+
+    A warp takes one batch and one chunk, so a few live rows of a wide
+    layer still spread over the whole GPU.
+    """
+    Y = Ya if sel[l] == 0 else Yb
+    nchunk = cc.shape[1]
+    count = cnt[l]
+    g = cuda.grid(1)
+    lane = g % 32
+    item = g // 32
+    while item < (count + 31) // 32 * nchunk:
+        b = item // nchunk
+        c = item - b * nchunk
+        p = b * 32 + lane
+        if p < count:
+            k = 0
+            base = b * n
+            for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+                if Y[(base + i) * 32 + lane] != 0:
+                    k += 1
+            cc[p, c] = k
+        item += cuda.gridsize(1) // 32
+
+
+@cuda.jit(cache=True)
+def _chunk_offsets(l, cnt, rid, cc, counts):
+    """Each live row's chunk counts into offsets within the row; its total at its input row."""
+    p = cuda.grid(1)
+    while p < cnt[l]:
+        run = 0
+        for c in range(cc.shape[1]):
+            k = cc[p, c]
+            cc[p, c] = run
+            run += k
+        counts[rid[p]] = run
+        p += cuda.gridsize(1)
+
+
+@cuda.jit(cache=True)
+def _chunk_gather(l, cnt, sel, Ya, Yb, n, rid, cc, row_map, entries, values):
+    """Each live row's nonzeros into CSR at its input row, columns increasing."""
+    Y = Ya if sel[l] == 0 else Yb
+    nchunk = cc.shape[1]
+    count = cnt[l]
+    g = cuda.grid(1)
+    lane = g % 32
+    item = g // 32
+    while item < (count + 31) // 32 * nchunk:
+        b = item // nchunk
+        c = item - b * nchunk
+        p = b * 32 + lane
+        if p < count:
+            out = row_map[rid[p]] + cc[p, c]
+            base = b * n
+            for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+                v = Y[(base + i) * 32 + lane]
+                if v != 0:
+                    entries[out] = i
+                    values[out] = v
+                    out += 1
+        item += cuda.gridsize(1) // 32
+
+
+@kernel
+def _count_at(i, counts):
+    return counts[i]
+
+
+# -- the layer kernel, generated for each epilogue -------------------------------------------
+
+_LAYER = """
+from numba import cuda
+from kkpy.core.cuda._drivers import device_form as _device_form
+from kkpy.sparse.cuda._chain import _GROUP, _dot, _mark_live, _term
+
+# exec'd kernels have no file for numba-cuda's cache to key on
+_CACHE = "__file__" in globals()
+_epd = _device_form(_ep)
+
+
+@cuda.jit(device=True, inline="always")
+def _finish(v, c{ea}):
+    \"\"\"The epilogue, on the product's nonzeros only (a 0 stays 0).\"\"\"
+    if v != 0:
+        v = {dt}(_epd(v, np.int64(c){ea}))
+    return v
+
+
+"""
+
+
+def _np_name(dtype):
+    return "np." + np.dtype(dtype).type.__name__
+
+
+def _layer_kernel(epilogue, nargs, dtype):
+    """The layer kernel for ``epilogue`` with ``nargs`` extra arguments, values ``dtype``."""
+    ea = "".join(f", e{i}" for i in range(nargs))
+    source = (_LAYER + _LAYER_BODY).format(ea=ea, dt=_np_name(dtype))
+    return extending.build_driver(source, "_layer", {"_ep": epilogue}, parallel=False,
+                                  target="cuda")
+
+
+_LAYER_BODY = """
+@cuda.jit(device=True, inline="always")
+def _columns(inp, out, ibase, obase, cols, q, q1, colptr, roff, vals, exact{ea}):
+    \"\"\"Outputs ``cols[q:q1]`` of one lane's row, one after another; returns their nonzeros.
+
+    ``inp[ibase + 32*i]`` is input ``i`` of the lane's row.  Indices are
+    unsigned, so numba adds no negative-index checks to the inner loop: per
+    gather, a broadcast load of the row offset, a coalesced load of the 32
+    rows and a fused multiply-add.
+    \"\"\"
+    nz = 0
+    while q < q1:
+        c = np.uint64(cols[q])
+        v = _dot(inp, ibase, roff, vals, colptr[c], colptr[c + np.uint64(1)], exact, {dt}(0))
+        v = _finish(v, c{ea})
+        out[obase + c * np.uint64(32)] = v
+        if v != 0:
+            nz += 1
+        q += np.uint64(1)
+    return nz
+
+
+@cuda.jit(device=True, inline="always")
+def _shared_columns(inp, out, ibase, obase, cols, q, g, colptr, roff, vals, exact{ea}):
+    \"\"\"Outputs ``cols[q:q + g]`` (``g <= _GROUP``), whose columns of ``W`` list the same rows.
+
+    Each input is loaded once and used by all ``g`` outputs, whose sums stay
+    in registers (the loops over ``_GROUP`` unroll); every sum still adds its
+    terms in increasing row order, as :func:`_dot` does.  Slots past ``g``
+    repeat the last output and are not stored.
+    \"\"\"
+    acc = cuda.local.array(_GROUP, {dt})
+    wb = cuda.local.array(_GROUP, np.uint32)
+    last = q + np.uint64(g - 1)
+    for m in range(_GROUP):
+        acc[m] = {dt}(0)
+        wb[m] = colptr[np.uint64(cols[min(q + np.uint64(m), last)])]
+    c0 = np.uint64(cols[q])
+    p0 = np.uint64(colptr[c0])
+    n = np.uint64(colptr[c0 + np.uint64(1)]) - p0
+    t = np.uint64(0)
+    while t < n:
+        y = inp[ibase + roff[p0 + t]]
+        for m in range(_GROUP):
+            acc[m] += _term(y, vals[np.uint64(wb[m]) + t], exact)
+        t += np.uint64(1)
+    nz = 0
+    for m in range(_GROUP):
+        if m < g:
+            c = np.uint64(cols[q + np.uint64(m)])
+            v = _finish(acc[m], c{ea})
+            out[obase + c * np.uint64(32)] = v
+            if v != 0:
+                nz += 1
+    return nz
+
+
+@cuda.jit(device=True, inline="always")
+def _group(inp, out, ibase, obase, cols, q, q1, shared, colptr, roff, vals, exact{ea}):
+    if shared:
+        return _shared_columns(inp, out, ibase, obase, cols, q, q1 - q, colptr, roff, vals,
+                               exact{ea})
+    return _columns(inp, out, ibase, obase, cols, q, q1, colptr, roff, vals, exact{ea})
+
+
+@cuda.jit(cache=_CACHE)
+def _layer(l, cnt, sel, Ya, Yb, n_in, n_out, gptr, cols, shared, colptr, roff, vals, exact,
+           mask, nnz{ea}):
+    \"\"\"One layer for every live batch; marks which rows of each batch are still alive.
+
+    A work item, for one warp, is one batch and one group of outputs (see
+    :func:`_output_groups`); a batch's groups are consecutive items, so
+    warps running at the same time read the same batch.
+    \"\"\"
+    total = cuda.shared.array(1, np.int64)       # the block's nonzeros
+    if cuda.threadIdx.x == 0:
+        total[0] = 0
+    cuda.syncthreads()
+    lane = np.uint64(cuda.threadIdx.x % 32)
+    ngroup = gptr.shape[0] - 1
+    nbatch = (cnt[l] + 31) // 32
+    nitems = nbatch * ngroup
+    s = sel[l]
+    nz = 0
+    item = cuda.grid(1) // 32
+    while item < nitems:
+        b = item // ngroup
+        g = item - b * ngroup
+        q = np.uint64(gptr[g])
+        q1 = np.uint64(gptr[g + 1])
+        ibase = np.uint64(b * n_in * 32) + lane
+        obase = np.uint64(b * n_out * 32) + lane
+        # Two calls, so that each knows which buffer it reads: plain global loads.
+        if s == 0:
+            k = _group(Ya, Yb, ibase, obase, cols, q, q1, shared[g], colptr, roff, vals, exact{ea})
+        else:
+            k = _group(Yb, Ya, ibase, obase, cols, q, q1, shared[g], colptr, roff, vals, exact{ea})
+        _mark_live(mask, b, lane, k != 0)
+        nz += k
+        item += cuda.gridsize(1) // 32
+    if nz:
+        cuda.atomic.add(total, 0, nz)
+    cuda.syncthreads()
+    if cuda.threadIdx.x == 0 and total[0]:
+        cuda.atomic.add(nnz, l, total[0])         # once per block: one hot address
+
+
+"""
+
+
+# -- host side --------------------------------------------------------------------------
+
+def _grid():
+    if _SIM:
+        return 2
+    # 32 blocks of 64 threads fill a multiprocessor's 2048 threads
+    return cuda.get_current_device().MULTIPROCESSOR_COUNT * 32
+
+
+def _csc(m, dtype):
+    """Columns of CrsMatrix ``m`` as (groups..., colptr, row offsets, values), rows increasing."""
+    import scipy.sparse as sp
+
+    c = sp.csr_array((np.asarray(m.values), np.asarray(m.entries), np.asarray(m.row_map)),
+                     shape=m.shape).tocsc()
+    c.sum_duplicates()
+    c.sort_indices()
+    # row offsets in a batch (rows * 32), unsigned: see _columns
+    return (*_output_groups(c.indptr, c.indices), c.indptr.astype(np.uint32),
+            c.indices.astype(np.uint32) * np.uint32(_LANES), c.data.astype(dtype))
+
+
+def _output_groups(indptr, indices):
+    """Output columns in groups of at most ``_GROUP`` for the warps: ``(gptr, cols, shared)``.
+
+    Group ``g`` is ``cols[gptr[g]:gptr[g + 1]]``; ``shared[g]`` says that
+    all its columns list the same rows (at least ``_SHARED_MIN`` of them),
+    so a warp loads each input once for all of them.  Columns are sorted by
+    length and a hash of their row indices, so equal columns end up
+    side by side; equality is then checked entry by entry, so a hash
+    collision costs only a missed sharing.  Columns that share with too few
+    others fill plain groups, computed one column after another.
+
+    Examples
+    --------
+    >>> gptr, cols, shared = _output_groups(np.array([0, 1, 2, 3]), np.array([5, 5, 6]))
+    >>> gptr.tolist(), sorted(cols.tolist()), shared.tolist()
+    ([0, 3], [0, 1, 2], [0])
+    """
+    n = indptr.shape[0] - 1
+    lens = np.diff(indptr).astype(np.int64)
+    with np.errstate(over="ignore"):
+        mixed = indices.astype(np.uint64) + np.uint64(1)
+        mixed *= np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(0xC2B2AE3D27D4EB4F)
+    h = np.zeros(n, np.uint64)
+    nonempty = lens > 0
+    if nonempty.any():
+        h[nonempty] = np.add.reduceat(mixed, indptr[:-1][nonempty])
+    order = np.lexsort((h, lens))                 # by length, then hash; stable
+    # same[k]: column order[k] lists exactly the rows of order[k - 1]
+    same = np.zeros(n, bool)
+    ln = lens[order]
+    if n > 1 and lens.min() == lens.max() > 0:    # every column as long: compare rows of a table
+        table = indices.reshape(n, -1)[order]
+        same[1:] = (table[1:] == table[:-1]).all(axis=1)
+    elif n > 1:
+        lo = indptr[order].astype(np.int64)
+        cand = np.flatnonzero((ln[1:] == ln[:-1]) & (ln[1:] > 0)) + 1
+        if cand.size:
+            reps = ln[cand]
+            starts = np.cumsum(reps) - reps
+            within = np.arange(reps.sum()) - np.repeat(starts, reps)
+            a = indices[np.repeat(lo[cand], reps) + within]
+            b = indices[np.repeat(lo[cand - 1], reps) + within]
+            same[cand] = np.logical_and.reduceat(a == b, starts)
+    run_start = np.flatnonzero(~same)             # runs of equal columns
+    run_len = np.diff(np.append(run_start, n))
+    shared_cols, plain_cols, gsizes, gshared = [], [], [], []
+    for r0, rl in zip(run_start.tolist(), run_len.tolist()):
+        if rl >= _SHARED_MIN:
+            for k in range(r0, r0 + rl, _GROUP):
+                g = min(_GROUP, r0 + rl - k)
+                if g >= _SHARED_MIN:
+                    shared_cols.append(order[k:k + g])
+                    gsizes.append(g)
+                    gshared.append(1)
+                else:
+                    plain_cols.append(order[k:k + g])
+        else:
+            plain_cols.append(order[r0:r0 + rl])
+    plain = np.concatenate(plain_cols) if plain_cols else np.zeros(0, np.int64)
+    for k in range(0, plain.size, _GROUP):
+        gsizes.append(min(_GROUP, plain.size - k))
+        gshared.append(0)
+    cols = np.concatenate(shared_cols + [plain]).astype(np.uint32)
+    gptr = np.zeros(len(gsizes) + 1, np.uint32)
+    np.cumsum(gsizes, out=gptr[1:])
+    return gptr, cols, np.array(gshared, np.uint8)
+
+
+class CudaChain:
+    """A chain's matrices in GPU memory, uploaded once, for any number of chains.
+
+    What :func:`kkpy.sparse.prepare_chain` returns for a Cuda space; pass it
+    to :func:`kkpy.sparse.spgemm_chain` with the same space.  It also keeps
+    the GPU working buffers of its last call (and the CUDA graph captured
+    for them); :meth:`release` frees them.
+
+    Parameters
+    ----------
+    mats : iterable of CrsMatrix or scipy.sparse matrix
+        ``B_0 (n0 x n1), B_1 (n1 x n2), ...``; any iterable, so that a long
+        chain can be made one matrix at a time as it goes to the GPU.
+    dtype : float32 or float64
+    space : kkpy.Cuda, optional
+        The GPU it lives on (default ``kkpy.Cuda()``).
+    """
+
+    def __init__(self, mats, dtype=np.float32, space=None):
+        import kkpy
+
+        self.space = space if space is not None else kkpy.Cuda()
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"spgemm_chain: on the Cuda space dtype must be float32 or "
+                            f"float64, got {self.dtype}")
+        self.layers, self.exact, self.shapes = [], [], []
+        self.nnz = 0
+        for n, m in enumerate(mats):
+            m = _validate.matrix(m, "spgemm_chain", f"matrix {n}")
+            if self.shapes and self.shapes[-1][1] != m.shape[0]:
+                raise ValueError(f"spgemm_chain: matrix {n} has {m.shape[0]} rows but the "
+                                 f"previous one has {self.shapes[-1][1]} columns")
+            arrays = _csc(m, self.dtype)
+            self.layers.append(tuple(cuda.to_device(a) for a in arrays))
+            # an infinite or NaN weight needs the exact zero test (see _term)
+            self.exact.append(not np.isfinite(arrays[-1]).all())
+            self.shapes.append(tuple(m.shape))
+            self.nnz += int(arrays[-1].shape[0])
+        self._ws = None
+        self._graphs = {}
+        self.graph_error = None
+        self.lock = threading.Lock()
+
+    def __len__(self):
+        return len(self.shapes)
+
+    def release(self):
+        """Free the working buffers and graphs kept from the last call."""
+        self._ws = None
+        self._graphs = {}
+
+    def _workspace(self, nrows, n0):
+        """Device arrays of a run, kept between runs: the activations can take most of
+        the GPU, and a captured graph stays valid as long as they do."""
+        L = len(self.layers)
+        nbatch = max(1, -(-nrows // _LANES))
+        nmax = max([n0] + [s[1] for s in self.shapes])
+        ws = self._ws
+        if ws is None or ws["nbatch"] < nbatch or ws["nmax"] < nmax:
+            self._ws = self._graphs = None  # free the old arrays before asking for more
+            self._graphs = {}
+            rows = nbatch * _LANES
+            ws = {"nbatch": nbatch, "nmax": nmax,
+                  "Ya": cuda.device_array(rows * nmax, self.dtype),
+                  "Yb": cuda.device_array(rows * nmax, self.dtype),
+                  "cnt": cuda.device_array(L + 1, np.int32),
+                  "sel": cuda.device_array(L + 1, np.int32),
+                  "nnz": cuda.device_array(max(L, 1), np.int64),
+                  "rid": [cuda.device_array(rows, np.int32) for _ in range(2)],
+                  "masks": [cuda.device_array(nbatch, np.int64) for _ in range(2)],
+                  "off": cuda.device_array(nbatch, np.int32),
+                  "bad": cuda.device_array(1, np.int32),
+                  "stream": cuda.stream() if not _SIM else 0,
+                  "staged": {}}
+            self._ws = ws
+        return ws
+
+
+_pool = []
+
+
+def _copier():
+    """Threads that copy upload chunks into pinned memory (numpy's copy releases the GIL)."""
+    if not _pool:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool.append(ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="kkpy-upload"))
+    return _pool[0]
+
+
+def _staged(ws, key, src, stream, dtype=None, below=None):
+    """``src`` (host) on the GPU as ``dtype``, through a pinned buffer kept in ``ws``.
+
+    Chunks are copied (and cast) into pinned memory by a few host threads
+    while the chunks before them are in flight to the GPU; the buffers are
+    reused by later calls of the same size or smaller.  Returns the device
+    array (asynchronous: ordered on ``stream``) and whether every value lay
+    in ``[0, below)`` (True when ``below`` is None): indices are narrowed to
+    int32 only with that check, made on each chunk as it is copied, so a bad
+    index can never wrap into a good one.
+    """
+    dtype = np.dtype(dtype or src.dtype)
+    n = src.shape[0]
+    have = ws["staged"].get(key)
+    if have is None or have[0].dtype != dtype or have[0].shape[0] < max(n, 1):
+        size = max(n, 1)
+        pinned = cuda.pinned_array(size, dtype) if not _SIM else np.empty(size, dtype)
+        have = ws["staged"][key] = (cuda.device_array(size, dtype), pinned)
+    dev, pinned = have
+    step = max(1, _UPLOAD_CHUNK // dtype.itemsize)
+    bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+
+    def fill(lo, hi):
+        part = src[lo:hi]
+        if below is not None and hi > lo and (part.min() < 0 or part.max() >= below):
+            return False
+        np.copyto(pinned[lo:hi], part, casting="unsafe" if below is not None else "same_kind")
+        return True
+
+    copies = ([_copier().submit(fill, lo, hi) for lo, hi in bounds] if len(bounds) > 1
+              else None)
+    ok = True
+    for j, (lo, hi) in enumerate(bounds):
+        ok = (fill(lo, hi) if copies is None else copies[j].result()) and ok
+        if _SIM:
+            dev[lo:hi].copy_to_device(pinned[lo:hi])
+        else:
+            dev[lo:hi].copy_to_device(pinned[lo:hi], stream=stream)
+    return dev[:max(n, 1)], ok
+
+
+def _input(ws, A, dtype, stream):
+    """``A`` (checked as far as O(1) goes) and its row map, entries and values on the GPU.
+
+    A host matrix's structure is checked on the GPU as it is read (see
+    :func:`_live_rows`), not in a pass of its own on the host.
+    """
+    if isinstance(A, DeviceCrs):
+        vals = as_device(A.values)
+        if vals.dtype != dtype:
+            raise TypeError(f"spgemm_chain: A holds {vals.dtype} but the chain computes in "
+                            f"{dtype}")
+        return A, (as_device(A.row_map), as_device(A.entries), vals)
+    A = _validate.matrix(A, "spgemm_chain", "A", deep=False)
+    rm, ent, val = np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values)
+    narrow = ent.dtype == np.int64 and A.ncols < 2**31  # a third less to move
+    entries, ok = _staged(ws, "entries", ent, stream, np.int32 if narrow else None,
+                          A.ncols if narrow else None)
+    if not ok:
+        _validate.checked_by_kernel(A, "spgemm_chain", "A", np.ones(1))  # raises the fault
+    return A, (_staged(ws, "row_map", rm, stream)[0], entries,
+               _staged(ws, "values", val, stream, dtype)[0])
+
+
+def _device_args(ws, eargs, stream):
+    """Each product's epilogue arguments with the host arrays moved to the GPU.
+
+    Arrays go to buffers kept in ``ws`` (one per product and position), so
+    their addresses, and a graph captured with them, stay the same from
+    call to call; an array shared by several products goes up once.
+    """
+    out, seen = [], {}
+    for k, args in enumerate(eargs):
+        row = []
+        for i, a in enumerate(args):
+            if isinstance(a, np.ndarray) and a.ndim == 0:
+                row.append(a[()])  # a 0-d array is a scalar argument
+            elif isinstance(a, np.ndarray):
+                if id(a) not in seen:
+                    seen[id(a)] = _staged(ws, ("earg", k, i), a, stream)[0]
+                row.append(seen[id(a)])
+            elif hasattr(a, "__cuda_array_interface__"):
+                row.append(as_device(a))
+            else:
+                row.append(a)
+        out.append(tuple(row))
+    return out
+
+
+def _zero(d, n, stream=0):
+    if n == 0:
+        return
+    if _SIM:
+        d[:n].copy_to_device(np.zeros(n, d.dtype))
+        return
+    from numba.cuda.cudadrv.driver import device_memset
+
+    device_memset(d, 0, n * d.dtype.itemsize, stream=stream)
+
+
+def _enqueue(chain, ws, layer, dargs, stream, events=None):
+    """Every product's three kernels, in order, on ``stream``."""
+    Ya, Yb, cnt, sel, nnz, rid = (ws[k] for k in ("Ya", "Yb", "cnt", "sel", "nnz", "rid"))
+    masks, off = ws["masks"], ws["off"]
+    grid = _grid()
+    for l, (gptr, cols, shared, colptr, roff, vals) in enumerate(chain.layers):
+        n_in, n_out = chain.shapes[l]
+        layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, gptr, cols, shared,
+                                    colptr, roff, vals, chain.exact[l], masks[l % 2], nnz,
+                                    *dargs[l])
+        _plan[1, _PLAN_BLOCK, stream](l, cnt, masks[l % 2], masks[(l + 1) % 2], off,
+                                      rid[l % 2], rid[(l + 1) % 2])
+        _compact[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
+        if events is not None:
+            events[l + 1].record(stream)
+
+
+def _pointer(a):
+    return a.__cuda_array_interface__["data"][0] if hasattr(a, "__cuda_array_interface__") \
+        else a
+
+
+def _replay(chain, ws, layer, dargs, stream, key):
+    """The products as one CUDA graph, captured on first use for these buffers and arguments."""
+    from cuda.bindings import driver as cu
+
+    def check(result):
+        err, *rest = result
+        if err != cu.CUresult.CUDA_SUCCESS:
+            raise RuntimeError(f"CUDA graph: {err}")
+        return rest[0] if rest else None
+
+    handle = cu.CUstream(int(stream.handle))
+    exe = chain._graphs.get(key)
+    if exe is None:
+        check(cu.cuStreamBeginCapture(
+            handle, cu.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))
+        try:
+            _enqueue(chain, ws, layer, dargs, stream)
+        finally:
+            graph = check(cu.cuStreamEndCapture(handle))
+        exe = chain._graphs[key] = check(cu.cuGraphInstantiate(graph, 0))
+    check(cu.cuGraphLaunch(exe, handle))
+
+
+def run(chain, A, epilogue, epilogue_args, callback=None):
+    """Push ``A`` through ``chain`` on the GPU; returns the final Y as a :class:`DeviceCrs`.
+
+    ``epilogue_args`` is a tuple for every product or a list of tuples, one
+    per product; arrays among them may be host arrays (uploaded) or device
+    arrays (used as they are).  With a ``callback`` the products are
+    launched one by one and timed with CUDA events; without one they are
+    replayed as a CUDA graph.
+    """
+    L = len(chain)
+    per_layer = isinstance(epilogue_args, list)
+    if per_layer and len(epilogue_args) != L:
+        raise ValueError(f"spgemm_chain: {len(epilogue_args)} sets of epilogue arguments for "
+                         f"{L} matrices")
+    eargs = [tuple(epilogue_args[k] if per_layer else epilogue_args) for k in range(L)]
+    nargs = {len(a) for a in eargs}
+    if len(nargs) > 1:
+        raise ValueError("spgemm_chain: every product needs the same number of epilogue "
+                         "arguments")
+    nrows, n0 = A.shape
+    if L and n0 != chain.shapes[0][0]:
+        raise ValueError(f"spgemm_chain: A has {n0} columns but the first matrix has "
+                         f"{chain.shapes[0][0]} rows")
+    with chain.lock:
+        ws = chain._workspace(nrows, n0)
+        stream = ws["stream"]
+        A, (row_map, entries, values) = _input(ws, A, chain.dtype, stream)
+        dargs = _device_args(ws, eargs, stream)
+        layer = _layer_kernel(epilogue, nargs.pop() if nargs else 0, chain.dtype)
+        for name in ("sel", "nnz", "bad"):
+            _zero(ws[name], ws[name].shape[0], stream)
+        for d in ws["masks"]:
+            _zero(d, d.shape[0], stream)
+        grid = _grid()
+        block = 32 if _SIM else 256
+        _live_rows[1, _PLAN_BLOCK, stream](nrows, entries.shape[0] if A.nnz else 0, row_map,
+                                           ws["rid"][0], ws["cnt"], ws["bad"])
+        _zero_live[grid, block, stream](ws["cnt"], n0, ws["Ya"])
+        _load_inputs[grid, block, stream](ws["cnt"], ws["rid"][0], row_map, entries, values,
+                                          n0, ws["Ya"], ws["bad"])
+        events = None
+        if callback is not None or _SIM or chain.graph_error is not None:
+            if callback is not None and not _SIM:
+                events = [cuda.event() for _ in range(L + 1)]
+                events[0].record(stream)
+            _enqueue(chain, ws, layer, dargs, stream, events)
+        else:
+            key = (id(layer), tuple(_pointer(a) for args in dargs for a in args))
+            try:
+                _replay(chain, ws, layer, dargs, stream, key)
+            except Exception as err:  # no graph support here: launch one by one
+                chain.graph_error = f"{type(err).__name__}: {err}"
+                _enqueue(chain, ws, layer, dargs, stream)
+        Y = _result(chain, ws, nrows, n0, stream)
+        bad = ws["bad"].copy_to_host()
+        if isinstance(A, DeviceCrs):
+            if bad.any():
+                raise ValueError("spgemm_chain: A: a DeviceCrs whose row map or column "
+                                 "indices are out of range")
+        else:
+            _validate.checked_by_kernel(A, "spgemm_chain", "A", bad)
+        if callback is not None:
+            cnt = ws["cnt"].copy_to_host()
+            nnz = ws["nnz"].copy_to_host()
+            for k in range(L):
+                secs = (cuda.event_elapsed_time(events[k], events[k + 1]) / 1e3
+                        if events else None)
+                callback(k, {"active_rows": int(cnt[k + 1]), "nnz": int(nnz[k]),
+                             "seconds": secs})
+        return Y
+
+
+def _result(chain, ws, nrows, n0, stream):
+    """The final Y, compacted on the GPU into a DeviceCrs with every input row."""
+    import kkpy
+
+    L = len(chain)
+    n = chain.shapes[-1][1] if L else n0
+    grid = _grid()
+    block = 32 if _SIM else 256
+    nchunk = max(1, -(-n // _CHUNK))
+    cc = ws.get("cc")
+    if cc is None or cc.shape[0] < ws["nbatch"] * _LANES or cc.shape[1] < nchunk:
+        cc = ws["cc"] = cuda.device_array((ws["nbatch"] * _LANES, nchunk), np.int32)
+    cc = cc[:, :nchunk]
+    counts = _ops._empty(max(nrows, 1), np.int64)
+    dc = as_device(counts)
+    _zero(dc, dc.shape[0], stream)
+    rid = ws["rid"][L % 2]
+    args = (L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n)
+    _chunk_counts[grid, block, stream](*args, cc)
+    _chunk_offsets[grid, block, stream](L, ws["cnt"], rid, cc, dc)
+    if not _SIM:
+        stream.synchronize()  # the scan below runs on kkpy's default stream
+    if nrows:
+        row_map, total = _ops._offsets(chain.space, _count_at, counts, nrows)
+    else:
+        row_map, total = _ops._empty(1, np.int64), 0
+        kkpy.deep_copy(row_map, 0)
+    entries = _ops._empty(max(total, 1), np.int64)
+    values = _ops._empty(max(total, 1), chain.dtype)
+    _chunk_gather[grid, block](*args, rid, cc, as_device(row_map), as_device(entries),
+                               as_device(values))
+    return DeviceCrs(row_map, entries[0:total], values[0:total], (nrows, n))
