@@ -79,7 +79,37 @@ _UPLOAD_THREADS = 8
 _CHUNK = 256
 
 
+def _inline(fn):
+    """An inlined device function on the GPU; the plain function under the simulator.
+
+    The simulator swaps the ``cuda`` module under a lock on every device
+    call: in the chain's inner loops that made a 64-neuron test run for
+    15 minutes.  The plain function is called by the simulated kernel
+    directly; one defined in the kernel's own module still sees the
+    kernel's ``cuda``.
+    """
+    return fn if _SIM else cuda.jit(device=True, inline="always")(fn)
+
+
 # -- kernels that do not depend on the epilogue -------------------------------------------
+
+@cuda.jit(device=True)
+def _block_scan(part, t, nt, total):
+    """Thread ``t``'s exclusive prefix of ``total`` over the block, and the block's sum.
+
+    ``part`` is a shared array of at least ``nt`` slots; log2(nt) steps.
+    """
+    part[t] = total
+    cuda.syncthreads()
+    d = 1
+    while d < nt:
+        v = part[t - d] if t >= d else 0
+        cuda.syncthreads()
+        part[t] += v
+        cuda.syncthreads()
+        d *= 2
+    return part[t] - total, part[nt - 1]
+
 
 @cuda.jit(cache=True)
 def _live_rows(nrows, nnz, row_map, rid, cnt, bad):
@@ -102,18 +132,9 @@ def _live_rows(nrows, nnz, row_map, rid, cnt, bad):
             bad[0] = 1
         elif e > a:
             total += 1
-    part[t] = total
-    cuda.syncthreads()
-    d = 1
-    while d < nt:                                 # inclusive scan, log2(nt) steps
-        v = part[t - d] if t >= d else 0
-        cuda.syncthreads()
-        part[t] += v
-        cuda.syncthreads()
-        d *= 2
-    run = part[t] - total
+    run, whole = _block_scan(part, t, nt, total)
     if t == nt - 1:
-        cnt[0] = part[t]
+        cnt[0] = whole
     for r in range(lo, hi):
         a = row_map[r]
         e = row_map[r + 1]
@@ -157,7 +178,7 @@ def _load_inputs(cnt, rid, row_map, entries, values, n_in, Y, bad):
         p += cuda.gridsize(1)
 
 
-@cuda.jit(device=True, inline="always")
+@_inline
 def _term(y, w, exact):
     # A zero input adds nothing, even against an infinite weight, as on the
     # CPU, whose SpGEMM never sees it.  Only a network with an infinite or NaN
@@ -168,7 +189,7 @@ def _term(y, w, exact):
     return y * w
 
 
-@cuda.jit(device=True, inline="always")
+@_inline
 def _dot(y, base, roff, vals, k, end, exact, zero):
     """``sum(y[base + roff[k]] * vals[k])`` over ``k < end``, in order.
 
@@ -246,18 +267,9 @@ def _plan(l, cnt, mask, mask_next, off, rid_in, rid_out):
     total = 0
     for b in range(lo, hi):
         total += cuda.popc(mask[b])
-    part[t] = total
-    cuda.syncthreads()
-    d = 1
-    while d < nt:                                 # inclusive scan, log2(nt) steps
-        v = part[t - d] if t >= d else 0
-        cuda.syncthreads()
-        part[t] += v
-        cuda.syncthreads()
-        d *= 2
-    run = part[t] - total
+    run, whole = _block_scan(part, t, nt, total)
     if t == nt - 1:
-        cnt[l + 1] = part[t]
+        cnt[l + 1] = whole
     for b in range(lo, hi):
         m = mask[b]
         off[b] = run
@@ -385,14 +397,14 @@ def _count_at(i, counts):
 _LAYER = """
 from numba import cuda
 from kkpy.core.cuda._drivers import device_form as _device_form
-from kkpy.sparse.cuda._chain import _GROUP, _dot, _mark_live, _term
+from kkpy.sparse.cuda._chain import _GROUP, _dot, _inline, _mark_live, _term
 
 # exec'd kernels have no file for numba-cuda's cache to key on
 _CACHE = "__file__" in globals()
 _epd = _device_form(_ep)
 
 
-@cuda.jit(device=True, inline="always")
+@_inline
 def _finish(v, c{ea}):
     \"\"\"The epilogue, on the product's nonzeros only (a 0 stays 0).\"\"\"
     if v != 0:
@@ -416,7 +428,7 @@ def _layer_kernel(epilogue, nargs, dtype):
 
 
 _LAYER_BODY = """
-@cuda.jit(device=True, inline="always")
+@_inline
 def _columns(inp, out, ibase, obase, cols, q, q1, colptr, roff, vals, exact{ea}):
     \"\"\"Outputs ``cols[q:q1]`` of one lane's row, one after another; returns their nonzeros.
 
@@ -437,7 +449,7 @@ def _columns(inp, out, ibase, obase, cols, q, q1, colptr, roff, vals, exact{ea})
     return nz
 
 
-@cuda.jit(device=True, inline="always")
+@_inline
 def _shared_columns(inp, out, ibase, obase, cols, q, g, colptr, roff, vals, exact{ea}):
     \"\"\"Outputs ``cols[q:q + g]`` (``g <= _GROUP``), whose columns of ``W`` list the same rows.
 
@@ -472,7 +484,7 @@ def _shared_columns(inp, out, ibase, obase, cols, q, g, colptr, roff, vals, exac
     return nz
 
 
-@cuda.jit(device=True, inline="always")
+@_inline
 def _group(inp, out, ibase, obase, cols, q, q1, shared, colptr, roff, vals, exact{ea}):
     if shared:
         return _shared_columns(inp, out, ibase, obase, cols, q, q1 - q, colptr, roff, vals,
