@@ -152,6 +152,33 @@ def test_a_bad_input_structure_is_refused_not_used(row_map, entries):
 
 
 @on_device
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**16),
+       kind=st.sampled_from(["column", "decreasing", "beyond", "negative"]))
+def test_a_bad_structure_anywhere_in_a_large_input_is_refused(seed, kind):
+    """Large enough to go up in parts (``_parts``): each part checks its own ends."""
+    from kkpy.sparse import CrsMatrix
+
+    rng = np.random.default_rng(seed)
+    good = sp.random(120, 8, density=0.5, format="csr", random_state=rng, dtype=np.float32)
+    rm, ent = good.indptr.astype(np.int64), good.indices.astype(np.int64)
+    r = int(rng.integers(1, 120))
+    if kind == "column":
+        ent[rng.integers(len(ent))] = 8
+    elif kind == "decreasing":
+        rm[r] = rm[r + 1] + 1
+    elif kind == "beyond":
+        rm[r] = len(ent) + 5
+    else:
+        rm[r] = -1
+    A = CrsMatrix(good.data, ent, rm, 8, check=False)
+    W = sp.eye(8, format="csr", dtype=np.float32)
+    with pytest.raises(ValueError, match="spgemm_chain: A"):
+        spgemm_chain(A, [W], epilogues.identity, space=kkpy.Cuda())
+    assert spgemm_chain(good, [W], epilogues.identity, space=kkpy.Cuda()).nnz == good.nnz
+
+
+@on_device
 def test_a_column_index_that_int32_would_wrap_is_refused():
     from kkpy.sparse import CrsMatrix
 

@@ -72,11 +72,17 @@ _SHARED_MIN = 8
 _PLAN_BLOCK = 32 if _SIM else 256
 #: Bytes per chunk of a host input's upload: copying one chunk into pinned
 #: memory overlaps the transfer of the one before.
-_UPLOAD_CHUNK = 8 << 20
+_UPLOAD_CHUNK = 2 << 20
 #: Host threads that copy upload chunks into pinned memory.
 _UPLOAD_THREADS = 8
 #: Columns per work item when the final rows are compacted into CSR.
 _CHUNK = 256
+#: A host input goes up in parts of at least this many entries, at most
+#: ``_PIPELINE_PARTS`` of them: each part's upload overlaps the products of
+#: the part before, so only the first part's upload is not hidden.  (Small
+#: under the simulator, so that its tests go through the parts too.)
+_PIPELINE_ENTRIES = 64 if _SIM else 1 << 24
+_PIPELINE_PARTS = 3 if _SIM else 8
 
 
 def _inline(fn):
@@ -112,7 +118,7 @@ def _block_scan(part, t, nt, total):
 
 
 @cuda.jit(cache=True)
-def _live_rows(nrows, nnz, row_map, rid, cnt, bad):
+def _live_rows(nrows, nnz, row_map, first, rid, cnt, bad):
     """One block: the input rows that have entries, in order, and how many (``cnt[0]``).
 
     It also checks the row map as it reads it (every row within ``[0, nnz]``,
@@ -126,8 +132,8 @@ def _live_rows(nrows, nnz, row_map, rid, cnt, bad):
     hi = (nrows * (t + 1)) // nt
     total = 0
     for r in range(lo, hi):
-        a = row_map[r]
-        e = row_map[r + 1]
+        a = row_map[r] - first
+        e = row_map[r + 1] - first
         if a < 0 or e < a or e > nnz:
             bad[0] = 1
         elif e > a:
@@ -136,8 +142,8 @@ def _live_rows(nrows, nnz, row_map, rid, cnt, bad):
     if t == nt - 1:
         cnt[0] = whole
     for r in range(lo, hi):
-        a = row_map[r]
-        e = row_map[r + 1]
+        a = row_map[r] - first
+        e = row_map[r + 1] - first
         if a >= 0 and e > a and e <= nnz:
             rid[run] = r
             run += 1
@@ -155,7 +161,7 @@ def _zero_live(cnt, n, Y):
 
 
 @cuda.jit(cache=True)
-def _load_inputs(cnt, rid, row_map, entries, values, n_in, Y, bad):
+def _load_inputs(cnt, rid, row_map, first, entries, values, n_in, Y, bad):
     """Add each live row's entries into its lane of its batch (one thread per row).
 
     Repeated columns add up, as in a CSR product.  A column index outside
@@ -169,7 +175,7 @@ def _load_inputs(cnt, rid, row_map, entries, values, n_in, Y, bad):
         base = (p // 32) * n_in
         lane = p % 32
         r = rid[p]
-        for k in range(row_map[r], row_map[r + 1]):
+        for k in range(row_map[r] - first, row_map[r + 1] - first):
             c = entries[k]
             if c < 0 or c >= n_in:
                 bad[0] = 1
@@ -668,7 +674,7 @@ class CudaChain:
             self.exact.append(not np.isfinite(arrays[-1]).all())
             self.shapes.append(tuple(m.shape))
             self.nnz += int(arrays[-1].shape[0])
-        self._ws = None
+        self._ws = []
         self._graphs = {}
         self.graph_error = None
         self.lock = threading.Lock()
@@ -678,19 +684,22 @@ class CudaChain:
 
     def release(self):
         """Free the working buffers and graphs kept from the last call."""
-        self._ws = None
+        self._ws = []
         self._graphs = {}
 
-    def _workspace(self, nrows, n0):
-        """Device arrays of a run, kept between runs: the activations can take most of
-        the GPU, and a captured graph stays valid as long as they do."""
+    def _workspace(self, slot, nslots, nrows, n0):
+        """Device arrays of part ``slot`` of a run, kept between runs: the activations
+        can take most of the GPU, and a captured graph stays valid as long as they do."""
         L = len(self.layers)
         nbatch = max(1, -(-nrows // _LANES))
         nmax = max([n0] + [s[1] for s in self.shapes])
-        ws = self._ws
+        if len(self._ws) != nslots:   # another split: free the old arrays before asking
+            self.release()
+            self._ws = [None] * nslots
+        ws = self._ws[slot]
         if ws is None or ws["nbatch"] < nbatch or ws["nmax"] < nmax:
-            self._ws = self._graphs = None  # free the old arrays before asking for more
-            self._graphs = {}
+            self._ws[slot] = None
+            self._graphs = {k: g for k, g in self._graphs.items() if k[0] != slot}
             rows = nbatch * _LANES
             ws = {"nbatch": nbatch, "nmax": nmax,
                   "Ya": cuda.device_array(rows * nmax, self.dtype),
@@ -704,7 +713,7 @@ class CudaChain:
                   "bad": cuda.device_array(1, np.int32),
                   "stream": cuda.stream() if not _SIM else 0,
                   "staged": {}}
-            self._ws = ws
+            self._ws[slot] = ws
         return ws
 
 
@@ -720,68 +729,109 @@ def _copier():
     return _pool[0]
 
 
-def _staged(ws, key, src, stream, dtype=None, below=None):
-    """``src`` (host) on the GPU as ``dtype``, through a pinned buffer kept in ``ws``.
+def _staged(ws, uploads, stream):
+    """Host arrays on the GPU through pinned buffers kept in ``ws``.
 
-    Chunks are copied (and cast) into pinned memory by a few host threads
-    while the chunks before them are in flight to the GPU; the buffers are
-    reused by later calls of the same size or smaller.  Returns the device
-    array (asynchronous: ordered on ``stream``) and whether every value lay
-    in ``[0, below)`` (True when ``below`` is None): indices are narrowed to
-    int32 only with that check, made on each chunk as it is copied, so a bad
-    index can never wrap into a good one.
+    ``uploads`` is a list of ``(key, src, dtype, below)``; returns, for
+    each, the device array (asynchronous: ordered on ``stream``) and
+    whether every value lay in ``[0, below)`` (True when ``below`` is
+    None).  All the arrays' chunks are copied (and cast) into pinned memory
+    by a few host threads at once while the chunks before them are in
+    flight to the GPU; the buffers are reused by later calls of the same
+    size or smaller.  Indices are narrowed to int32 only with the range
+    check, made on each chunk as it is copied, so a bad index can never
+    wrap into a good one.
     """
-    dtype = np.dtype(dtype or src.dtype)
-    n = src.shape[0]
-    have = ws["staged"].get(key)
-    if have is None or have[0].dtype != dtype or have[0].shape[0] < max(n, 1):
-        size = max(n, 1)
-        pinned = cuda.pinned_array(size, dtype) if not _SIM else np.empty(size, dtype)
-        have = ws["staged"][key] = (cuda.device_array(size, dtype), pinned)
-    dev, pinned = have
-    step = max(1, _UPLOAD_CHUNK // dtype.itemsize)
-    bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+    jobs, out = [], []
+    for key, src, dtype, below in uploads:
+        dtype = np.dtype(dtype or src.dtype)
+        n = src.shape[0]
+        have = ws["staged"].get(key)
+        if have is None or have[0].dtype != dtype or have[0].shape[0] < max(n, 1):
+            size = max(n, 1)
+            pinned = cuda.pinned_array(size, dtype) if not _SIM else np.empty(size, dtype)
+            have = ws["staged"][key] = (cuda.device_array(size, dtype), pinned)
+        dev, pinned = have
+        step = max(1, _UPLOAD_CHUNK // dtype.itemsize)
+        jobs += [(len(out), src, dev, pinned, below, lo, min(n, lo + step))
+                 for lo in range(0, n, step)]
+        out.append([dev[:max(n, 1)], True])
 
-    def fill(lo, hi):
+    def fill(j, src, dev, pinned, below, lo, hi):
         part = src[lo:hi]
         if below is not None and hi > lo and (part.min() < 0 or part.max() >= below):
             return False
         np.copyto(pinned[lo:hi], part, casting="unsafe" if below is not None else "same_kind")
         return True
 
-    copies = ([_copier().submit(fill, lo, hi) for lo, hi in bounds] if len(bounds) > 1
-              else None)
-    ok = True
-    for j, (lo, hi) in enumerate(bounds):
-        ok = (fill(lo, hi) if copies is None else copies[j].result()) and ok
+    copies = [_copier().submit(fill, *job) for job in jobs] if len(jobs) > 1 else None
+    for k, job in enumerate(jobs):
+        j, _, dev, pinned, _, lo, hi = job
+        out[j][1] = (fill(*job) if copies is None else copies[k].result()) and out[j][1]
         if _SIM:
             dev[lo:hi].copy_to_device(pinned[lo:hi])
         else:
             dev[lo:hi].copy_to_device(pinned[lo:hi], stream=stream)
-    return dev[:max(n, 1)], ok
+    return [tuple(o) for o in out]
 
 
-def _input(ws, A, dtype, stream):
-    """``A`` (checked as far as O(1) goes) and its row map, entries and values on the GPU.
+def _parts(A, nrows):
+    """Row ranges ``[lo, hi)`` that go through the chain as parts, each on its own
+    buffers and stream, and the row map on the host (None for one part).
 
-    A host matrix's structure is checked on the GPU as it is read (see
-    :func:`_live_rows`), not in a pass of its own on the host.
+    A large input is cut into parts of about equal nonzeros: a part's upload
+    overlaps the products of the part before it, and the parts' products
+    fill each other's gaps (a layer's last wave, the one-block plan).
+    ``A``'s row map is not trusted yet: bad cuts only make bad parts, which
+    the GPU then reports (see :func:`_input`).
     """
+    nnz = A.nnz
+    k = min(_PIPELINE_PARTS, nnz // _PIPELINE_ENTRIES, nrows)
+    if k <= 1:
+        return [(0, nrows)], None
+    rm = (as_device(A.row_map).copy_to_host() if isinstance(A, DeviceCrs)
+          else np.asarray(A.row_map))
+    cuts = np.searchsorted(rm, np.linspace(0, nnz, k + 1)[1:-1])
+    cuts = np.maximum.accumulate(np.clip(cuts, 0, nrows))
+    bounds = [0, *(int(c) for c in cuts), nrows]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo], rm
+
+
+def _input(ws, A, rows, rm, dtype, stream):
+    """Rows ``rows = (lo, hi)`` of ``A`` on the GPU: ``(row_map, first, entries,
+    values)`` and the number of entries, where the part's entries start at
+    ``row_map[0] - first``.
+
+    The structure is checked on the GPU as it is read (see
+    :func:`_live_rows`), not in a pass of its own on the host.  A part's
+    entries start where its first row says, clipped to the entries there
+    are: every part then checks its own ends, and together they check all
+    of ``A``.  ``rm`` is the host row map (None when ``rows`` is all of ``A``).
+    """
+    lo, hi = rows
+    a, b = 0, A.nnz
+    if rm is not None:
+        a = min(max(int(rm[lo]), 0), A.nnz)
+        b = min(max(int(rm[hi]), a), A.nnz)
     if isinstance(A, DeviceCrs):
         vals = as_device(A.values)
         if vals.dtype != dtype:
             raise TypeError(f"spgemm_chain: A holds {vals.dtype} but the chain computes in "
                             f"{dtype}")
-        return A, (as_device(A.row_map), as_device(A.entries), vals)
-    A = _validate.matrix(A, "spgemm_chain", "A", deep=False)
-    rm, ent, val = np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values)
+        ent = as_device(A.entries)
+        if rm is None:
+            return (as_device(A.row_map), 0, ent, vals), A.nnz
+        return (as_device(A.row_map)[lo:hi + 1], a, ent[a:max(b, a + 1)],
+                vals[a:max(b, a + 1)]), b - a
+    ent, val = np.asarray(A.entries), np.asarray(A.values)
+    row_map = np.asarray(A.row_map)[lo:hi + 1]
     narrow = ent.dtype == np.int64 and A.ncols < 2**31  # a third less to move
-    entries, ok = _staged(ws, "entries", ent, stream, np.int32 if narrow else None,
-                          A.ncols if narrow else None)
+    (entries, ok), (values, _), (row_map, _) = _staged(
+        ws, [("entries", ent[a:b], np.int32 if narrow else None, A.ncols if narrow else None),
+             ("values", val[a:b], dtype, None), ("row_map", row_map, None, None)], stream)
     if not ok:
         _validate.checked_by_kernel(A, "spgemm_chain", "A", np.ones(1))  # raises the fault
-    return A, (_staged(ws, "row_map", rm, stream)[0], entries,
-               _staged(ws, "values", val, stream, dtype)[0])
+    return (row_map, a, entries, values), b - a
 
 
 def _device_args(ws, eargs, stream):
@@ -799,7 +849,7 @@ def _device_args(ws, eargs, stream):
                 row.append(a[()])  # a 0-d array is a scalar argument
             elif isinstance(a, np.ndarray):
                 if id(a) not in seen:
-                    seen[id(a)] = _staged(ws, ("earg", k, i), a, stream)[0]
+                    seen[id(a)] = _staged(ws, [(("earg", k, i), a, None, None)], stream)[0][0]
                 row.append(seen[id(a)])
             elif hasattr(a, "__cuda_array_interface__"):
                 row.append(as_device(a))
@@ -872,7 +922,8 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
     per product; arrays among them may be host arrays (uploaded) or device
     arrays (used as they are).  With a ``callback`` the products are
     launched one by one and timed with CUDA events; without one they are
-    replayed as a CUDA graph.
+    replayed as a CUDA graph.  A large host input goes through in parts
+    (:func:`_parts`), each part's upload overlapping the part before.
     """
     L = len(chain)
     per_layer = isinstance(epilogue_args, list)
@@ -888,45 +939,44 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
     if L and n0 != chain.shapes[0][0]:
         raise ValueError(f"spgemm_chain: A has {n0} columns but the first matrix has "
                          f"{chain.shapes[0][0]} rows")
+    host = not isinstance(A, DeviceCrs)
+    if host:
+        A = _validate.matrix(A, "spgemm_chain", "A", deep=False)
+    layer = _layer_kernel(epilogue, nargs.pop() if nargs else 0, chain.dtype)
     with chain.lock:
-        ws = chain._workspace(nrows, n0)
-        stream = ws["stream"]
-        A, (row_map, entries, values) = _input(ws, A, chain.dtype, stream)
-        dargs = _device_args(ws, eargs, stream)
-        layer = _layer_kernel(epilogue, nargs.pop() if nargs else 0, chain.dtype)
-        for name in ("sel", "nnz", "bad"):
-            _zero(ws[name], ws[name].shape[0], stream)
-        for d in ws["masks"]:
-            _zero(d, d.shape[0], stream)
-        grid = _grid()
-        block = 32 if _SIM else 256
-        _live_rows[1, _PLAN_BLOCK, stream](nrows, entries.shape[0] if A.nnz else 0, row_map,
-                                           ws["rid"][0], ws["cnt"], ws["bad"])
-        _zero_live[grid, block, stream](ws["cnt"], n0, ws["Ya"])
-        _load_inputs[grid, block, stream](ws["cnt"], ws["rid"][0], row_map, entries, values,
-                                          n0, ws["Ya"], ws["bad"])
-        events = None
-        if callback is not None or _SIM or chain.graph_error is not None:
-            if callback is not None and not _SIM:
-                events = [cuda.event() for _ in range(L + 1)]
-                events[0].record(stream)
-            _enqueue(chain, ws, layer, dargs, stream, events)
-        else:
-            key = (id(layer), tuple(_pointer(a) for args in dargs for a in args))
-            try:
-                _replay(chain, ws, layer, dargs, stream, key)
-            except Exception as err:  # no graph support here: launch one by one
-                chain.graph_error = f"{type(err).__name__}: {err}"
-                _enqueue(chain, ws, layer, dargs, stream)
-        Y = _result(chain, ws, nrows, n0, stream)
-        bad = ws["bad"].copy_to_host()
-        if isinstance(A, DeviceCrs):
+        parts, rm = _parts(A, nrows) if callback is None else ([(0, nrows)], None)
+        counts = _ops._empty(max(nrows, 1), np.int64)
+        dc = as_device(counts)
+        _zero(dc, dc.shape[0])   # before any part's stream writes into it
+        dargs = ready = None
+        done = []
+        for slot, rows in enumerate(parts):
+            ws = chain._workspace(slot, len(parts), rows[1] - rows[0], n0)
+            stream = ws["stream"]
+            if dargs is None:    # epilogue arguments go up once, with the first part
+                dargs = _device_args(ws, eargs, stream)
+                if len(parts) > 1 and not _SIM:
+                    ready = cuda.event()
+                    ready.record(stream)
+            elif ready is not None:
+                ready.wait(stream)
+            arrays, nnz_in = _input(ws, A, rows, rm, chain.dtype, stream)
+            events = _products(chain, ws, slot, layer, dargs, rows[1] - rows[0], n0, arrays,
+                               nnz_in, callback)
+            _row_counts(chain, ws, dc[rows[0]:rows[1]])
+            done.append((ws, rows))
+        bad = np.zeros(1, np.int32)
+        for ws, _ in done:
+            bad |= ws["bad"].copy_to_host()   # waits for the part's stream
+        if not host:
             if bad.any():
                 raise ValueError("spgemm_chain: A: a DeviceCrs whose row map or column "
                                  "indices are out of range")
         else:
             _validate.checked_by_kernel(A, "spgemm_chain", "A", bad)
+        Y = _gather(chain, done, counts, nrows, n0)
         if callback is not None:
+            ws = done[0][0]
             cnt = ws["cnt"].copy_to_host()
             nnz = ws["nnz"].copy_to_host()
             for k in range(L):
@@ -937,28 +987,66 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
         return Y
 
 
-def _result(chain, ws, nrows, n0, stream):
-    """The final Y, compacted on the GPU into a DeviceCrs with every input row."""
-    import kkpy
+def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback):
+    """One part's rows into batches and through every product, on the part's stream.
 
-    L = len(chain)
-    n = chain.shapes[-1][1] if L else n0
+    Returns the CUDA events around the products when a ``callback`` wants
+    per-product times.
+    """
+    stream = ws["stream"]
+    row_map, first, entries, values = arrays
+    for name in ("sel", "nnz", "bad"):
+        _zero(ws[name], ws[name].shape[0], stream)
+    for d in ws["masks"]:
+        _zero(d, d.shape[0], stream)
     grid = _grid()
     block = 32 if _SIM else 256
+    _live_rows[1, _PLAN_BLOCK, stream](nrows, nnz_in, row_map, first, ws["rid"][0],
+                                       ws["cnt"], ws["bad"])
+    _zero_live[grid, block, stream](ws["cnt"], n0, ws["Ya"])
+    _load_inputs[grid, block, stream](ws["cnt"], ws["rid"][0], row_map, first, entries,
+                                      values, n0, ws["Ya"], ws["bad"])
+    events = None
+    if callback is not None or _SIM or chain.graph_error is not None:
+        if callback is not None and not _SIM:
+            events = [cuda.event() for _ in range(len(chain) + 1)]
+            events[0].record(stream)
+        _enqueue(chain, ws, layer, dargs, stream, events)
+    else:
+        key = (slot, id(layer), tuple(_pointer(a) for args in dargs for a in args))
+        try:
+            _replay(chain, ws, layer, dargs, stream, key)
+        except Exception as err:  # no graph support here: launch one by one
+            chain.graph_error = f"{type(err).__name__}: {err}"
+            _enqueue(chain, ws, layer, dargs, stream)
+    return events
+
+
+def _row_counts(chain, ws, counts):
+    """Nonzeros of each of a part's final rows into ``counts`` (its slice of the
+    whole), and each row's chunk offsets into ``ws["cc"]``, on the part's stream."""
+    L = len(chain)
+    n = chain.shapes[-1][1] if L else ws["nmax"]
     nchunk = max(1, -(-n // _CHUNK))
     cc = ws.get("cc")
     if cc is None or cc.shape[0] < ws["nbatch"] * _LANES or cc.shape[1] < nchunk:
         cc = ws["cc"] = cuda.device_array((ws["nbatch"] * _LANES, nchunk), np.int32)
     cc = cc[:, :nchunk]
-    counts = _ops._empty(max(nrows, 1), np.int64)
-    dc = as_device(counts)
-    _zero(dc, dc.shape[0], stream)
-    rid = ws["rid"][L % 2]
-    args = (L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n)
-    _chunk_counts[grid, block, stream](*args, cc)
-    _chunk_offsets[grid, block, stream](L, ws["cnt"], rid, cc, dc)
-    if not _SIM:
-        stream.synchronize()  # the scan below runs on kkpy's default stream
+    grid = _grid()
+    block = 32 if _SIM else 256
+    stream = ws["stream"]
+    _chunk_counts[grid, block, stream](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n, cc)
+    _chunk_offsets[grid, block, stream](L, ws["cnt"], ws["rid"][L % 2], cc, counts)
+
+
+def _gather(chain, done, counts, nrows, n0):
+    """The final Y of every part, compacted on the GPU into one DeviceCrs with every
+    input row (the parts' streams have finished)."""
+    import kkpy
+
+    L = len(chain)
+    n = chain.shapes[-1][1] if L else n0
+    nchunk = max(1, -(-n // _CHUNK))
     if nrows:
         row_map, total = _ops._offsets(chain.space, _count_at, counts, nrows)
     else:
@@ -966,6 +1054,10 @@ def _result(chain, ws, nrows, n0, stream):
         kkpy.deep_copy(row_map, 0)
     entries = _ops._empty(max(total, 1), np.int64)
     values = _ops._empty(max(total, 1), chain.dtype)
-    _chunk_gather[grid, block](*args, rid, cc, as_device(row_map), as_device(entries),
-                               as_device(values))
+    rm, ent, val = as_device(row_map), as_device(entries), as_device(values)
+    grid = _grid()
+    block = 32 if _SIM else 256
+    for ws, (lo, _) in done:
+        _chunk_gather[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n,
+                                   ws["rid"][L % 2], ws["cc"][:, :nchunk], rm[lo:], ent, val)
     return DeviceCrs(row_map, entries[0:total], values[0:total], (nrows, n))
