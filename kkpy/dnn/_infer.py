@@ -93,14 +93,8 @@ def categories(Y, space=None):
 
 
 def _device_categories(Y, space):
-    nrows = Y.shape[0]
-    sums = kkpy.View("kkpy.dnn.row_sums", max(nrows, 1), dtype=np.float64, space=kkpy.CudaSpace)
-    if nrows:
-        space = space if space is not None and space.memory_space == kkpy.CudaSpace \
-            else kkpy.Cuda()
-        kkpy.parallel_for("kkpy.dnn.categories", kkpy.RangePolicy(space, 0, nrows), _row_sum,
-                          Y.row_map, Y.values, sums)
-    host = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, sums))[:nrows]
+    sums = Y.row_sums(space)       # on the GPU; only the sums come back
+    host = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, sums))[:Y.shape[0]]
     return np.flatnonzero(host).astype(np.int64)
 
 

@@ -42,7 +42,7 @@ row sums of a result, SpGEMM, SpAdd, SpMV in :mod:`._ops`) are kkpy kernels.
 from __future__ import annotations
 
 import threading
-import time
+import weakref
 
 import numpy as np
 from numba import cuda
@@ -328,8 +328,9 @@ def _compact(l, cnt, sel, Ya, Yb, n, mask, off):
 
 
 @cuda.jit(cache=True)
-def _chunk_counts(l, cnt, sel, Ya, Yb, n, cc):
-    """Nonzeros of each live row in each chunk of ``_CHUNK`` columns: ``cc[p, c]``.
+def _chunk_counts(l, cnt, sel, Ya, Yb, n, cc, cs, with_sums):
+    """Nonzeros of each live row in each chunk of ``_CHUNK`` columns: ``cc[p, c]``;
+    with ``with_sums`` also their float64 sum, ``cs[p, c]``.
 
     A warp takes one batch and one chunk, so a few live rows of a wide
     layer still spread over the whole GPU.
@@ -346,25 +347,36 @@ def _chunk_counts(l, cnt, sel, Ya, Yb, n, cc):
         p = b * 32 + lane
         if p < count:
             k = 0
+            t = 0.0
             base = b * n
             for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
-                if Y[(base + i) * 32 + lane] != 0:
+                v = Y[(base + i) * 32 + lane]
+                if v != 0:
                     k += 1
+                    t += v
             cc[p, c] = k
+            if with_sums:
+                cs[p, c] = t
         item += cuda.gridsize(1) // 32
 
 
 @cuda.jit(cache=True)
-def _chunk_offsets(l, cnt, rid, cc, counts):
-    """Each live row's chunk counts into offsets within the row; its total at its input row."""
+def _chunk_offsets(l, cnt, rid, cc, counts, cs, sums, with_sums):
+    """Each live row's chunk counts into offsets within the row; its total at its
+    input row; with ``with_sums`` also its sum (the chunks' sums, in order)."""
     p = cuda.grid(1)
     while p < cnt[l]:
         run = 0
+        t = 0.0
         for c in range(cc.shape[1]):
             k = cc[p, c]
             cc[p, c] = run
             run += k
+            if with_sums:
+                t += cs[p, c]
         counts[rid[p]] = run
+        if with_sums:
+            sums[rid[p]] = t
         p += cuda.gridsize(1)
 
 
@@ -676,16 +688,27 @@ class CudaChain:
             self.nnz += int(arrays[-1].shape[0])
         self._ws = []
         self._graphs = {}
+        self._pending = None
         self.graph_error = None
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def __len__(self):
         return len(self.shapes)
 
     def release(self):
         """Free the working buffers and graphs kept from the last call."""
-        self._ws = []
-        self._graphs = {}
+        with self.lock:
+            self._settle()
+            self._ws = []
+            self._graphs = {}
+
+    def _settle(self):
+        """Make the last result's arrays if they are still deferred: its rows are in
+        the buffers the next call overwrites."""
+        last = self._pending() if self._pending is not None else None
+        self._pending = None
+        if last is not None:
+            last._settle()
 
     def _workspace(self, slot, nslots, nrows, n0):
         """Device arrays of part ``slot`` of a run, kept between runs: the activations
@@ -694,8 +717,7 @@ class CudaChain:
         nbatch = max(1, -(-nrows // _LANES))
         nmax = max([n0] + [s[1] for s in self.shapes])
         if len(self._ws) != nslots:   # another split: free the old arrays before asking
-            self.release()
-            self._ws = [None] * nslots
+            self._ws, self._graphs = [None] * nslots, {}
         ws = self._ws[slot]
         if ws is None or ws["nbatch"] < nbatch or ws["nmax"] < nmax:
             self._ws[slot] = None
@@ -944,10 +966,8 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
         A = _validate.matrix(A, "spgemm_chain", "A", deep=False)
     layer = _layer_kernel(epilogue, nargs.pop() if nargs else 0, chain.dtype)
     with chain.lock:
+        chain._settle()
         parts, rm = _parts(A, nrows) if callback is None else ([(0, nrows)], None)
-        counts = _ops._empty(max(nrows, 1), np.int64)
-        dc = as_device(counts)
-        _zero(dc, dc.shape[0])   # before any part's stream writes into it
         dargs = ready = None
         done = []
         for slot, rows in enumerate(parts):
@@ -963,7 +983,6 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
             arrays, nnz_in = _input(ws, A, rows, rm, chain.dtype, stream)
             events = _products(chain, ws, slot, layer, dargs, rows[1] - rows[0], n0, arrays,
                                nnz_in, callback)
-            _row_counts(chain, ws, dc[rows[0]:rows[1]])
             done.append((ws, rows))
         bad = np.zeros(1, np.int32)
         for ws, _ in done:
@@ -974,7 +993,7 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
                                  "indices are out of range")
         else:
             _validate.checked_by_kernel(A, "spgemm_chain", "A", bad)
-        Y = _gather(chain, done, counts, nrows, n0)
+        Y = _deferred(chain, done, nrows, n0)
         if callback is not None:
             ws = done[0][0]
             cnt = ws["cnt"].copy_to_host()
@@ -1022,31 +1041,66 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
     return events
 
 
-def _row_counts(chain, ws, counts):
-    """Nonzeros of each of a part's final rows into ``counts`` (its slice of the
-    whole), and each row's chunk offsets into ``ws["cc"]``, on the part's stream."""
+def _deferred(chain, done, nrows, n0):
+    """The final Y as a DeviceCrs made on first use; its row sums come straight
+    from the batches.  ``chain`` settles it before its buffers are reused."""
     L = len(chain)
-    n = chain.shapes[-1][1] if L else ws["nmax"]
+    n = chain.shapes[-1][1] if L else n0
+    state = {}
+
+    def build():
+        with chain.lock:
+            if "arrays" not in state:
+                state["arrays"] = _gather(chain, done, nrows, n)
+            return state["arrays"]
+
+    def row_sums(space):
+        with chain.lock:
+            if "arrays" in state:       # made meanwhile: the buffers may be reused
+                return Y.row_sums(space)
+            return _final_counts(chain, done, nrows, n, with_sums=True)[1]
+
+    Y = DeviceCrs._later((nrows, n), chain.dtype, build, row_sums)
+    chain._pending = weakref.ref(Y)
+    return Y
+
+
+def _final_counts(chain, done, nrows, n, with_sums=False):
+    """Nonzeros (and with ``with_sums`` the float64 sum) of each final row, by input
+    row; each live row's chunk offsets go into its part's ``ws["cc"]``."""
+    L = len(chain)
     nchunk = max(1, -(-n // _CHUNK))
-    cc = ws.get("cc")
-    if cc is None or cc.shape[0] < ws["nbatch"] * _LANES or cc.shape[1] < nchunk:
-        cc = ws["cc"] = cuda.device_array((ws["nbatch"] * _LANES, nchunk), np.int32)
-    cc = cc[:, :nchunk]
+    counts = _ops._empty(max(nrows, 1), np.int64)
+    sums = _ops._empty(max(nrows, 1) if with_sums else 1, np.float64)
+    dc, ds = as_device(counts), as_device(sums)
+    _zero(dc, dc.shape[0])
+    if with_sums:
+        _zero(ds, ds.shape[0])
     grid = _grid()
     block = 32 if _SIM else 256
-    stream = ws["stream"]
-    _chunk_counts[grid, block, stream](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n, cc)
-    _chunk_offsets[grid, block, stream](L, ws["cnt"], ws["rid"][L % 2], cc, counts)
+    for ws, (lo, hi) in done:
+        cc, cs = ws.get("cc"), ws.get("cs")
+        if cc is None or cc.shape[0] < ws["nbatch"] * _LANES or cc.shape[1] < nchunk:
+            cc = ws["cc"] = cuda.device_array((ws["nbatch"] * _LANES, nchunk), np.int32)
+        if with_sums and (cs is None or cs.shape != cc.shape):
+            cs = ws["cs"] = cuda.device_array(cc.shape, np.float64)
+        cc = cc[:, :nchunk]
+        cs = cs[:, :nchunk] if with_sums else ds.reshape(1, 1)[:1, :1]
+        _chunk_counts[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n, cc, cs,
+                                   with_sums)
+        _chunk_offsets[grid, block](L, ws["cnt"], ws["rid"][L % 2], cc, dc[lo:hi], cs,
+                                    ds[lo:hi] if with_sums else ds, with_sums)
+    return counts, sums
 
 
-def _gather(chain, done, counts, nrows, n0):
-    """The final Y of every part, compacted on the GPU into one DeviceCrs with every
+def _gather(chain, done, nrows, n):
+    """The final Y of every part, compacted on the GPU into CSR arrays with every
     input row (the parts' streams have finished)."""
     import kkpy
 
     L = len(chain)
-    n = chain.shapes[-1][1] if L else n0
     nchunk = max(1, -(-n // _CHUNK))
+    counts, _ = _final_counts(chain, done, nrows, n)
     if nrows:
         row_map, total = _ops._offsets(chain.space, _count_at, counts, nrows)
     else:
@@ -1060,4 +1114,4 @@ def _gather(chain, done, counts, nrows, n0):
     for ws, (lo, _) in done:
         _chunk_gather[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n,
                                    ws["rid"][L % 2], ws["cc"][:, :nchunk], rm[lo:], ent, val)
-    return DeviceCrs(row_map, entries[0:total], values[0:total], (nrows, n))
+    return row_map, entries[0:total], values[0:total]

@@ -34,8 +34,68 @@ class DeviceCrs:
     """
 
     def __init__(self, row_map, entries, values, shape):
-        self.row_map, self.entries, self.values = row_map, entries, values
+        self._arrays = (row_map, entries, values)
+        self._deferred = None
         self.shape = (int(shape[0]), int(shape[1]))
+
+    @classmethod
+    def _later(cls, shape, dtype, build, row_sums):
+        """A result whose arrays are made on first use, by ``build()``.
+
+        ``row_sums(space)`` gives its row sums without making them (what
+        the Graph Challenge's categories need from the chain's last
+        product).  Whoever owns the buffers ``build`` reads must call
+        :meth:`_settle` before reusing them.
+        """
+        self = cls.__new__(cls)
+        self._arrays, self._deferred = None, (build, row_sums)
+        self.shape, self._dtype = (int(shape[0]), int(shape[1])), np.dtype(dtype)
+        return self
+
+    def _settle(self):
+        """The three arrays, made now if they were deferred."""
+        if self._arrays is None:
+            arrays = self._deferred[0]()
+            self._arrays, self._deferred = arrays, None
+        return self._arrays
+
+    @property
+    def row_map(self):
+        """Row offsets (CudaSpace View of int64, ``nrows + 1``)."""
+        return self._settle()[0]
+
+    @property
+    def entries(self):
+        """Column indices (CudaSpace View of int64)."""
+        return self._settle()[1]
+
+    @property
+    def values(self):
+        """Values (CudaSpace View)."""
+        return self._settle()[2]
+
+    def row_sums(self, space=None):
+        """The sum of each row, in float64, as a CudaSpace View (on the GPU).
+
+        Each row's entries are added in increasing column order.
+
+        Parameters
+        ----------
+        space : kkpy.Cuda, optional
+            Where to add them (default ``kkpy.Cuda()``).
+        """
+        if space is None or space.memory_space != kkpy.CudaSpace:
+            space = kkpy.Cuda()
+        deferred = self._deferred
+        if deferred is not None:
+            return deferred[1](space)
+        nrows = self.nrows
+        sums = kkpy.View("kkpy.sparse.row_sums", max(nrows, 1), dtype=np.float64,
+                         space=kkpy.CudaSpace)
+        if nrows:
+            kkpy.parallel_for("kkpy.sparse.row_sums", kkpy.RangePolicy(space, 0, nrows),
+                              _row_sum, self.row_map, self.values, sums)
+        return sums
 
     @property
     def nrows(self):
@@ -55,7 +115,7 @@ class DeviceCrs:
     @property
     def dtype(self):
         """The values' dtype."""
-        return self.values.dtype
+        return self._dtype if self._arrays is None else self._arrays[2].dtype
 
     @classmethod
     def from_host(cls, A):
@@ -81,6 +141,14 @@ class DeviceCrs:
 
     def __repr__(self):
         return f"DeviceCrs(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
+
+
+@kkpy.kernel
+def _row_sum(i, row_map, values, out):
+    s = 0.0
+    for p in range(row_map[i], row_map[i + 1]):
+        s += values[p]
+    out[i] = s
 
 
 def _to_host(a):
