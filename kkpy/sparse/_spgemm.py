@@ -84,12 +84,17 @@ def _two_pass_fits(space, A, B, flops, value_dtype):
 
 
 def _plan(space, A, B, algorithm, value_dtype, flops=None):
-    """Products per row, the row plan, whether to accumulate densely, and ``B``'s row bitmaps.
+    """How to compute ``A @ B``: ``(flops, plan, dense, bits, short, fill)``.
 
-    The bitmaps (see :func:`~kkpy.sparse.use_row_bitmaps`) are empty when
-    the dense accumulator inserts each product's column instead.  Also
-    returns the most products of a row kept sorted as it grows instead
-    (:data:`~kkpy.sparse._tuning.SHORT_ROW_PRODUCTS`).
+    ``flops``: products per row; ``plan``: the row plan; ``dense``: whether
+    to accumulate densely; ``bits``: ``B``'s row bitmaps (see
+    :func:`~kkpy.sparse.use_row_bitmaps`), empty when the dense accumulator
+    inserts each product's column instead; ``short``: the most products of
+    a row kept sorted as it grows instead
+    (:data:`~kkpy.sparse._tuning.SHORT_ROW_PRODUCTS`); ``fill``: the
+    expected fraction of the rows' upper bounds that ``C`` fills, for
+    :func:`~kkpy.sparse._staged.run_staged` (1 where staging is pooled and
+    so not worth a sample).
     """
     short = np.int64(short_rows())
     if flops is None:
@@ -105,9 +110,10 @@ def _plan(space, A, B, algorithm, value_dtype, flops=None):
                                   K.row_bitmap, *crs_arrays(B)[:2], np.int64(nw), bits)
         if repeats:  # the kernels that use the bitmaps expect distinct columns
             bits = bits[:0]
+    fill = 1.0
     if plan.max_bound > _tuning.POOL_ENTRIES:  # pooled staging has its pages already
-        plan.fill = _sampled_fill(plan, flops, dense, bits, short, A, B)
-    return flops, plan, dense, bits, short
+        fill = _sampled_fill(plan, flops, dense, bits, short, A, B)
+    return flops, plan, dense, bits, short, fill
 
 
 def _sampled_fill(plan, flops, dense, bits, short, A, B):
@@ -176,7 +182,7 @@ def spgemm_symbolic(handle, A, B, space=None):
     A, B = _operands("spgemm_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense, bits, short = _plan(space, A, B, handle.algorithm, vdtype)
+    flops, plan, dense, bits, short, fill = _plan(space, A, B, handle.algorithm, vdtype)
     a_rm, a_ent, _ = crs_arrays(A)
     b_rm, b_ent, _ = crs_arrays(B)
     m = np.int64(B.ncols)
@@ -186,7 +192,7 @@ def spgemm_symbolic(handle, A, B, space=None):
                      flops, m, dense, bits, short, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt,
                      *publish)
 
-    row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols)
+    row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols, fill)
     C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, B.ncols, label="C",
                   check=False)
     # Rows of B with distinct columns (known when it has row bitmaps) stay so while
@@ -324,7 +330,7 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     flops = _row_flops(space, A, B)
     if algorithm == "auto" and not apply and _two_pass_fits(space, A, B, flops, vdtype):
         return two_pass(space, A, B, flops, vdtype, idtype)
-    flops, plan, dense, bits, short = _plan(space, A, B, algorithm, vdtype, flops)
+    flops, plan, dense, bits, short, fill = _plan(space, A, B, algorithm, vdtype, flops)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
@@ -332,5 +338,5 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
                      bits, short, apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent,
                      st_val, rowcnt, *publish, *epilogue_args)
 
-    row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols)
+    row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols, fill)
     return CrsMatrix(values, entries, row_map, B.ncols, label="C", check=False)

@@ -71,13 +71,6 @@ class RowPlan:
         Number of columns of the result: no row is longer.
 
     Call :meth:`split` before use.
-
-    Attributes
-    ----------
-    fill : float
-        Expected fraction of the rows' upper bounds that their results
-        fill (1 unless the caller estimated it); it decides the page size
-        of large staging (see :func:`run_staged`).
     """
 
     def __init__(self, space, work, m):
@@ -91,7 +84,6 @@ class RowPlan:
                    lambda: np.minimum(work, m))
         self.work_sum, self.bound_sum = wsum, bsum
         self.bounds, self.nchunks, self.passes = None, 0, []
-        self.fill = 1.0
 
     def split(self, min_work):
         """Cut the rows into chunks of at least ``min_work`` (a few per thread), and passes."""
@@ -188,7 +180,7 @@ def _shrink(a, n):
         return a[:n].copy()
 
 
-def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
+def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill=1.0):
     """Run a row-building kernel over ``plan`` and assemble its CRS arrays.
 
     Parameters
@@ -208,8 +200,12 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         Dtype of the values; None for a structure-only kernel.
     ncols : int
         Columns of the result (entries must be able to hold them).
+    fill : float, default 1.0
+        Expected fraction of the rows' upper bounds that their results fill
+        (the caller's estimate, e.g. from a sample of rows; 1 assumes full
+        rows).  It decides only the page size of large staging.
 
-    Staging of a pass whose chunks are expected (by ``plan.fill``) to write
+    Staging of a pass whose chunks are expected (by ``fill``) to write
     at least :data:`HUGE_PAGE_BYTES` each is in huge pages, others in
     ordinary pages; passes of at most :data:`POOL_ENTRIES` entries reuse a
     buffer kept per thread.
@@ -232,7 +228,7 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         pooled = size <= _tuning.POOL_ENTRIES
         nval = size if with_values else 0
         # Huge pages when the pass is expected to write at least one per chunk.
-        written = plan.fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
+        written = fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
         huge = written >= _tuning.HUGE_PAGE_BYTES * (c1 - c0)
         ent = (_pooled("ent", size, staging_index) if pooled
                else _staging(size, staging_index, huge))

@@ -200,7 +200,9 @@ def test_row_bitmaps_of_b_give_the_column_by_column_product(ops, data, tiny):
 def test_sampled_fill_is_exact_when_every_row_fills_alike(algorithm, ncols):
     # Every row of A adds 4 rows of B that list the same 8 columns: each row of C
     # has 8 of its 32 products' columns, so any sample of rows says 1/4.
-    from kkpy.sparse import _spgemm
+    from unittest import mock
+
+    from kkpy.sparse import _spgemm, _tuning
 
     n, r, d = 1000, 4, 8
     rng = np.random.default_rng(0)
@@ -209,10 +211,13 @@ def test_sampled_fill_is_exact_when_every_row_fills_alike(algorithm, ncols):
     b_cols = np.tile(rng.choice(ncols, d, replace=False), n)
     B = sp.csr_array((np.ones(n * d), b_cols, np.arange(0, n * d + 1, d)), shape=(n, ncols))
     kA, kB = kkpy.sparse.as_crs(A), kkpy.sparse.as_crs(B)
-    flops, plan, dense, bits_of_b, short = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm,
-                                                         np.float64)
+    flops, plan, dense, bits_of_b, short, _ = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm,
+                                                            np.float64)
     assert dense == (algorithm == "dense") and bool(bits_of_b.size) == (dense and ncols == 64)
     assert _spgemm._sampled_fill(plan, flops, dense, bits_of_b, short, kA, kB) == d / (r * d)
+    # _plan hands the estimate to its caller (for run_staged) once staging is not pooled.
+    with mock.patch.object(_tuning, "POOL_ENTRIES", 0):
+        assert _spgemm._plan(kkpy.Serial(), kA, kB, algorithm, np.float64)[-1] == d / (r * d)
 
 
 def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
