@@ -3,15 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._staged import MIN_CHUNK_WORK, RowPlan
+from . import _tuning
+from ._staged import RowPlan
 
 ALGORITHMS = ("auto", "dense", "hash")
-#: A dense accumulator this small (bytes per thread) stays in cache: always dense.
-DENSE_CACHE_BYTES = 4 << 20
-#: Dense accumulators of all threads together may take at most this many bytes.
-DENSE_MEMORY_BYTES = 1 << 30
-#: Rows of the result at least this full (mean upper bound / ncols) make a hash table as big.
-DENSE_FILL = 1 / 64
 
 
 def check_algorithm(what, algorithm):
@@ -36,7 +31,8 @@ def choose_accumulator(ncols, mean_bound, itemsize, threads):
     i.e. dense when it fits the memory budget and either stays in cache or
     the rows of the result are full enough that a hash table would not be
     much smaller.  ``mean_bound`` is the mean over rows of
-    ``min(ncols, contributions)``.
+    ``min(ncols, contributions)``.  The thresholds, and the measurements
+    behind them, are in :mod:`kkpy.sparse._tuning`.
 
     Examples
     --------
@@ -45,24 +41,17 @@ def choose_accumulator(ncols, mean_bound, itemsize, threads):
     ('dense', 'hash')
     """
     w = ncols * (itemsize + 4)
-    if w * threads > DENSE_MEMORY_BYTES:
+    if w * threads > _tuning.DENSE_MEMORY_BYTES:
         return "hash"
-    if w <= DENSE_CACHE_BYTES or mean_bound >= DENSE_FILL * ncols:
+    if w <= _tuning.DENSE_CACHE_BYTES or mean_bound >= _tuning.DENSE_FILL * ncols:
         return "dense"
     return "hash"
 
 
-#: Products per row of ``A @ B`` (mean) up to which :func:`spgemm` may count and
-#: fill in two passes (:mod:`._spgemm_twopass`); see :func:`use_two_pass`.
-TWO_PASS_PRODUCTS = 64
-#: ... and bytes of accumulator a row of ``C`` may span (an L2 cache's share).
-TWO_PASS_WINDOW_BYTES = 256 << 10
-#: Rows sampled to estimate how many columns a row spans.
-SPAN_SAMPLE = 1024
-
-
-def mean_row_span(row_map, entries, sample=SPAN_SAMPLE):
+def mean_row_span(row_map, entries, sample=None):
     """Mean of ``max - min`` column over up to ``sample`` evenly spaced nonempty rows.
+
+    ``sample`` defaults to :data:`~kkpy.sparse._tuning.SPAN_SAMPLE`.
 
     Examples
     --------
@@ -73,6 +62,8 @@ def mean_row_span(row_map, entries, sample=SPAN_SAMPLE):
     n = row_map.shape[0] - 1
     if n == 0:
         return 0.0
+    if sample is None:
+        sample = _tuning.SPAN_SAMPLE
     rows = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64))
     lo, hi = np.asarray(row_map[rows], np.int64), np.asarray(row_map[rows + 1], np.int64)
     keep = hi > lo
@@ -94,10 +85,9 @@ def use_two_pass(nrows, products, window, itemsize, threads, ncols):
     through a marker and an accumulator of ``ncols`` entries per thread.
     That wins only where each row's columns lie in a narrow ``window``
     (stencils, banded matrices: the accumulator's live part stays in
-    cache).  Measured on the 2-core machine, medians of 5, ms (one-pass /
-    two-pass / scipy): Poisson 2D 700 x 700 squared, 25 products per row,
-    55 / 45 / 47; uniformly random, 25 products per row, 387 / 457 / 553
-    and 42 / 49 / 47; tall-skinny (64 columns), 8 per row, 101 / 106 / 106.
+    cache).  The thresholds (:data:`~kkpy.sparse._tuning.TWO_PASS_PRODUCTS`,
+    :data:`~kkpy.sparse._tuning.TWO_PASS_WINDOW_BYTES`) carry the
+    measurements that set them.
 
     Examples
     --------
@@ -106,18 +96,15 @@ def use_two_pass(nrows, products, window, itemsize, threads, ncols):
     >>> use_two_pass(500000, 500000 * 25, 10**6, 8, 2, 500000)   # random, as sparse
     False
     """
-    if ncols * (itemsize + 8) * threads > DENSE_MEMORY_BYTES:
+    if ncols * (itemsize + 8) * threads > _tuning.DENSE_MEMORY_BYTES:
         return False
-    return few_products(nrows, products) and window * (itemsize + 8) <= TWO_PASS_WINDOW_BYTES
+    return (few_products(nrows, products)
+            and window * (itemsize + 8) <= _tuning.TWO_PASS_WINDOW_BYTES)
 
 
 def few_products(nrows, products):
-    """Whether rows average at most :data:`TWO_PASS_PRODUCTS` products (cheap to ask first)."""
-    return products <= TWO_PASS_PRODUCTS * max(nrows, 1)
-
-
-#: ``B`` at most this wide may have its rows kept as bitmaps (a row of words stays in L1).
-ROW_BITMAP_COLS = 4096
+    """Whether rows average at most ``TWO_PASS_PRODUCTS`` products (cheap to ask first)."""
+    return products <= _tuning.TWO_PASS_PRODUCTS * max(nrows, 1)
 
 
 def use_row_bitmaps(ncols, nrows, nnz, flops):
@@ -127,12 +114,15 @@ def use_row_bitmaps(ncols, nrows, nnz, flops):
     ``nw = ceil(ncols / 64)`` words; a row of ``C`` ORs the words of the rows
     of ``B`` it adds instead of testing every product's column.  The rule::
 
-        ncols <= ROW_BITMAP_COLS  and  nrows * nw <= 2 * nnz  and  flops >= 4 * nrows * nw
+        ncols <= ROW_BITMAP_COLS  and
+        nrows * nw <= ROW_BITMAP_WORDS_PER_ENTRY * nnz  and
+        flops >= ROW_BITMAP_FLOPS_PER_WORD * nrows * nw
 
-    that is: narrow ``B``, rows of ``B`` with at least half as many entries
-    as words (so an OR of the words, a few vector operations, costs less
-    than inserting the entries one by one), and enough products
-    (``flops``) to repay building the bitmaps.
+    (4096 columns, 2 and 4: see :mod:`kkpy.sparse._tuning`), that is:
+    narrow ``B``, rows of ``B`` with at least half as many entries as words
+    (so an OR of the words, a few vector operations, costs less than
+    inserting the entries one by one), and enough products (``flops``) to
+    repay building the bitmaps.
 
     Examples
     --------
@@ -143,24 +133,20 @@ def use_row_bitmaps(ncols, nrows, nnz, flops):
     False
     """
     words = nrows * ((ncols + 63) // 64)
-    return ncols <= ROW_BITMAP_COLS and 0 < words <= 2 * nnz and flops >= 4 * words
-
-
-#: Rows of ``C`` with at most this many products are kept sorted as they grow
-#: (:func:`~kkpy.sparse.impl._accumulators.sorted_add`), whatever the accumulator.
-#: Such rows (stencils squared: 25 products, 13 entries) are a few cache lines;
-#: a dense accumulator touches a wide array for them (and a chunk allocates and
-#: zeroes it), a hash table hashes and sorts.  Poisson2D squared (700 x 700 grid,
-#: 25 products a row), one thread, row loop alone (``/tmp`` microbenchmark of
-#: the row functions, median of 5, loaded VM): hash 0.27-0.38 s, dense 0.10-0.13 s,
-#: sorted 0.12 s; in the whole product a chunk of short rows also skips
-#: allocating the dense accumulator.  32 is not tuned further (see performance.md).
-SHORT_ROW_PRODUCTS = 32
+    return (ncols <= _tuning.ROW_BITMAP_COLS
+            and 0 < words <= _tuning.ROW_BITMAP_WORDS_PER_ENTRY * nnz
+            and flops >= _tuning.ROW_BITMAP_FLOPS_PER_WORD * words)
 
 
 def short_rows():
-    """The most products a row of ``C`` may have to be kept sorted as it grows."""
-    return SHORT_ROW_PRODUCTS
+    """The most products a row of ``C`` may have to be kept sorted as it grows.
+
+    Such rows (stencils squared: 25 products, 13 entries) are a few cache
+    lines; a dense accumulator touches a wide array for them (and a chunk
+    allocates and zeroes it), a hash table hashes and sorts.  The value is
+    :data:`~kkpy.sparse._tuning.SHORT_ROW_PRODUCTS`, read at each call.
+    """
+    return _tuning.SHORT_ROW_PRODUCTS
 
 
 def plan_rows(space, work, m, algorithm, value_dtype):
@@ -177,10 +163,10 @@ def plan_rows(space, work, m, algorithm, value_dtype):
         algorithm = choose_accumulator(m, mean, np.dtype(value_dtype).itemsize,
                                        space.concurrency())
     dense = algorithm == "dense"
-    plan.split(_dense_min_work(m) if dense else MIN_CHUNK_WORK)
+    plan.split(_dense_min_work(m) if dense else _tuning.MIN_CHUNK_WORK)
     return plan, dense
 
 
 def _dense_min_work(m):
     # A dense workspace costs about m stores to set up: give chunks work to repay it.
-    return max(MIN_CHUNK_WORK, m // 4)
+    return max(_tuning.MIN_CHUNK_WORK, m // _tuning.DENSE_SETUP_SHARE)

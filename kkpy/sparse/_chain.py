@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import kkpy
-from . import _dispatch, _validate
+from . import _dispatch, _tuning, _validate
 from .impl import _chain_kernels as K
 
 __all__ = ["spgemm_chain", "prepare_chain"]
@@ -126,7 +126,8 @@ def _launch(space, label, n, kern, *args):
 
 
 def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.float32,
-                 block_rows=32, max_bytes=2 << 30, dense_fraction=1 / 32, callback=None):
+                 block_rows=_tuning.CHAIN_BLOCK_ROWS, max_bytes=_tuning.CHAIN_MAX_BYTES,
+                 dense_fraction=_tuning.CHAIN_DENSE_FRACTION, callback=None):
     """Multiply ``A`` through ``mats`` with an elementwise epilogue after each product.
 
     Parameters
@@ -151,15 +152,16 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     dtype : numpy dtype, default float32
         Value type of the computation (float32 or float64 on a Cuda space,
         where a prepared chain's own dtype must match).
-    block_rows : int
+    block_rows : int, default 32
         Rows per dense block (the vector length of the inner loop).
-    max_bytes : int
+    max_bytes : int, default 2 GiB
         Memory budget of the dense working set; inputs with more rows are
         processed in batches of rows that fit (rows are independent).
-    dense_fraction : float
+    dense_fraction : float, default 1/32
         Live rows are held densely while their average density is at least
         this (and go back to sparse storage below half of it, so that they do
-        not flip at every product).  A dense product costs about
+        not flip at every product).  The defaults, and the half, are in
+        :mod:`kkpy.sparse._tuning`.  A dense product costs about
         ``ncols * avg_col_nnz / vector_width`` per row against
         ``row_nnz * avg_row_nnz`` scattered updates for sparse accumulation,
         which breaks even near 1/32 on AVX2 hardware.
@@ -299,7 +301,7 @@ def _layers(space, chain, ws, row_map, entries, values, nrows, epilogue, epilogu
                 counts[:len(live)] = flat[keep]
                 counts = counts.reshape(nb, R)
             nnz = int(counts.sum())
-            if len(live) and nnz < 0.5 * dense_fraction * len(live) * n_out:
+            if len(live) and nnz < _tuning.CHAIN_SPARSE_SHARE * dense_fraction * len(live) * n_out:
                 Y = _sparsify(space, src, counts, len(live), n_out, dtype)
                 dense = False
         else:

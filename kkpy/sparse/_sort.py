@@ -6,13 +6,13 @@ import operator
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
-from . import _validate
+from . import _tuning, _validate
 from ._crs import CrsMatrix, crs_arrays, value_dtype
 from ._transpose import bucket, nblocks
 from .impl import _common
 from .impl import _sort_kernels as K
 from .impl import _transpose_kernels as T
-from .impl._blocks import BLOCKS_PER_THREAD, even_blocks, row_blocks, threads_of
+from .impl._blocks import even_blocks, row_blocks, threads_of
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -20,7 +20,7 @@ _INT32_MAX = np.iinfo(np.int32).max
 def _sort_merge(space, row_map, src_ent, src_val, ent, val, ncols, label):
     """Sort each row of ``src`` into ``ent``/``val`` and sum duplicates (may be ``src``)."""
     n = row_map.shape[0] - 1
-    bounds = row_blocks(row_map, threads_of(space) * BLOCKS_PER_THREAD)
+    bounds = row_blocks(row_map, threads_of(space) * _tuning.BLOCKS_PER_THREAD)
     blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
     counts = np.empty(n, np.int64)
     parallel_for("kkpy.sparse.sort_rows", blocks, K.sort_rows, bounds, row_map, src_ent,

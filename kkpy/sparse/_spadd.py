@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
-from . import _dispatch, _validate
+from . import _dispatch, _tuning, _validate
 from ._accumulate import plan_rows
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, index_dtype_for, run_staged
 from .impl import _common
 from .impl import _spadd_kernels as K
-from .impl._blocks import BLOCKS_PER_THREAD, row_blocks, threads_of
+from .impl._blocks import row_blocks, threads_of
 
 __all__ = ["SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd"]
 
@@ -217,7 +217,7 @@ def _merged(space, alpha, A, beta, B):
     """
     a_rm, a_ent, a_val = crs_arrays(A)
     b_rm, b_ent, b_val = crs_arrays(B)
-    bounds = row_blocks(a_rm, threads_of(space) * BLOCKS_PER_THREAD)
+    bounds = row_blocks(a_rm, threads_of(space) * _tuning.BLOCKS_PER_THREAD)
     blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
     counts = np.empty(A.nrows, np.int64)
     unsorted = np.zeros(bounds.shape[0] - 1, np.uint8)

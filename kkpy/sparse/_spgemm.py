@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
-from . import _dispatch, _staged, _validate
+from . import _dispatch, _tuning, _validate
 from ._accumulate import (check_algorithm, few_products, mean_row_span, plan_rows, short_rows,
                           use_row_bitmaps, use_two_pass)
 from ._crs import CrsMatrix, as_crs, crs_arrays
@@ -21,9 +21,6 @@ from .impl import _spgemm_kernels as K
 from .impl._blocks import threads_of
 
 __all__ = ["SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm"]
-
-#: Rows of ``C`` computed ahead to estimate how full its staging will be.
-FILL_SAMPLE = 64
 
 
 class SpGEMMHandle(PhaseHandle):
@@ -69,7 +66,7 @@ def _row_flops(space, A, B):
     a_rm, a_ent, _ = crs_arrays(A)
     flops = np.empty(A.nrows, np.int64)
     # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
-    rows = RangePolicy(glue_space(space, A.nnz // 8), 0, A.nrows)
+    rows = RangePolicy(glue_space(space, A.nnz // _tuning.RANDOM_READ_COST), 0, A.nrows)
     parallel_for("kkpy.sparse.spgemm_flops", rows, K.row_flops, a_rm, a_ent,
                  np.asarray(B.row_map), flops)
     return flops
@@ -87,12 +84,17 @@ def _two_pass_fits(space, A, B, flops, value_dtype):
 
 
 def _plan(space, A, B, algorithm, value_dtype, flops=None):
-    """Products per row, the row plan, whether to accumulate densely, and ``B``'s row bitmaps.
+    """How to compute ``A @ B``: ``(flops, plan, dense, bits, short, fill)``.
 
-    The bitmaps (see :func:`~kkpy.sparse.use_row_bitmaps`) are empty when
-    the dense accumulator inserts each product's column instead.  Also
-    returns the most products of a row kept sorted as it grows instead
-    (:data:`~kkpy.sparse._accumulate.SHORT_ROW_PRODUCTS`).
+    ``flops``: products per row; ``plan``: the row plan; ``dense``: whether
+    to accumulate densely; ``bits``: ``B``'s row bitmaps (see
+    :func:`~kkpy.sparse.use_row_bitmaps`), empty when the dense accumulator
+    inserts each product's column instead; ``short``: the most products of
+    a row kept sorted as it grows instead
+    (:data:`~kkpy.sparse._tuning.SHORT_ROW_PRODUCTS`); ``fill``: the
+    expected fraction of the rows' upper bounds that ``C`` fills, for
+    :func:`~kkpy.sparse._staged.run_staged` (1 where staging is pooled and
+    so not worth a sample).
     """
     short = np.int64(short_rows())
     if flops is None:
@@ -108,25 +110,28 @@ def _plan(space, A, B, algorithm, value_dtype, flops=None):
                                   K.row_bitmap, *crs_arrays(B)[:2], np.int64(nw), bits)
         if repeats:  # the kernels that use the bitmaps expect distinct columns
             bits = bits[:0]
-    if plan.max_bound > _staged.POOL_ENTRIES:  # pooled staging has its pages already
-        plan.fill = _sampled_fill(plan, flops, dense, bits, short, A, B)
-    return flops, plan, dense, bits, short
+    fill = 1.0
+    if plan.max_bound > _tuning.POOL_ENTRIES:  # pooled staging has its pages already
+        fill = _sampled_fill(plan, flops, dense, bits, short, A, B)
+    return flops, plan, dense, bits, short, fill
 
 
 def _sampled_fill(plan, flops, dense, bits, short, A, B):
     """The fraction of the rows' upper bounds that ``C`` fills, from a sample of rows.
 
     Rows are drawn in proportion to their bounds, so the mean of
-    length / bound estimates the whole; the sample is cut until it costs at
-    most a sixteenth of the product (1 if no sample is that cheap).
+    length / bound estimates the whole; the sample (at most ``FILL_SAMPLE``
+    rows) is halved until it costs at most ``1 / FILL_SAMPLE_SHARE`` of the
+    product's bounds (1 if no sample is that cheap).
     """
     total = plan.max_bound
-    for n in (FILL_SAMPLE >> k for k in range(FILL_SAMPLE.bit_length())):
+    most = _tuning.FILL_SAMPLE
+    for n in (most >> k for k in range(most.bit_length())):
         targets = (np.arange(n) + 0.5) * (total / n)
         rows, counts = np.unique(np.searchsorted(plan.bound_sum, targets, side="right") - 1,
                                  return_counts=True)
         bound = np.minimum(flops[rows], B.ncols)
-        if bound.sum() <= total // 16:
+        if bound.sum() <= total // _tuning.FILL_SAMPLE_SHARE:
             lengths = np.empty(rows.shape[0], np.int64)
             K.row_lengths(rows, np.int64(bound.max()), np.int64(B.ncols), dense, bits, short,
                           *crs_arrays(A)[:2], *crs_arrays(B)[:2], lengths)
@@ -177,7 +182,7 @@ def spgemm_symbolic(handle, A, B, space=None):
     A, B = _operands("spgemm_symbolic", A, B)
     space = space or DefaultExecutionSpace()
     vdtype, idtype = _result_types(A, B)
-    flops, plan, dense, bits, short = _plan(space, A, B, handle.algorithm, vdtype)
+    flops, plan, dense, bits, short, fill = _plan(space, A, B, handle.algorithm, vdtype)
     a_rm, a_ent, _ = crs_arrays(A)
     b_rm, b_ent, _ = crs_arrays(B)
     m = np.int64(B.ncols)
@@ -187,7 +192,7 @@ def spgemm_symbolic(handle, A, B, space=None):
                      flops, m, dense, bits, short, a_rm, a_ent, b_rm, b_ent, st_ent, rowcnt,
                      *publish)
 
-    row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols)
+    row_map, entries, _ = run_staged(space, plan, launch, idtype, None, B.ncols, fill)
     C = CrsMatrix(np.zeros(entries.shape[0], vdtype), entries, row_map, B.ncols, label="C",
                   check=False)
     # Rows of B with distinct columns (known when it has row bitmaps) stay so while
@@ -325,7 +330,7 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     flops = _row_flops(space, A, B)
     if algorithm == "auto" and not apply and _two_pass_fits(space, A, B, flops, vdtype):
         return two_pass(space, A, B, flops, vdtype, idtype)
-    flops, plan, dense, bits, short = _plan(space, A, B, algorithm, vdtype, flops)
+    flops, plan, dense, bits, short, fill = _plan(space, A, B, algorithm, vdtype, flops)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):
@@ -333,5 +338,5 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
                      bits, short, apply, bool(drop_zeros), *crs_arrays(A), *crs_arrays(B), st_ent,
                      st_val, rowcnt, *publish, *epilogue_args)
 
-    row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols)
+    row_map, entries, values = run_staged(space, plan, launch, idtype, vdtype, B.ncols, fill)
     return CrsMatrix(values, entries, row_map, B.ncols, label="C", check=False)

@@ -6,17 +6,11 @@ import numbers
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
-from . import _dispatch, _validate
+from . import _dispatch, _tuning, _validate
 from ._crs import as_crs
 from ._dtypes import COMPUTE
 from .impl import _spmv_kernels as K
-from .impl._blocks import BLOCKS_PER_THREAD, even_blocks, row_blocks, threads_of
-
-#: Mode "T" gives each thread a private copy of ``y`` (no atomics, the same
-#: bits on every run with the same thread count) unless the copies would
-#: hold more than this many times the matrix's entries; then it scatters
-#: into ``y`` with atomic adds.
-PRIVATE_LIMIT = 2
+from .impl._blocks import even_blocks, row_blocks, threads_of
 
 __all__ = ["spmv"]
 
@@ -106,7 +100,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     beta = yarr.dtype.type(beta)
     nthreads = threads_of(space)
     if mode == "N":
-        bounds = row_blocks(arrays[0], nthreads * BLOCKS_PER_THREAD)
+        bounds = row_blocks(arrays[0], nthreads * _tuning.BLOCKS_PER_THREAD)
         policy = RangePolicy(space, 0, bounds.shape[0] - 1)
         if x.ndim == 1:
             check = not A._trusted
@@ -127,7 +121,10 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     width = yarr.shape[1] if yarr.ndim == 2 else 1
     y2 = yarr.reshape(nout, width)
     x2 = x.reshape(nin, width)
-    atomics = nthreads > 1 and (nthreads - 1) * nout * width > PRIVATE_LIMIT * max(A.nnz, 1)
+    # Private copies of y give the same bits on every run with the same thread
+    # count; past the limit they cost more memory than the atomics save.
+    atomics = (nthreads > 1 and (nthreads - 1) * nout * width
+               > _tuning.SPMV_PRIVATE_LIMIT * max(A.nnz, 1))
     if atomics:
         A = _validate.matrix(A, "spmv", space=space)
     parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), K.scale_row, beta, y2)
@@ -145,6 +142,6 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     if not A._trusted:
         _validate.checked_by_kernel(A, "spmv", "A", bad)
     if nb > 1:
-        cb = even_blocks(nout, nthreads * BLOCKS_PER_THREAD)
+        cb = even_blocks(nout, nthreads * _tuning.BLOCKS_PER_THREAD)
         parallel_for("kkpy.sparse.spmv_transpose_sum", RangePolicy(space, 0, cb.shape[0] - 1),
                      K.add_parts, cb, parts, y2)

@@ -11,7 +11,7 @@ the pages of a region that its rows do not reach are never touched, so the
 generous upper bounds cost address space, not memory.
 
 Staging is bounded: chunks are grouped into *passes* whose regions fit
-:data:`STAGING_ENTRIES` (or one chunk, if bigger), so a product with huge
+:data:`~kkpy.sparse._tuning.STAGING_ENTRIES` (or one chunk, if bigger), so a product with huge
 upper bounds runs in several passes rather than reserving address space for
 all of it at once.
 
@@ -26,41 +26,22 @@ import threading
 import numpy as np
 
 from .. import RangePolicy, Serial, parallel_for, parallel_scan
+from . import _tuning
 from .impl import _common
-
-#: Least work (products, plus one per row) a chunk gets; below it threads don't pay.
-MIN_CHUNK_WORK = 1 << 14
-#: Chunks per thread at most: enough to balance, few enough to allocate workspaces rarely.
-CHUNKS_PER_THREAD = 32
-#: Staging entries one pass may reserve (the rows' upper bounds; pages untouched cost nothing).
-STAGING_ENTRIES = 1 << 26
-#: Passes staging at most this many entries reuse a buffer kept per thread, and copy
-#: the result out: first touches of fresh pages cost more than a small copy.
-POOL_ENTRIES = 1 << 21
-#: Chunks expected to write at least this many bytes each get staging in huge pages.
-#: 2 MiB left Poisson2D squared (1.2 MB a chunk) in small pages: 0.43 s against
-#: 0.29 s in huge pages (2 threads, loaded VM, medians of 5); W @ W 65536 (0.4 MB
-#: a chunk, 5 % of its bounds filled) stays in small pages, 8 % faster there.
-HUGE_PAGE_BYTES = 1 << 20
-
-#: Loops shorter than this over rows (scans, counts) run on one thread: waking
-#: the others (tens of microseconds, milliseconds on a busy machine) costs
-#: more than the loop.
-SERIAL_BELOW = 1 << 18
 
 _INT32_MAX = np.iinfo(np.int32).max
 
 
 def glue_space(space, n):
     """``space``, or ``Serial()`` for a host loop of ``n`` cheap iterations."""
-    if n < SERIAL_BELOW and space.parallel and space.backend == "host":
+    if n < _tuning.SERIAL_BELOW and space.parallel and space.backend == "host":
         return Serial()
     return space
 
 
 def _small_host(space, n):
     """Whether an O(n) prefix sum is best left to numpy (host memory, few rows)."""
-    return n < SERIAL_BELOW and space.backend == "host"
+    return n < _tuning.SERIAL_BELOW and space.backend == "host"
 
 
 def prefix_sum(space, label, kernel, args, out, host_values):
@@ -90,13 +71,6 @@ class RowPlan:
         Number of columns of the result: no row is longer.
 
     Call :meth:`split` before use.
-
-    Attributes
-    ----------
-    fill : float
-        Expected fraction of the rows' upper bounds that their results
-        fill (1 unless the caller estimated it); it decides the page size
-        of large staging (see :func:`run_staged`).
     """
 
     def __init__(self, space, work, m):
@@ -110,12 +84,12 @@ class RowPlan:
                    lambda: np.minimum(work, m))
         self.work_sum, self.bound_sum = wsum, bsum
         self.bounds, self.nchunks, self.passes = None, 0, []
-        self.fill = 1.0
 
     def split(self, min_work):
         """Cut the rows into chunks of at least ``min_work`` (a few per thread), and passes."""
         n, total = self.nrows, int(self.work_sum[-1])
-        nchunks = min(total // max(min_work, 1), CHUNKS_PER_THREAD * self.space.concurrency())
+        nchunks = min(total // max(min_work, 1),
+                      _tuning.CHUNKS_PER_THREAD * self.space.concurrency())
         nchunks = int(max(1, min(n, nchunks)))
         if n == 0:
             self.bounds = np.zeros(1, np.int64)
@@ -124,7 +98,7 @@ class RowPlan:
             cuts = np.concatenate(([0], np.searchsorted(self.work_sum, targets), [n]))
             self.bounds = cuts[np.concatenate(([True], cuts[1:] != cuts[:-1]))].astype(np.int64)
         self.nchunks = self.bounds.shape[0] - 1
-        self.passes = self._passes(max(STAGING_ENTRIES, self.m))
+        self.passes = self._passes(max(_tuning.STAGING_ENTRIES, self.m))
 
     def _passes(self, cap):
         ends = self.bound_sum[self.bounds]
@@ -206,7 +180,7 @@ def _shrink(a, n):
         return a[:n].copy()
 
 
-def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
+def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill=1.0):
     """Run a row-building kernel over ``plan`` and assemble its CRS arrays.
 
     Parameters
@@ -226,8 +200,12 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         Dtype of the values; None for a structure-only kernel.
     ncols : int
         Columns of the result (entries must be able to hold them).
+    fill : float, default 1.0
+        Expected fraction of the rows' upper bounds that their results fill
+        (the caller's estimate, e.g. from a sample of rows; 1 assumes full
+        rows).  It decides only the page size of large staging.
 
-    Staging of a pass whose chunks are expected (by ``plan.fill``) to write
+    Staging of a pass whose chunks are expected (by ``fill``) to write
     at least :data:`HUGE_PAGE_BYTES` each is in huge pages, others in
     ordinary pages; passes of at most :data:`POOL_ENTRIES` entries reuse a
     buffer kept per thread.
@@ -247,11 +225,11 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0):
         bounds = plan.bounds[c0:c1 + 1]
         region = plan.bound_sum[bounds] - plan.bound_sum[bounds[0]]
         size = int(region[-1])
-        pooled = size <= POOL_ENTRIES
+        pooled = size <= _tuning.POOL_ENTRIES
         nval = size if with_values else 0
         # Huge pages when the pass is expected to write at least one per chunk.
-        written = plan.fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
-        huge = written >= HUGE_PAGE_BYTES * (c1 - c0)
+        written = fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
+        huge = written >= _tuning.HUGE_PAGE_BYTES * (c1 - c0)
         ent = (_pooled("ent", size, staging_index) if pooled
                else _staging(size, staging_index, huge))
         val = _pooled("val", nval, vdtype) if pooled else _staging(nval, vdtype, huge)

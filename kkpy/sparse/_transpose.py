@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
-from . import _validate
+from . import _tuning, _validate
 from ._crs import CrsMatrix, as_crs, crs_arrays
 from .impl import _common
 from .impl import _transpose_kernels as K
-from .impl._blocks import BLOCKS_PER_THREAD, even_blocks, row_blocks, threads_of
+from .impl._blocks import even_blocks, row_blocks, threads_of
 
 __all__ = ["transpose"]
 
@@ -86,7 +86,7 @@ def bucket(space, ebounds, keys, nkeys, index_dtype):
     parallel_scan("kkpy.sparse.bucket_map", RangePolicy(space, 0, nkeys), K.key_total, cnt,
                   out=out_map)
     threads = threads_of(space)
-    kb = even_blocks(nkeys, threads * BLOCKS_PER_THREAD)
+    kb = even_blocks(nkeys, threads * _tuning.BLOCKS_PER_THREAD)
     parallel_for("kkpy.sparse.bucket_starts", RangePolicy(space, 0, kb.shape[0] - 1),
                  K.block_starts, kb, out_map, cnt)
     return out_map, cnt

@@ -33,14 +33,11 @@ import numpy as np
 from .. import DefaultExecutionSpace, RangePolicy, parallel_reduce
 from ..core import kernel
 from ..core import View
+from . import _tuning
 from ._dtypes import COMPUTE
 
 __all__ = ["matrix", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
            "skipping", "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
-
-#: Elements each iteration of the checking pass covers: long enough for a
-#: vectorised inner loop, short enough to split 1e6 entries among many threads.
-CHUNK = 1 << 14
 
 _SKIP = contextvars.ContextVar("kkpy_sparse_skip_validation", default=False)
 
@@ -222,13 +219,13 @@ def structure(what, name, row_map, entries, values, ncols, nrows=None, space=Non
         from .. import DefaultHostExecutionSpace
 
         space = DefaultHostExecutionSpace()
-    chunks = -(-n // CHUNK)
+    chunks = -(-n // _tuning.VALIDATE_CHUNK)
     if chunks == 1 and space.parallel:
         from .. import Serial
 
         space = Serial()
     bad = parallel_reduce("kkpy.sparse.validate", RangePolicy(space, 0, chunks), bad_in_chunk,
-                          np.int64(CHUNK), row_map, entries, np.int64(ncols))
+                          np.int64(_tuning.VALIDATE_CHUNK), row_map, entries, np.int64(ncols))
     if bad:
         raise ValueError(_fault(what, name, row_map, entries, ncols))
 
@@ -312,7 +309,7 @@ def no_overlap(what, out_name, out, **inputs):
         if not np.may_share_memory(out, a):
             continue
         try:
-            overlap = np.shares_memory(out, a, max_work=1 << 16)
+            overlap = np.shares_memory(out, a, max_work=_tuning.OVERLAP_MAX_WORK)
         except np.exceptions.TooHardError:
             overlap = True
         if overlap:

@@ -162,13 +162,12 @@ def tiny_chunks():
     multi-chunk, multi-pass staging code that large products take, in fresh
     buffers of both page sizes (huge for chunks expected to write 64 bytes).
     """
-    from kkpy.sparse import _accumulate, _staged
+    from kkpy.sparse import _tuning
 
-    with mock.patch.object(_staged, "MIN_CHUNK_WORK", 1), \
-            mock.patch.object(_accumulate, "MIN_CHUNK_WORK", 1), \
-            mock.patch.object(_staged, "STAGING_ENTRIES", 1), \
-            mock.patch.object(_staged, "POOL_ENTRIES", 0), \
-            mock.patch.object(_staged, "HUGE_PAGE_BYTES", 64):
+    with mock.patch.object(_tuning, "MIN_CHUNK_WORK", 1), \
+            mock.patch.object(_tuning, "STAGING_ENTRIES", 1), \
+            mock.patch.object(_tuning, "POOL_ENTRIES", 0), \
+            mock.patch.object(_tuning, "HUGE_PAGE_BYTES", 64):
         yield
 
 

@@ -200,7 +200,9 @@ def test_row_bitmaps_of_b_give_the_column_by_column_product(ops, data, tiny):
 def test_sampled_fill_is_exact_when_every_row_fills_alike(algorithm, ncols):
     # Every row of A adds 4 rows of B that list the same 8 columns: each row of C
     # has 8 of its 32 products' columns, so any sample of rows says 1/4.
-    from kkpy.sparse import _spgemm
+    from unittest import mock
+
+    from kkpy.sparse import _spgemm, _tuning
 
     n, r, d = 1000, 4, 8
     rng = np.random.default_rng(0)
@@ -209,9 +211,13 @@ def test_sampled_fill_is_exact_when_every_row_fills_alike(algorithm, ncols):
     b_cols = np.tile(rng.choice(ncols, d, replace=False), n)
     B = sp.csr_array((np.ones(n * d), b_cols, np.arange(0, n * d + 1, d)), shape=(n, ncols))
     kA, kB = kkpy.sparse.as_crs(A), kkpy.sparse.as_crs(B)
-    flops, plan, dense, bits_of_b, short = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm, np.float64)
+    flops, plan, dense, bits_of_b, short, _ = _spgemm._plan(kkpy.Serial(), kA, kB, algorithm,
+                                                            np.float64)
     assert dense == (algorithm == "dense") and bool(bits_of_b.size) == (dense and ncols == 64)
     assert _spgemm._sampled_fill(plan, flops, dense, bits_of_b, short, kA, kB) == d / (r * d)
+    # _plan hands the estimate to its caller (for run_staged) once staging is not pooled.
+    with mock.patch.object(_tuning, "POOL_ENTRIES", 0):
+        assert _spgemm._plan(kkpy.Serial(), kA, kB, algorithm, np.float64)[-1] == d / (r * d)
 
 
 def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
@@ -230,7 +236,7 @@ def test_row_bitmaps_are_not_used_when_b_repeats_a_column():
 def test_rows_of_many_products_into_few_columns(algorithm, tiny):
     # More products a row than the short-row path takes, into fewer columns than
     # that: the row still needs its accumulator's full workspace.
-    from kkpy.sparse._accumulate import SHORT_ROW_PRODUCTS
+    from kkpy.sparse._tuning import SHORT_ROW_PRODUCTS
     n = SHORT_ROW_PRODUCTS + 8
     A = CrsMatrix(np.arange(1.0, n + 1), np.zeros(n, np.int64), [0, n], 1)
     B = CrsMatrix([1.0, -2.0, 3.0, 4.0], [2, 0, 2, 2], [0, 4], 3)
@@ -321,19 +327,19 @@ def test_short_rows_kept_sorted_give_the_bits_of_the_accumulators(ops, data, alg
     """
     from unittest import mock
 
-    from kkpy.sparse import _accumulate
+    from kkpy.sparse import _tuning
 
     A, B, kind = ops
     with planning(tiny):
-        with mock.patch.object(_accumulate, "SHORT_ROW_PRODUCTS", 0):
+        with mock.patch.object(_tuning, "SHORT_ROW_PRODUCTS", 0):
             alone = spgemm(A, B, algorithm=algorithm)
-        with mock.patch.object(_accumulate, "SHORT_ROW_PRODUCTS", short):
+        with mock.patch.object(_tuning, "SHORT_ROW_PRODUCTS", short):
             C1 = spgemm(A, B, algorithm=algorithm)
             h, C2 = two_phase(A, B, algorithm=algorithm)
             A2 = new_values(data.draw, A, kind)
             C3 = spgemm_numeric(h, A2, B, C2)
             again = spgemm(A2, B, algorithm=algorithm)
-        with mock.patch.object(_accumulate, "SHORT_ROW_PRODUCTS", 0):
+        with mock.patch.object(_tuning, "SHORT_ROW_PRODUCTS", 0):
             assert bits(again) == bits(spgemm(A2, B, algorithm=algorithm))
     assert_product(C1, A, B, exact=kind == "int")
     assert_product(C3, A2, B, exact=kind == "int")

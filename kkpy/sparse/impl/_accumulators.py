@@ -37,6 +37,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from .._tuning import HASH_SLOTS_PER_ENTRY, SORT_INSERTION_MAX
+
 _FIB = np.uint64(11400714819323198485)  # 2**64 / golden ratio: spreads strided columns
 _ONE = np.uint64(1)
 _TWO = np.uint64(2)
@@ -62,7 +64,7 @@ def _cttz(typingctx, x):
 def table_shape(bound):
     """``(size, shift)`` of a hash table for rows of at most ``bound`` entries."""
     bits = 1
-    while (1 << bits) < 2 * bound:
+    while (1 << bits) < HASH_SLOTS_PER_ENTRY * bound:
         bits += 1
     return 1 << bits, np.uint64(64 - bits)
 
@@ -331,9 +333,6 @@ def hash_find(keys, shift, j):
         h = (h + _ONE) & mask
 
 
-_SMALL_ROW = 32  # rows up to this long are insertion-sorted; longer ones radix-sorted
-
-
 @numba.njit(cache=True)
 def sort_slots(keys, slots, n):
     """Order ``slots[:n]`` by their keys (distinct non-negative columns).
@@ -343,7 +342,7 @@ def sort_slots(keys, slots, n):
     ``bound`` and the last 256 being its scratch.  Several times faster than
     numba's ``ndarray.sort`` on rows of hundreds of columns.
     """
-    if n <= _SMALL_ROW:
+    if n <= SORT_INSERTION_MAX:  # by insertion; longer rows by radix
         for t in range(1, n):
             s = slots[t]
             k = keys[s]

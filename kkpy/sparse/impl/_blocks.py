@@ -11,11 +11,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-#: Blocks per thread for kernels whose rows are independent: enough that an
-#: uneven block or a core lost to another process costs little, few enough
-#: that each block streams through thousands of rows.
-BLOCKS_PER_THREAD = 8
-
 
 @numba.njit(cache=True)
 def _balanced(row_map, nblocks, out):

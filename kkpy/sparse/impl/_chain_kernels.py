@@ -19,6 +19,8 @@ import numpy as np
 from kkpy.core.extending import build_kernel
 from kkpy.core import kernel
 
+from .._tuning import CHAIN_BLOCK_ROWS
+
 _LAYER = """
 def dense_layer(b, src, dst, counts, wt_ptr, wt_idx, wt_val{eargs}):
     # src/dst: (nblocks, N_in, R) / (nblocks, N_out, R); counts: (nblocks, R)
@@ -47,7 +49,7 @@ def dense_layer(b, src, dst, counts, wt_ptr, wt_idx, wt_val{eargs}):
 """
 
 
-def layer_kernel(epilogue, n_eargs: int, block_rows: int = 32):
+def layer_kernel(epilogue, n_eargs: int, block_rows: int = CHAIN_BLOCK_ROWS):
     """The dense block layer kernel for ``epilogue`` and ``block_rows`` (cached per pair).
 
     The block's ``R`` running sums of an output column are written out as

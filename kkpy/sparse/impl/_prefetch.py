@@ -15,9 +15,12 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-#: How many entries of A ahead to prefetch B's rows (and twice that, B's row map).
-DISTANCE = np.uint64(4)
-_TWICE = np.uint64(8)
+from .._tuning import PREFETCH_DISTANCE
+
+# Unsigned, as the indices they are added to.  B's row map is read twice as
+# far ahead: the row's start must be in cache before its entries can be asked for.
+_DISTANCE = np.uint64(PREFETCH_DISTANCE)
+_TWICE = np.uint64(2 * PREFETCH_DISTANCE)
 
 
 def prefetch(a, i):
@@ -52,13 +55,13 @@ def _prefetch_impl(a, i):
 
 @numba.njit(cache=True)
 def ahead(p, a_ent, b_rm, b_ent, b_val):
-    """Prefetch the start of ``B``'s row for ``A``'s entry ``p + DISTANCE``.
+    """Prefetch the start of ``B``'s row for ``A``'s entry ``p + PREFETCH_DISTANCE``.
 
     Straight-line code (indices clamped, not branched on), which keeps numba
     from reference counting the arrays on every call.
     """
     last = np.uint64(a_ent.shape[0] - 1)
     prefetch(b_rm, a_ent[min(p + _TWICE, last)])
-    start = b_rm[np.uint64(a_ent[min(p + DISTANCE, last)])]
+    start = b_rm[np.uint64(a_ent[min(p + _DISTANCE, last)])]
     prefetch(b_ent, start)
     prefetch(b_val, start)

@@ -14,19 +14,19 @@ import numpy as np
 
 from kkpy.core import kernel
 
-#: Rows up to this long are insertion-sorted (quadratic, but branch-light
-#: and in place); longer ones take ``argsort(kind="mergesort")``, which
-#: allocates.  Either is stable.
-SHORT_ROW = 32
+from .._tuning import SORT_INSERTION_MAX
 
 
 @numba.njit(cache=True)
 def _sort_row(lo, hi, src_ent, src_val, ent, val):
     """``ent[lo:hi], val[lo:hi]`` = ``src_ent[lo:hi], src_val[lo:hi]`` stably sorted by column.
 
-    ``src`` may be ``ent``/``val`` themselves (sorting in place).
+    ``src`` may be ``ent``/``val`` themselves (sorting in place).  Rows up
+    to ``SORT_INSERTION_MAX`` long are insertion-sorted (in place, no
+    allocation); longer ones take ``argsort(kind="mergesort")``.  Either is
+    stable.
     """
-    if hi - lo <= SHORT_ROW:
+    if hi - lo <= SORT_INSERTION_MAX:
         for k in range(lo, hi):
             e = src_ent[k]
             v = src_val[k]

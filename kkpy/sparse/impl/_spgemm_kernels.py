@@ -24,12 +24,9 @@ from ._accumulators import (_LOW6, _ONE, _SIX, bitmap, dense_add, dense_clear, d
                             dense_gather, dense_insert, hash_add, hash_emit, hash_insert,
                             known_add, known_clear, known_load, known_workspace, or_words,
                             scatter, scatter_distinct, sorted_add, words_emit, workspace)
+from .._tuning import WIDE_COLS
 from ._common import publish
 from ._prefetch import ahead
-
-#: More columns than this make ``B`` wide (a bitmap of more than one level-1
-#: word): the numeric phase then marks columns (:func:`numeric_rows_marked`).
-WIDE = 4096
 
 
 @numba.njit(cache=True)
@@ -380,7 +377,7 @@ def numeric_chunk(c, bounds, m, dense, distinct, short, a_rm, a_ent, a_val, b_rm
     if short > 0 and numeric_rows_sorted(bounds[c], bounds[c + 1], short, a_rm, a_ent, a_val,
                                          b_rm, b_ent, b_val, c_rm, c_ent, c_val):
         return
-    if dense and m > WIDE:
+    if dense and m > WIDE_COLS:  # wide B: mark columns (more than one level-1 word)
         numeric_rows_marked(bounds[c], bounds[c + 1], m, short, a_rm, a_ent, a_val, b_rm, b_ent,
                             b_val, c_rm, c_ent, c_val)
     elif dense:

@@ -20,8 +20,7 @@ import numpy as np
 
 from kkpy.core import kernel
 
-#: Rows of at most this many columns are sorted by insertion, longer ones by np.sort.
-INSERTION_SORT_MAX = 32
+from .._tuning import SORT_INSERTION_MAX
 
 
 @kernel
@@ -73,7 +72,7 @@ def fill_rows(c, bounds, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
                     c_ent[n] = j
                     n += 1
                 acc[j] += av * b_val[q]
-        if n - start <= INSERTION_SORT_MAX:
+        if n - start <= SORT_INSERTION_MAX:  # by insertion; longer rows by np.sort
             _sort_short(c_ent, start, n)
         else:
             c_ent[start:n] = np.sort(c_ent[start:n])

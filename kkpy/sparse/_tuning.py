@@ -1,0 +1,177 @@
+"""Every tuning threshold of the host sparse kernels, each with the measurement that set it.
+
+A threshold decides between two correct ways of doing something (dense or
+hash accumulator, one pass or two, huge pages or small, one thread or
+many); none changes a result's bits, only its speed or memory.  They live
+here, and nowhere else, so that retuning one means editing one line and
+reading the evidence next to it.  "Not measured" says so where a value was
+reasoned out rather than timed.
+
+Measurements are on the 2-core development VM ("dev-2c") unless said
+otherwise; see ``docs/performance.md`` for the runs.
+
+Host Python code reads ``_tuning.NAME`` when it runs, so a test may patch a
+threshold here once (``mock.patch.object(_tuning, "MIN_CHUNK_WORK", 1)``).
+Compiled kernels import the names instead (``from .._tuning import NAME``):
+numba freezes module globals into the machine code, so a kernel's
+thresholds change only with this file (which invalidates the kernel cache).
+The GPU kernels (``kkpy.sparse.cuda``) keep their own.
+
+Examples
+--------
+>>> from kkpy.sparse import _tuning
+>>> _tuning.DENSE_FILL, _tuning.SORT_INSERTION_MAX
+(0.015625, 32)
+"""
+from __future__ import annotations
+
+# ---------------------------------------------------------------- accumulator choice
+# (``_accumulate.choose_accumulator``: dense array or hash table per row of C)
+
+#: A dense accumulator of at most this many bytes per thread stays in cache:
+#: always dense.  Not measured alone; 4 MiB is a typical L2 + share of L3.
+DENSE_CACHE_BYTES = 4 << 20
+#: Dense accumulators (or two-pass markers) of all threads together may take
+#: at most this many bytes; beyond, hash.  Not measured: a memory budget.
+DENSE_MEMORY_BYTES = 1 << 30
+#: Rows of C at least this full (mean upper bound / ncols) make a hash table
+#: about as big as the dense array, so dense.  Not measured alone; follows the
+#: speed-versus-memory rule of Kokkos Kernels.
+DENSE_FILL = 1 / 64
+#: A hash table has at least this many slots per entry its row may hold
+#: (rounded up to a power of two: 2-4 slots per entry), so linear probing
+#: stays short.  Not measured; the usual load factor of at most 1/2.
+HASH_SLOTS_PER_ENTRY = 2
+#: A chunk with a dense accumulator gets at least ``ncols / DENSE_SETUP_SHARE``
+#: work: setting up the accumulator costs about ``ncols`` stores, which the
+#: chunk's work must repay.  Not measured; chosen so setup is a few tenths of it.
+DENSE_SETUP_SHARE = 4
+
+# ---------------------------------------------------------------- two-pass SpGEMM
+# (``_accumulate.use_two_pass``; medians of 5, ms, one-pass / two-pass / scipy:
+# Poisson 2D 700 x 700 squared, 25 products a row, 55 / 45 / 47; uniformly
+# random, 25 products a row, 387 / 457 / 553 and 42 / 49 / 47; tall-skinny
+# (64 columns), 8 a row, 101 / 106 / 106)
+
+#: Products per row of ``A @ B`` (mean) up to which the two-pass path may be taken.
+TWO_PASS_PRODUCTS = 64
+#: ... and bytes of accumulator a row of C may span (an L2 cache's share).
+TWO_PASS_WINDOW_BYTES = 256 << 10
+#: Rows sampled to estimate how many columns a row spans.  Not measured: a
+#: sample cheap next to any product that reaches the test.
+SPAN_SAMPLE = 1024
+
+# ---------------------------------------------------------------- narrow B, short rows
+
+#: ``B`` at most this wide may have its rows kept as bitmaps (64 words: a row
+#: of words stays in L1).  Session 4: W @ W 1024 one-shot 2.4 ms -> 1.6-1.8 ms,
+#: Y @ W 0.55 s -> 0.32-0.41 s (commit 5f337a2).
+ROW_BITMAP_COLS = 4096
+#: ... when the rows of ``B`` have at least one entry per this many words (an OR
+#: of the words then costs less than inserting the entries one by one).  Not
+#: measured alone; reasoned from the operation counts.
+ROW_BITMAP_WORDS_PER_ENTRY = 2
+#: ... and the product does at least this many products per word of bitmaps,
+#: to repay building them.  Not measured alone; reasoned as above.
+ROW_BITMAP_FLOPS_PER_WORD = 4
+#: More columns than this make ``B`` wide (the dense accumulator's bitmap needs
+#: more than one level-1 word): its numeric phase marks columns instead
+#: (``numeric_rows_marked``).  Not measured alone; the bitmap's geometry
+#: (64 x 64 columns).  A different decision from ROW_BITMAP_COLS, which may
+#: move on its own.
+WIDE_COLS = 4096
+#: Rows of C with at most this many products are kept sorted as they grow
+#: (``sorted_add``), whatever the accumulator.  Poisson2D squared (700 x 700
+#: grid, 25 products a row), one thread, row loop alone, median of 5, loaded
+#: VM: hash 0.27-0.38 s, dense 0.10-0.13 s, sorted 0.12 s; a chunk of short
+#: rows also skips allocating the dense accumulator.  32 is not tuned further.
+SHORT_ROW_PRODUCTS = 32
+#: Rows (of a CRS row sort, of a hash table's slots, of a two-pass row) up to
+#: this long are insertion-sorted: quadratic but branch-light, in place and
+#: allocation-free; longer ones take a radix, merge or numpy sort.  Not
+#: measured as a threshold (session 6 took insertion sort up to 32 for rows
+#: sorted in place; the other two sorts share the value).
+SORT_INSERTION_MAX = 32
+#: Entries of A ahead whose row of B is prefetched in the row loops (twice that
+#: for B's row map, which must be read first).  Software prefetch took the
+#: power-law product from 2.07x to 2.43x scipy; the distance was not tuned.
+PREFETCH_DISTANCE = 4
+
+# ---------------------------------------------------------------- fill estimate
+
+#: Rows of C computed ahead (at most) to estimate how full its staging will be.
+#: Not measured: enough for a mean of ratios in [0, 1].
+FILL_SAMPLE = 64
+#: ... and the sample may cost at most ``1 / FILL_SAMPLE_SHARE`` of the product's
+#: upper bounds, or is halved until it does.  Not measured.
+FILL_SAMPLE_SHARE = 16
+
+# ---------------------------------------------------------------- chunks and staging (``_staged``)
+
+#: Least work (products, plus one per row) a chunk gets; below it threads
+#: don't pay.  Not measured alone.
+MIN_CHUNK_WORK = 1 << 14
+#: Chunks per thread at most: enough to balance, few enough to allocate
+#: workspaces rarely.  Not measured alone.
+CHUNKS_PER_THREAD = 32
+#: Staging entries one pass may reserve (the rows' upper bounds; pages never
+#: touched cost nothing).  Not measured: bounds address space, not memory.
+STAGING_ENTRIES = 1 << 26
+#: Passes staging at most this many entries reuse a buffer kept per thread, and
+#: copy the result out: first touches of fresh pages cost more than a small
+#: copy.  Per-thread reuse of small staging: W @ W 1024 1.64x -> 1.91x scipy.
+POOL_ENTRIES = 1 << 21
+#: Chunks expected to write at least this many bytes each get staging in huge
+#: pages.  2 MiB left Poisson2D squared (1.2 MB a chunk) in small pages: 0.43 s
+#: against 0.29 s in huge pages (2 threads, loaded VM, medians of 5); W @ W
+#: 65536 (0.4 MB a chunk, 5 % of its bounds filled) stays in small pages, 8 %
+#: faster there.
+HUGE_PAGE_BYTES = 1 << 20
+#: Loops shorter than this over rows (scans, counts) run on one thread: waking
+#: the others (tens of microseconds, milliseconds on a busy machine) costs more
+#: than the loop.  A cached tiny ``parallel_for`` measured 4.0 us Serial, 4.6 us
+#: Threads quiet, 8-13 us under load; the length itself was not tuned.
+SERIAL_BELOW = 1 << 18
+#: A random read (e.g. of B's row map, once per entry of A) counts as this many
+#: iterations of a streaming loop when choosing one thread or many
+#: (``glue_space(space, nnz // RANDOM_READ_COST)``).  Not measured.
+RANDOM_READ_COST = 8
+
+# ---------------------------------------------------------------- row blocks, SpMV, validation
+
+#: Blocks per thread for kernels whose rows are independent (SpMV, transpose,
+#: sort, SpAdd): enough that an uneven block or a core lost to another process
+#: costs little, few enough that each streams through thousands of rows.  Row
+#: blocks took SpMV "N" from 0.78-0.81x to 1.2x scipy on one thread (session 6);
+#: 8 was not tuned against other counts.
+BLOCKS_PER_THREAD = 8
+#: SpMV mode "T" gives each thread a private copy of ``y`` unless the copies
+#: would hold more than this many times the matrix's entries; then atomics.
+#: Not measured as a threshold (session 6).
+SPMV_PRIVATE_LIMIT = 2
+#: Elements each iteration of the validation pass covers: long enough for a
+#: vectorised inner loop, short enough to split 1e6 entries among many
+#: threads.  Not measured alone.
+VALIDATE_CHUNK = 1 << 14
+#: Work bound given to ``np.shares_memory`` when checking an output for overlap
+#: with the inputs; past it the check is inconclusive and counts as overlap.
+#: Not measured: keeps the check far cheaper than the kernel.
+OVERLAP_MAX_WORK = 1 << 16
+
+# ---------------------------------------------------------------- spgemm_chain (host)
+
+#: Rows per dense block of the chain (the vector length of its inner loop):
+#: 32 float32 sums fill four AVX2 registers per weight.  Not tuned against
+#: other lengths.
+CHAIN_BLOCK_ROWS = 32
+#: Memory budget of the chain's dense working set; larger inputs run in
+#: batches of rows.  Not measured: a memory budget.
+CHAIN_MAX_BYTES = 2 << 30
+#: Live rows are held densely while their mean density is at least this: a
+#: dense product costs about ``ncols * avg_col_nnz / vector_width`` per row
+#: against ``row_nnz * avg_row_nnz`` scattered updates, which breaks even near
+#: 1/32 on AVX2 hardware.  Reasoned from those counts, not swept.
+CHAIN_DENSE_FRACTION = 1 / 32
+#: ... and go back to sparse storage below this share of it, so that they do
+#: not flip at every product.  Not measured.
+CHAIN_SPARSE_SHARE = 1 / 2
