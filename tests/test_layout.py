@@ -3,7 +3,8 @@
 - Backends live in their own packages (``kkpy/core/host``, ``kkpy/core/cuda``)
   and no other core module imports the Cuda one: the core reaches backends
   through the registry only, so it runs where numba-cuda is absent.
-- ``kkpy.core`` has no import cycle.
+- ``kkpy.core`` and ``kkpy.dnn`` have no import cycle (``kkpy.sparse`` has one,
+  recorded as an expected failure).
 - Other packages use the core through its faces (``kkpy.core``,
   ``kkpy.core.extending``, ``kkpy.core.cuda``), never its private modules.
 - Every package has a face with ``__all__``.
@@ -97,8 +98,20 @@ def test_no_core_module_outside_cuda_imports_it():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_core_has_no_import_cycle():
-    assert _cycles({m for m in GRAPH if m.startswith("kkpy.core")}) == []
+# kkpy.sparse's cycle: CrsMatrix's methods and operators (from_coo, sort, transpose, @, +, ...)
+# import the modules that implement them, each of which imports _crs for the class; _validate
+# and _crs import each other too.  Breaking it takes more than an indirection (a dispatch
+# module importing the ops would close the same loop): the class's methods would have to be
+# registered from outside _crs, or leave it.  Until then the check records the cycle.
+_SPARSE_CYCLE = pytest.mark.xfail(
+    strict=True, reason="CrsMatrix's methods import the sparse ops, which import _crs")
+
+
+@pytest.mark.parametrize("package", ["kkpy.core", "kkpy.dnn",
+                                     pytest.param("kkpy.sparse", marks=_SPARSE_CYCLE)])
+def test_package_has_no_import_cycle(package):
+    inside = {m for m in GRAPH if m == package or m.startswith(package + ".")}
+    assert _cycles(inside) == []
 
 
 def test_other_packages_use_the_core_through_its_faces():

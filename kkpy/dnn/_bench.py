@@ -185,7 +185,8 @@ def _peer_list(text):
 
 def main(argv=None):
     """``kkpy-dnn bench [--data DIR --neurons N --layers L] [--images M] ...``; returns the exit code."""
-    from ._cli import OneLineParser, _count, check_images, add_problem_options, add_space_options
+    from ._options import (OneLineParser, add_problem_options, add_space_options,
+                           check_images, count_arg)
     from ._engine import UserError
 
     p = OneLineParser(
@@ -198,9 +199,9 @@ def main(argv=None):
     add_problem_options(p, "first M images; without --data, the 1200 real ones repeated up "
                            "to M (default: all)")
     add_space_options(p, "threads of kkpy and GraphBLAS (default: NUMBA_NUM_THREADS, all cores)")
-    p.add_argument("--repeat", metavar="R", type=_count, default=3,
+    p.add_argument("--repeat", metavar="R", type=count_arg, default=3,
                    help="kkpy runs; the median is reported (default: 3)")
-    p.add_argument("--peer-repeat", metavar="R", type=_count, default=1,
+    p.add_argument("--peer-repeat", metavar="R", type=count_arg, default=1,
                    help="runs of each peer; the median is reported (default: 1)")
     p.add_argument("--peers", default="scipy,graphblas", type=_peer_list,
                    help="comma-separated peers to run, empty for none (default: scipy,graphblas)")

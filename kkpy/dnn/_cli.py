@@ -13,46 +13,12 @@ import os
 import sys
 import traceback
 
+from ._options import (OneLineParser, add_problem_options, add_space_options,
+                       check_images, count_arg)
+
 __all__ = ["main", "build_parser"]
 
 PROG = "kkpy-dnn"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line on stderr (exit 2), no usage dump."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _count(text, minimum=1):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
-    return value
-
-
-def add_problem_options(parser, images_help):
-    """``--data``, ``--neurons``, ``--layers``, ``--images``: which problem (run and bench)."""
-    parser.add_argument("--data", metavar="DIR",
-                        help="directory in the official layout (default: the embedded problem)")
-    parser.add_argument("--neurons", metavar="N", type=_count,
-                        help="neurons per layer; needed with --data (default: 1024, the "
-                             "embedded network)")
-    parser.add_argument("--layers", metavar="L", type=_count,
-                        help="number of layers; needed with --data (default: 120, the embedded "
-                             "network)")
-    parser.add_argument("--images", metavar="M", type=_count, help=images_help)
-
-
-def add_space_options(parser, threads_help):
-    """``--space`` and ``--threads``: where it runs (run and bench)."""
-    parser.add_argument("--space", choices=("serial", "threads", "cuda"), default="threads",
-                        help="execution space (default: threads)")
-    parser.add_argument("--threads", metavar="T", type=_count, help=threads_help)
 
 
 def build_parser():
@@ -100,15 +66,15 @@ def build_parser():
         "generate", help="write a challenge-shaped network and synthetic inputs",
         description="Write a network with the official networks' structure and synthetic "
                     "inputs derived from the official images, in the official layout.")
-    gen.add_argument("--neurons", metavar="N", type=_count, required=True,
+    gen.add_argument("--neurons", metavar="N", type=count_arg, required=True,
                      help="neurons per layer, 16 times a power of two (required)")
-    gen.add_argument("--layers", metavar="L", type=_count, required=True,
+    gen.add_argument("--layers", metavar="L", type=count_arg, required=True,
                      help="number of layers (required)")
-    gen.add_argument("--images", metavar="M", type=_count, required=True,
+    gen.add_argument("--images", metavar="M", type=count_arg, required=True,
                      help="number of synthetic input images (required)")
     gen.add_argument("--out", metavar="DIR", required=True,
                      help="where to write the official layout, made if missing (required)")
-    gen.add_argument("--seed", metavar="S", type=lambda t: _count(t, 0), default=0,
+    gen.add_argument("--seed", metavar="S", type=lambda t: count_arg(t, 0), default=0,
                      help="seeds the block permutations and the image shifts (default: 0)")
     gen.add_argument("--gzip", action="store_true",
                      help="write .tsv.gz files (default: plain .tsv)")
@@ -154,23 +120,6 @@ def check_output_path(option, path):
         raise UserError(f"{option} {path}: its directory does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{option} {path}: cannot write in {folder}")
-
-
-#: Bytes each input row costs at least, whatever its nonzeros: the row
-#: counts, offsets and split work arrays (four int64 arrays of images + 1).
-ROW_BYTES = 32
-
-
-def check_images(images, option="--images"):
-    """Raise UserError if ``images`` rows cannot fit in memory, before reading anything."""
-    from ..sparse._validate import TooLargeError, fits
-    from ._engine import UserError
-
-    if images is not None:
-        try:
-            fits(ROW_BYTES * (images + 1), f"{option} {images}")
-        except TooLargeError as err:
-            raise UserError(str(err)) from None
 
 
 def _check_outputs(args):

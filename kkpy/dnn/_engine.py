@@ -270,7 +270,8 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     -------
     dict or None
         On rank 0 the result (see ``kkpy-dnn run --json``) plus
-        ``category_ids`` (0-based); ``None`` on other ranks.
+        ``category_ids`` (0-based); ``None`` on other ranks.  On a GPU space
+        it also holds ``devices``: each rank's CUDA device id, in rank order.
 
     Raises
     ------
@@ -322,9 +323,12 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
               callback=callback if want else None)
     found = categories(Y, space=exec_space) + problem.first_row
     seconds = time.perf_counter() - t0 - spent[0]
+    # Which GPU each rank took (None on the host): rank r's entry of "devices".
+    devices = [getattr(exec_space, "device_id", None)]
 
     if comm is not None:
-        gathered = comm.gather((found, seconds, stats, load_seconds, warmup_seconds), root=0)
+        gathered = comm.gather((found, seconds, stats, load_seconds, warmup_seconds,
+                                devices[0]), root=0)
         if comm.Get_rank() != 0:
             return None
         found = np.concatenate([g[0] for g in gathered])
@@ -332,11 +336,15 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         load_seconds = max(g[3] for g in gathered)
         warmup_seconds = max(g[4] for g in gathered)
         stats = _mpi.combine_layer_stats([g[2] for g in gathered])
+        devices = [g[5] for g in gathered]
     truth_ids = problem.truth
     if truth_ids is not None:
         truth_ids = np.asarray(truth_ids, np.int64)
         truth_ids = truth_ids[truth_ids < problem.nimages]  # rows are independent
     edges = int(sum(W.nnz for W in problem.layers))
+    # A GPU run also says which device each rank used (rank order), so that a
+    # multi-GPU node's spread of ranks over its GPUs can be checked afterwards.
+    gpu = {} if exec_space.memory_space == kkpy.HostSpace else {"devices": devices}
     return {
         "neurons": problem.neurons, "layers": problem.nlayers, "images": problem.nimages,
         "edges": edges, "seconds": seconds, "load_seconds": load_seconds,
@@ -347,5 +355,5 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         "ranks": comm.Get_size() if comm is not None else 1,
         "threads": exec_space.concurrency(), "space": exec_space.name.lower(),
         "data": problem.source, "truth": problem.truth_path,
-        "per_layer": stats, "category_ids": np.sort(found),
+        "per_layer": stats, "category_ids": np.sort(found), **gpu,
     }

@@ -151,12 +151,19 @@ def digest(*parts):
 
 
 def network_digest(layers, space):
-    """A digest of every layer's shape, structure and values (one parallel pass over each)."""
-    from .. import RangePolicy, parallel_reduce
+    """A digest of every layer's shape, structure and values (one parallel pass over each).
+
+    The layers are read into host memory, so a GPU ``space`` hashes them
+    with the host's default space instead: a Cuda kernel cannot take host
+    arrays.
+    """
+    from .. import DefaultHostExecutionSpace, HostSpace, RangePolicy, parallel_reduce
     from ..sparse import as_crs
     from ..sparse._fingerprint import fingerprint
     from ..sparse.impl._fingerprint_kernels import element_hash
 
+    if space.memory_space != HostSpace:
+        space = DefaultHostExecutionSpace()
     parts = []
     for W in layers:
         W = as_crs(W)

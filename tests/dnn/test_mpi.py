@@ -48,11 +48,13 @@ def _mpiexec():
     return exe
 
 
-def run(ranks, *args, timeout=300):
+def run(ranks, *args, timeout=300, **env):
+    """``kkpy-dnn run --quiet --json ARGS`` on ``ranks`` ranks; ``env``: extra variables."""
     cmd = [sys.executable, "-m", "kkpy.dnn", "run", "--quiet", "--json", *args]
     if ranks > 1:
         cmd = [_mpiexec(), "-n", str(ranks), *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **env))
 
 
 def one_process(*args):
@@ -98,3 +100,71 @@ def test_a_failing_rank_ends_the_job_with_a_message(tmp_path):
     r = run(2, "--data", str(tmp_path), "--neurons", "1024", "--layers", "2", timeout=120)
     assert r.returncode == 2
     assert "n1024-l1.tsv" in r.stderr and "Traceback" not in r.stderr
+
+
+def _needs_numba_cuda():
+    from kkpy.core._cuda_testing import cuda_test_mode
+
+    if cuda_test_mode() == "skip":
+        pytest.skip("numba-cuda is not installed")
+
+
+def test_two_ranks_on_the_cuda_space_in_the_simulator(tmp_path):
+    """``mpiexec -n 2 kkpy-dnn run --space cuda`` under numba's CUDA simulator.
+
+    What it checks: both ranks build a Cuda space, upload their share of the
+    rows and the network, run the GPU chain and the GPU categories, and
+    together find exactly the host's categories; the ranks agree on the
+    network (their digest of it runs on the host: the layers live there);
+    each rank reports the device it took.  What it cannot check: the
+    simulator has one fake device, so both ranks take device 0 and nothing
+    here shows ranks spreading over several GPUs (the unit test below checks
+    that rule), nor real GPU memory, streams or timing.
+    """
+    _needs_numba_cuda()
+    from kkpy.dnn._generate import generate
+
+    # 128 neurons, 6 layers, 24 images: some images die on the way (11 categories), and
+    # the simulator runs it in seconds; the embedded 120-layer problem would take minutes.
+    generate(128, 6, 24, tmp_path, seed=1)
+    one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
+    args = ["--data", str(tmp_path), "--neurons", "128", "--layers", "6"]
+    r2 = run(2, *args, "--space", "cuda", "--categories-out", str(two), NUMBA_ENABLE_CUDASIM="1")
+    assert r2.returncode == 0, r2.stderr
+    j1 = one_process(*args, "--space", "serial", "--categories-out", str(one))
+    j2 = json.loads(r2.stdout.splitlines()[-1])
+    assert (j2["ranks"], j2["space"], j2["images"]) == (2, "cuda", 24)
+    assert 0 < j2["categories"] == j1["categories"] < 24
+    assert two.read_text() == one.read_text()
+    assert j2["devices"] == [0, 0]          # local rank % one simulated GPU, on both ranks
+    assert "devices" not in j1              # host runs have no device to report
+
+
+class _Node:
+    """Stands in for a node's MPI communicator: only its local rank is asked."""
+
+    def __init__(self, local_rank):
+        self.local_rank = local_rank
+
+
+@pytest.mark.parametrize("ngpus", [1, 2, 3, 4])
+def test_each_rank_takes_its_node_local_rank_modulo_the_gpus(monkeypatch, ngpus):
+    # make_space's rule without MPI or a GPU: the node-local rank and the GPU count are
+    # stood in for, and kkpy.Cuda records the device it is asked for.
+    _needs_numba_cuda()
+    import numba.cuda
+
+    import kkpy
+    from kkpy.dnn import _engine, _mpi
+
+    monkeypatch.setattr(_mpi, "local_rank", lambda comm: comm.local_rank)
+    monkeypatch.setattr(numba.cuda, "gpus", [object()] * ngpus, raising=False)
+    monkeypatch.setattr(kkpy, "Cuda", lambda device_id=0: ("cuda", device_id))
+    taken = [_engine.make_space("cuda", comm=_Node(r))[1] for r in range(8)]
+    assert taken == [r % ngpus for r in range(8)]
+    # every GPU of the node gets ranks, and none gets two more than another
+    counts = np.bincount(taken, minlength=ngpus)
+    assert counts.min() >= 1 and counts.max() - counts.min() <= 1
+    # without MPI the process takes the default device (kkpy.space_from_name's Cuda)
+    monkeypatch.setattr(kkpy, "space_from_name", lambda name: (name, 0))
+    assert _engine.make_space("cuda") == ("cuda", 0)

@@ -173,3 +173,31 @@ def tiny_chunks():
 
 def planning(tiny):
     return tiny_chunks() if tiny else contextlib.nullcontext()
+
+
+# -- the chain: a scipy loop, and random chains (for the host and GPU chain tests) --
+
+def chain_reference(A, mats, f, args):
+    """``drop_zeros(f(Y @ W))`` through ``mats`` in float64 scipy, ``f`` on the nonzeros only.
+
+    ``args`` are ``f``'s arguments after the values and columns: one tuple for
+    every product, or a list of one tuple per product.  Also returns each
+    product's (nonempty rows, nnz), what ``spgemm_chain``'s callback reports.
+    """
+    Y, stats = sp.csr_array(A, dtype=np.float64), []
+    for k, W in enumerate(mats):
+        Z = (Y @ sp.csr_array(W, dtype=np.float64)).tocoo()
+        z = Z.data.copy()
+        nz = z != 0
+        z[nz] = f(z[nz], Z.col[nz], *(args[k] if isinstance(args, list) else args))
+        Y = sp.csr_array((z, (Z.row, Z.col)), shape=Z.shape)
+        Y.eliminate_zeros()
+        stats.append((int(np.count_nonzero(np.diff(Y.indptr))), Y.nnz))
+    return Y, stats
+
+
+def random_chain(rng, sizes, density, dtype):
+    """Uneven rows, signed weights."""
+    return [sp.random(a, b, density=density, format="csr", random_state=rng,
+                      data_rvs=lambda n: rng.normal(0.2, 0.7, n)).astype(dtype)
+            for a, b in zip(sizes[:-1], sizes[1:])]

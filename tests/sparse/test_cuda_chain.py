@@ -1,9 +1,12 @@
-"""``spgemm_chain`` on the Cuda space against the host chain and a scipy reference.
+"""What only the Cuda space's ``spgemm_chain`` does, against a scipy reference.
 
-Any epilogue, float32 and float64, a chain prepared once for the GPU and
-reused, inputs on the host or already on the GPU.  On a machine with a GPU
-these run on it; otherwise one test reruns this module under numba's CUDA
-simulator, at small sizes.
+Any epilogue in float32 and float64, and a prepared chain reused with
+per-product arguments, are checked by the same bodies as on the host
+spaces, in test_on_every_space.py.  Here: inputs already on the GPU, an
+infinite weight, a chain prepared for the GPU used elsewhere, the GPU's
+check of an input's structure, and its output groups.  On a machine with a
+GPU these run on it; otherwise one test reruns this module under numba's
+CUDA simulator, at small sizes.
 """
 import numpy as np
 import pytest
@@ -12,64 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kkpy
+from crs_strategies import chain_reference, random_chain
 from kkpy.core._cuda_testing import module_setup
 from kkpy.sparse import epilogues, prepare_chain, spgemm_chain
 
 MODE, on_device, test_module_passes_under_the_simulator = module_setup(__file__)
-
-
-def chain_reference(A, mats, f, args):
-    """``drop_zeros(f(A @ B_k))`` in float64 scipy, ``f`` on the nonzeros only."""
-    Y = sp.csr_array(A, dtype=np.float64)
-    for B in mats:
-        Z = (Y @ sp.csr_array(B, dtype=np.float64)).tocoo()
-        z = Z.data.copy()
-        nz = z != 0
-        z[nz] = f(z[nz], Z.col[nz], *args)
-        Y = sp.csr_array((z, (Z.row, Z.col)), shape=Z.shape)
-        Y.eliminate_zeros()
-    return Y
-
-
-def random_chain(rng, sizes, density, dtype):
-    """Uneven rows, signed weights: nothing challenge-shaped."""
-    return [sp.random(a, b, density=density, format="csr", random_state=rng,
-                      data_rvs=lambda n: rng.normal(0.2, 0.7, n)).astype(dtype)
-            for a, b in zip(sizes[:-1], sizes[1:])]
-
-
-@on_device
-@settings(max_examples=5, deadline=None)
-@given(seed=st.integers(0, 2**16), nrows=st.integers(0, 70),
-       sizes=st.lists(st.integers(1, 40), min_size=2, max_size=4),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_any_epilogue_matches_scipy_in_either_precision(seed, nrows, sizes, dtype):
-    rng = np.random.default_rng(seed)
-    mats = random_chain(rng, sizes, 0.3, dtype)
-    A = sp.random(nrows, sizes[0], density=0.4, format="csr", random_state=rng, dtype=dtype)
-    tol = np.asarray(0.05, dtype)
-    Y = spgemm_chain(A, mats, epilogues.threshold, (tol,), space=kkpy.Cuda(), dtype=dtype)
-    want = chain_reference(A, mats, lambda z, j, t: np.where(np.abs(z) >= t, z, 0), (0.05,))
-    got = Y.to_host()
-    assert Y.shape == want.shape and got.dtype == dtype
-    rtol = 1e-4 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=rtol, atol=rtol)
-
-
-@on_device
-def test_per_product_arguments_and_a_prepared_chain_reused():
-    rng = np.random.default_rng(3)
-    sizes = [12, 20, 9, 15]
-    mats = random_chain(rng, sizes, 0.35, np.float32)
-    bias = [rng.normal(-0.1, 0.2, n).astype(np.float32) for n in sizes[1:]]
-    args = [(b, np.float32(2.0)) for b in bias]
-    chain = prepare_chain(mats, space=kkpy.Cuda())
-    for seed in (1, 2):                                  # the same chain, two inputs
-        A = sp.random(33, 12, density=0.4, format="csr", random_state=seed, dtype=np.float32)
-        got = spgemm_chain(A, chain, epilogues.bias_relu_cap, args, space=kkpy.Cuda())
-        host = spgemm_chain(A, mats, epilogues.bias_relu_cap, args, space=kkpy.Serial())
-        np.testing.assert_allclose(got.to_host().toarray(), host.toarray(), rtol=1e-5,
-                                   atol=1e-6)
 
 
 @on_device
@@ -84,7 +34,7 @@ def test_an_input_already_on_the_gpu_and_stats():
     stats = []
     Y = spgemm_chain(DeviceCrs.from_host(A.astype(np.float32)), mats, epilogues.relu, (),
                      space=kkpy.Cuda(), callback=lambda k, s: stats.append(s))
-    want = chain_reference(A, mats, lambda z, j: np.maximum(z, 0), ())
+    want, _ = chain_reference(A, mats, lambda z, j: np.maximum(z, 0), ())
     np.testing.assert_allclose(Y.to_host().toarray(), want.toarray(), rtol=1e-5, atol=1e-6)
     assert [set(s) for s in stats] == [{"active_rows", "nnz", "seconds"}] * 2
     assert stats[-1]["nnz"] == want.nnz
@@ -99,7 +49,7 @@ def test_an_infinite_weight_meets_only_nonzero_inputs():
     got = spgemm_chain(A, [W], epilogues.bias_relu_cap, cap, space=kkpy.Cuda())
     got = got.to_host().toarray()
     # row 0 never touches the infinite weight; rows 1 and 2 are capped
-    want = chain_reference(A, [W], lambda z, j, b, c: np.clip(z, 0, c), (0, 4.0)).toarray()
+    want = chain_reference(A, [W], lambda z, j, b, c: np.clip(z, 0, c), (0, 4.0))[0].toarray()
     np.testing.assert_array_equal(got, want)
     assert not np.isnan(got).any() and got[0, 0] == 1.0
 
