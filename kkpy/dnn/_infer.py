@@ -45,14 +45,6 @@ def challenge_epilogue(z, j, bias, ymax):
     return z
 
 
-@kkpy.kernel
-def _row_sum(i, row_map, values, out):
-    s = 0.0
-    for p in range(row_map[i], row_map[i + 1]):
-        s += values[p]
-    out[i] = s
-
-
 def categories(Y, space=None):
     """Rows of ``Y`` whose sum is nonzero: the challenge's categories.
 
@@ -76,26 +68,12 @@ def categories(Y, space=None):
     >>> categories(sp.csr_array(np.array([[0.0, 1.0], [0.0, 0.0], [2.0, -2.0], [0.0, 3.0]])))
     array([0, 3])
     """
-    from ..sparse import as_crs
+    from ..sparse import row_sums
 
-    if type(Y).__name__ == "DeviceCrs":  # still on the GPU: sum there, copy the sums back
-        return _device_categories(Y, space)
-    Y = as_crs(Y)
-    row_map = np.asarray(Y.row_map)
-    sums = np.zeros(Y.nrows, np.float64)
-    if Y.nrows:
-        if space is None or space.memory_space != kkpy.HostSpace:
-            space = kkpy.DefaultHostExecutionSpace()  # Y is a host matrix
-        policy = kkpy.RangePolicy(space, 0, Y.nrows)
-        kkpy.parallel_for("kkpy.dnn.categories", policy, _row_sum, row_map,
-                          np.asarray(Y.values), sums)
+    sums = row_sums(Y, space)
+    if type(Y).__name__ == "DeviceCrs":  # summed on the GPU: only the sums come back
+        sums = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, sums))[:Y.shape[0]]
     return np.flatnonzero(sums).astype(np.int64)
-
-
-def _device_categories(Y, space):
-    sums = Y.row_sums(space)       # on the GPU; only the sums come back
-    host = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, sums))[:Y.shape[0]]
-    return np.flatnonzero(host).astype(np.int64)
 
 
 def _per_layer_bias(bias, nlayers):

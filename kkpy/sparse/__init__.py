@@ -57,6 +57,7 @@ from ._chain import prepare_chain, spgemm_chain
 from ._validate import unsafe_skip_validation
 from ._warmup import warmup
 from ._dropin import matmul, matvec
+from ._row_sums import row_sums
 
 __all__ = [
     "CrsMatrix", "as_crs", "transpose",
@@ -64,7 +65,7 @@ __all__ = [
     "use_row_bitmaps",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
     "spgemm_chain", "prepare_chain", "DeviceCrs", "unsafe_skip_validation", "warmup",
-    "matmul", "matvec",
+    "matmul", "matvec", "row_sums",
 ]
 
 

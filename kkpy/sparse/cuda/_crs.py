@@ -89,13 +89,9 @@ class DeviceCrs:
         deferred = self._deferred
         if deferred is not None:
             return deferred[1](space)
-        nrows = self.nrows
-        sums = kkpy.View("kkpy.sparse.row_sums", max(nrows, 1), dtype=np.float64,
-                         space=kkpy.CudaSpace)
-        if nrows:
-            kkpy.parallel_for("kkpy.sparse.row_sums", kkpy.RangePolicy(space, 0, nrows),
-                              _row_sum, self.row_map, self.values, sums)
-        return sums
+        from .._row_sums import _sums
+
+        return _sums(space, self.row_map, self.values, self.nrows, kkpy.CudaSpace)
 
     @property
     def nrows(self):
@@ -141,14 +137,6 @@ class DeviceCrs:
 
     def __repr__(self):
         return f"DeviceCrs(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
-
-
-@kkpy.kernel
-def _row_sum(i, row_map, values, out):
-    s = 0.0
-    for p in range(row_map[i], row_map[i + 1]):
-        s += values[p]
-    out[i] = s
 
 
 def _to_host(a):
