@@ -138,3 +138,18 @@ def test_a_column_index_that_int32_would_wrap_is_refused():
     W = sp.eye(3, format="csr", dtype=np.float32)
     with pytest.raises(ValueError, match="column indices must lie in"):
         spgemm_chain(A, [W], epilogues.identity, space=kkpy.Cuda())
+
+
+@on_device
+def test_a_deferred_result_is_made_before_the_chain_reuses_its_buffers():
+    W = sp.csr_array(np.eye(8, dtype=np.float32))
+    A = sp.random(50, 8, density=0.5, format="csr", random_state=1, dtype=np.float32)
+    chain = prepare_chain([W, W], space=kkpy.Cuda())
+    Y1 = spgemm_chain(A, chain, epilogues.identity, space=kkpy.Cuda())
+    sums = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, Y1.row_sums()))
+    np.testing.assert_allclose(sums[:50], np.ravel(A.sum(axis=1)), rtol=1e-6)
+    Y2 = spgemm_chain(2 * A, chain, epilogues.identity, space=kkpy.Cuda())
+    np.testing.assert_array_equal(Y1.to_host().toarray(), A.toarray())
+    np.testing.assert_array_equal(Y2.to_host().toarray(), 2 * A.toarray())
+    del Y1, Y2   # nothing else holds them: the chain's weak reference dies too
+    assert chain._pending is None or chain._pending() is None

@@ -72,7 +72,7 @@ _SHARED_MIN = 8
 _PLAN_BLOCK = 32 if _SIM else 256
 #: Bytes per chunk of a host input's upload: copying one chunk into pinned
 #: memory overlaps the transfer of the one before.
-_UPLOAD_CHUNK = 2 << 20
+_UPLOAD_CHUNK = 8 << 20
 #: Host threads that copy upload chunks into pinned memory.
 _UPLOAD_THREADS = 8
 #: Columns per work item when the final rows are compacted into CSR.
@@ -1055,11 +1055,18 @@ def _deferred(chain, done, nrows, n0):
             return state["arrays"]
 
     def row_sums(space):
+        import kkpy
+
+        from .._row_sums import _sums
+
         with chain.lock:
             if "arrays" in state:       # made meanwhile: the buffers may be reused
-                return Y.row_sums(space)
+                row_map, _, values = state["arrays"]
+                return _sums(space, row_map, values, nrows, kkpy.CudaSpace)
             return _final_counts(chain, done, nrows, n, with_sums=True)[1]
 
+    # (the closures must not hold the result: the chain's weak reference has
+    # to die with the caller's last one, or the next call would build it)
     Y = DeviceCrs._later((nrows, n), chain.dtype, build, row_sums)
     chain._pending = weakref.ref(Y)
     return Y
