@@ -15,7 +15,7 @@ threshold here once (``mock.patch.object(_tuning, "MIN_CHUNK_WORK", 1)``).
 Compiled kernels import the names instead (``from .._tuning import NAME``):
 numba freezes module globals into the machine code, so a kernel's
 thresholds change only with this file (which invalidates the kernel cache).
-The GPU kernels (``kkpy.sparse.cuda``) keep their own.
+The GPU chain's are at the end.
 
 Examples
 --------
@@ -24,6 +24,8 @@ Examples
 (0.015625, 32)
 """
 from __future__ import annotations
+
+from numba.core import config as _config
 
 # ---------------------------------------------------------------- accumulator choice
 # (``_accumulate.choose_accumulator``: dense array or hash table per row of C)
@@ -175,3 +177,47 @@ CHAIN_DENSE_FRACTION = 1 / 32
 #: ... and go back to sparse storage below this share of it, so that they do
 #: not flip at every product.  Not measured.
 CHAIN_SPARSE_SHARE = 1 / 2
+
+# ---------------------------------------------------------------- spgemm_chain (Cuda)
+# (``kkpy.sparse.cuda._chain``; one H100 80GB HBM3, 60000 images, see the GPU
+# section of docs/performance.md)
+
+_simulated = bool(_config.ENABLE_CUDASIM)   # the simulator runs Python threads, not warps
+
+#: Threads per block of the layer kernels: two warps, each taking its own work
+#: items; 32 such blocks fill a multiprocessor's 2048 threads.  Not swept.
+GPU_BLOCK = 64
+#: Outputs one warp computes together when their columns of B list the same
+#: rows: each input line is loaded once for all of them.  Measured: grouping
+#: took 1024 x 120 from 2.16e13 to 2.91e13 edges/s and 65536 x 120 from
+#: 1.70e13 to 3.56e13; 16 sums still fit in registers.
+GPU_GROUP = 16
+#: Fewer outputs sharing their rows than this are computed one by one: each
+#: input load would serve too few outputs to pay for a group's fixed work.
+#: Reasoned, not swept.
+GPU_SHARED_MIN = 8
+#: Threads of the one block that turns each product's live-row masks into
+#: slots.  Not swept; small under the simulator, where threads are costly.
+GPU_PLAN_BLOCK = 32 if _simulated else 256
+#: Bytes per chunk of a host input's upload through pinned memory.  Measured
+#: from the host CSR at 1024 x 120: 20.3 ms with 8 MiB, 23.0 with 2 MiB and
+#: 30.1 with 1 MiB (more chunks, more copy calls of fixed cost).
+GPU_UPLOAD_CHUNK = 8 << 20
+#: Host threads that copy upload chunks into pinned memory (numpy's copy
+#: releases the GIL).  Not swept: half the device host's 16 cores.
+GPU_UPLOAD_THREADS = 8
+#: Columns per work item when the final rows are counted and compacted: a
+#: few live rows of a wide layer still spread over the whole GPU.  Not swept.
+GPU_COMPACT_CHUNK = 256
+#: An input goes through the chain in parts of at least this many entries, at
+#: most ``GPU_PIPELINE_PARTS`` of them, each on its own buffers and stream: a
+#: part's upload overlaps the products of the part before, and the parts fill
+#: each other's gaps.  Measured from the host CSR: 65536 x 120 (392M entries)
+#: 633 ms in one part, 529 in two, 471 in four, 465 in eight; 1024 x 120 (6.1M
+#: entries) 16.6 ms in one part, 19.6 in two, 24.3 in four, 27.2 in eight
+#: (each part replays every product's launches).  Under the simulator, small,
+#: so that its tests go through the parts too.
+GPU_PIPELINE_ENTRIES = 64 if _simulated else 1 << 24
+#: See ``GPU_PIPELINE_ENTRIES``; eight is the most tried (465 ms against 471
+#: with four at 65536 x 120).
+GPU_PIPELINE_PARTS = 3 if _simulated else 8

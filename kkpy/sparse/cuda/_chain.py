@@ -51,7 +51,7 @@ from numba.core import config
 from kkpy.core import extending, kernel
 from kkpy.core.cuda import CudaView, as_device
 
-from .. import _validate
+from .. import _tuning, _validate
 from . import _ops
 from ._crs import DeviceCrs
 
@@ -60,29 +60,15 @@ extending.install_numba_cache()  # numba-cuda may keep its own list of cache loc
 __all__ = ["CudaChain", "run"]
 
 _SIM = bool(config.ENABLE_CUDASIM)
-#: Threads per block (two warps; each warp takes its own work items).
-_BLOCK = 64
+#: Rows per batch: one per lane of a warp (hardware, not tuning).
 _LANES = 32
-#: Outputs one warp computes together when their columns of B list the same rows.
-_GROUP = 16
-#: Fewer outputs sharing their rows than this are computed one by one: each
-#: input load then serves too few outputs to pay for a group's fixed work.
-_SHARED_MIN = 8
-#: Threads of the one block that plans each product's compaction.
-_PLAN_BLOCK = 32 if _SIM else 256
-#: Bytes per chunk of a host input's upload: copying one chunk into pinned
-#: memory overlaps the transfer of the one before.
-_UPLOAD_CHUNK = 8 << 20
-#: Host threads that copy upload chunks into pinned memory.
-_UPLOAD_THREADS = 8
-#: Columns per work item when the final rows are compacted into CSR.
-_CHUNK = 256
-#: A host input goes up in parts of at least this many entries, at most
-#: ``_PIPELINE_PARTS`` of them: each part's upload overlaps the products of
-#: the part before, so only the first part's upload is not hidden.  (Small
-#: under the simulator, so that its tests go through the parts too.)
-_PIPELINE_ENTRIES = 64 if _SIM else 1 << 24
-_PIPELINE_PARTS = 3 if _SIM else 8
+# The thresholds, each with its measurement, are in kkpy.sparse._tuning; the
+# kernels take theirs as compile-time constants.
+_BLOCK = _tuning.GPU_BLOCK
+_GROUP = _tuning.GPU_GROUP
+_SHARED_MIN = _tuning.GPU_SHARED_MIN
+_PLAN_BLOCK = _tuning.GPU_PLAN_BLOCK
+_CHUNK = _tuning.GPU_COMPACT_CHUNK
 
 
 def _inline(fn):
@@ -747,7 +733,8 @@ def _copier():
     if not _pool:
         from concurrent.futures import ThreadPoolExecutor
 
-        _pool.append(ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="kkpy-upload"))
+        _pool.append(ThreadPoolExecutor(_tuning.GPU_UPLOAD_THREADS,
+                                        thread_name_prefix="kkpy-upload"))
     return _pool[0]
 
 
@@ -774,7 +761,7 @@ def _staged(ws, uploads, stream):
             pinned = cuda.pinned_array(size, dtype) if not _SIM else np.empty(size, dtype)
             have = ws["staged"][key] = (cuda.device_array(size, dtype), pinned)
         dev, pinned = have
-        step = max(1, _UPLOAD_CHUNK // dtype.itemsize)
+        step = max(1, _tuning.GPU_UPLOAD_CHUNK // dtype.itemsize)
         jobs += [(len(out), src, dev, pinned, below, lo, min(n, lo + step))
                  for lo in range(0, n, step)]
         out.append([dev[:max(n, 1)], True])
@@ -808,7 +795,7 @@ def _parts(A, nrows):
     the GPU then reports (see :func:`_input`).
     """
     nnz = A.nnz
-    k = min(_PIPELINE_PARTS, nnz // _PIPELINE_ENTRIES, nrows)
+    k = min(_tuning.GPU_PIPELINE_PARTS, nnz // _tuning.GPU_PIPELINE_ENTRIES, nrows)
     if k <= 1:
         return [(0, nrows)], None
     rm = (as_device(A.row_map).copy_to_host() if isinstance(A, DeviceCrs)
