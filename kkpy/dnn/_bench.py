@@ -75,24 +75,34 @@ def _tile_rows(Y, copies):
 
 
 def run_bench(data=None, neurons=None, layers=None, images=None, space="threads", threads=None,
-              repeat=3, peers=("scipy", "graphblas"), peer_repeat=1):
+              repeat=3, peers=("scipy", "graphblas"), peer_repeat=1, generate=None,
+              check_rows=0):
     """Run kkpy and its peers on one problem; returns a dict of the results.
 
     Without ``data`` the embedded real problem is used; ``images`` larger than
     its 1200 rows repeats them (the truth repeats with them), which is how
-    the 60000-image figures are made from the real data.
+    the 60000-image figures are made from the real data.  With ``generate``
+    (a seed), ``kkpy-dnn generate``'s network and inputs, made in memory.
+    ``check_rows`` first rows are checked against the scipy reference
+    algorithm, in float32 as the network is (rows are independent: a subset
+    checks exactly what it covers; float64 may differ where a sum cancels
+    the bias to within float32's rounding).  On a Cuda
+    space kkpy is also timed with its inputs already on the GPU.
     """
     import scipy.sparse as sp
+
+    import kkpy
 
     from . import _engine, _peers
     from ._infer import categories, infer
 
     exec_space = _engine.make_space(space, threads)
-    problem = _engine._load(data, neurons, layers, None if data is None else images, None, None,
-                            exec_space)
+    embedded = data is None and generate is None
+    problem = _engine._load(data, neurons, layers, None if embedded else images, None, None,
+                            exec_space, generate=generate)
     Y0 = sp.csr_array(problem.Y0.to_scipy() if hasattr(problem.Y0, "to_scipy") else problem.Y0)
     truth = problem.truth
-    if data is None and images is not None and images != Y0.shape[0]:
+    if embedded and images is not None and images != Y0.shape[0]:
         base = Y0.shape[0]
         copies = -(-images // base)
         Y0 = _tile_rows(Y0, copies)[:images]
@@ -119,6 +129,24 @@ def run_bench(data=None, neurons=None, layers=None, images=None, space="threads"
                                   space=exec_space)
     cats, sec, peak = _timed(run_kkpy, repeat)
     record("kkpy", cats, sec, peak)
+    if exec_space.memory_space == kkpy.CudaSpace:
+        from ..sparse import DeviceCrs
+
+        resident = DeviceCrs.from_host(Y0.astype(np.float32))
+        run_resident = lambda: categories(  # noqa: E731
+            infer(resident, chain, problem.bias, space=exec_space), space=exec_space)
+        run_resident()  # its own warm-up: a graph is captured for its buffers
+        got, sec, peak = _timed(run_resident, repeat)
+        record("kkpy-resident", got, sec, peak)
+        resident = None
+    checked = None
+    if check_rows:
+        k = min(check_rows, nimages)
+        Ys = [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers_]
+        ref = _peers.scipy_infer(Y0[:k], Ys, problem.bias)
+        checked = {"rows": k, "match": bool(np.array_equal(np.flatnonzero(ref.sum(axis=1)),
+                                                           cats[cats < k]))}
+        Ys = ref = None
     # Each peer gets the memory kkpy no longer needs: its result and the dense
     # buffers a prepared chain keeps for its next call (GBs at 65536 neurons).
     Y = None
@@ -148,19 +176,23 @@ def run_bench(data=None, neurons=None, layers=None, images=None, space="threads"
         "edges": edges, "space": exec_space.name.lower(), "threads": exec_space.concurrency(),
         "data": problem.source, "repeat": repeat, "agree": agree,
         "passed": None if truth is None else bool(np.array_equal(ref, np.sort(truth))),
-        "results": results,
+        "checked": checked, "results": results,
     }
 
 
 def _format(res):
     lines = [f"kkpy-dnn bench: {res['neurons']} neurons x {res['layers']} layers, "
              f"{res['images']} images, {res['space']} x {res['threads']} threads ({res['data']})",
-             f"{'implementation':<12}{'seconds':>10}{'edges/s':>12}{'peak MB':>10}"
+             f"{'implementation':<15}{'seconds':>10}{'edges/s':>12}{'peak MB':>10}"
              f"{'kkpy is x faster':>18}"]
     for name, r in res["results"].items():
-        lines.append(f"{name:<12}{r['seconds']:>10.3f}{r['edges_per_second']:>12.3e}"
+        lines.append(f"{name:<15}{r['seconds']:>10.4f}{r['edges_per_second']:>12.3e}"
                      f"{r['peak_bytes'] / 2**20:>10.1f}{r['speedup_of_kkpy']:>18.2f}")
     lines.append("categories agree: " + ("yes" if res["agree"] else "NO"))
+    if res.get("checked"):
+        c = res["checked"]
+        lines.append(f"scipy reference on the first {c['rows']} rows: "
+                     + ("same categories" if c["match"] else "OTHER CATEGORIES"))
     if res["passed"] is not None:
         lines.append("truth: " + ("PASSED" if res["passed"] else "FAILED"))
     return "\n".join(lines)
@@ -205,15 +237,27 @@ def main(argv=None):
                    help="runs of each peer; the median is reported (default: 1)")
     p.add_argument("--peers", default="scipy,graphblas", type=_peer_list,
                    help="comma-separated peers to run, empty for none (default: scipy,graphblas)")
+    p.add_argument("--generate", action="store_true",
+                   help="kkpy-dnn generate's network and inputs of --neurons x --layers, made "
+                        "in memory, --images of them (default: off; images default 60000)")
+    p.add_argument("--seed", metavar="S", type=int, default=0,
+                   help="seed of --generate (default: 0)")
+    p.add_argument("--check-rows", metavar="C", type=int, default=0,
+                   help="check the first C rows' categories against the scipy reference "
+                        "(default: 0, none); without peers, the only check of a generated "
+                        "network")
     p.add_argument("--json", action="store_true",
                    help="end stdout with one JSON line, with provenance (default: off)")
     args = p.parse_args(argv)
     try:
         check_images(args.images)
-        if args.data is None and args.images is not None:  # the real rows, tiled
+        if args.data is None and not args.generate and args.images is not None:  # tiled
             check_images(args.images * TILED_ROW_FACTOR, f"--images {args.images} (tiled)")
+        if args.generate and args.data is not None:
+            raise UserError("--generate and --data: choose one")
         res = run_bench(args.data, args.neurons, args.layers, args.images, args.space,
-                        args.threads, args.repeat, args.peers, args.peer_repeat)
+                        args.threads, args.repeat, args.peers, args.peer_repeat,
+                        args.seed if args.generate else None, max(args.check_rows, 0))
     except UserError as err:
         sys.stderr.write(f"kkpy-dnn bench: error: {err}\n")
         return 2
@@ -223,4 +267,5 @@ def main(argv=None):
 
         print(json.dumps({**res, "peak_rss_bytes": peak_rss_bytes(),
                           "provenance": provenance(res["space"])}))
-    return 0 if res["agree"] and res["passed"] is not False else 1
+    ok = res["agree"] and res["passed"] is not False
+    return 0 if ok and (res["checked"] or {}).get("match") is not False else 1

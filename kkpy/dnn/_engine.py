@@ -72,6 +72,11 @@ def _one_line(err):
     return text.splitlines()[0] if text else type(err).__name__
 
 
+#: Inputs of a generated problem unless ``--images`` says otherwise: the
+#: challenge's 60000.
+GENERATED_IMAGES = 60000
+
+
 class _Problem:
     """What one rank needs: all layers, its block of input rows, the truth on rank 0."""
 
@@ -189,12 +194,39 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     return bounds
 
 
-def _load(data, neurons, nlayers, images, truth, comm, space=None):
+def _generated(problem, neurons, nlayers, images, seed, comm):
+    """``kkpy-dnn generate``'s network and inputs (seed ``seed``), made in memory."""
+    import scipy.sparse as sp
+
+    from . import _data
+    from ._generate import generate_layer, synthetic_images
+
+    if neurons is None or nlayers is None:
+        raise UserError("--generate needs --neurons N and --layers L")
+    _data.check_neurons(neurons)
+    problem.source = f"generated, seed {seed}"
+    problem.neurons, problem.nlayers = neurons, nlayers
+    problem.bias = _data.bias_for(neurons)
+    problem.layers = [generate_layer(neurons, k, seed) for k in range(nlayers)]
+    Y = sp.vstack([Y for _, Y in synthetic_images(neurons, images, seed)], format="csr")
+    bounds = _split(comm, lambda: np.diff(Y.indptr))
+    r = comm.Get_rank() if comm else 0
+    problem.nimages = images
+    problem.first_row = int(bounds[r])
+    problem.Y0 = _rows(Y, bounds[r], bounds[r + 1])
+    return bounds
+
+
+def _load(data, neurons, nlayers, images, truth, comm, space=None, generate=None):
+    """The problem one rank runs: from ``data``, the embedded files, or, with
+    ``generate`` (a seed), the generator."""
     from . import _data
 
     problem = _Problem()
     try:
-        if data is None:
+        if generate is not None:
+            _generated(problem, neurons, nlayers, images or GENERATED_IMAGES, generate, comm)
+        elif data is None:
             _embedded(problem, neurons, nlayers, images, truth, comm)
         else:
             _from_files(problem, data, neurons, nlayers, images, truth, comm)

@@ -35,6 +35,23 @@ def test_bench_repeats_the_real_rows_with_their_truth(capsys):
 def test_bench_rejects_bad_arguments(capsys):
     assert main(["bench", "--space", "serial", "--neurons", "4096"]) == 2
     assert "embedded" in capsys.readouterr().err
+    assert main(["bench", "--generate", "--data", "x", "--neurons", "64", "--layers", "2"]) == 2
+    assert "choose one" in capsys.readouterr().err
+    assert main(["bench", "--generate", "--neurons", "1000", "--layers", "2"]) == 2
+    assert "16 * 2**k" in capsys.readouterr().err
+    assert main(["bench", "--generate", "--neurons", "64"]) == 2
+    assert "--layers" in capsys.readouterr().err
+
+
+def test_bench_generates_a_network_and_checks_rows_against_scipy(capsys):
+    code = main(["bench", "--generate", "--neurons", "64", "--layers", "4", "--images", "200",
+                 "--seed", "3", "--check-rows", "60", "--peers", "scipy", "--repeat", "1",
+                 "--space", "serial", "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and res["agree"] is True
+    assert res["checked"] == {"rows": 60, "match": True}
+    assert res["images"] == 200 and res["edges"] == 4 * 64 * 32
+    assert res["data"] == "generated, seed 3" and res["passed"] is None
 
 
 def test_scipy_peer_matches_the_truth():

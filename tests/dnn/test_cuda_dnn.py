@@ -120,3 +120,17 @@ def test_generated_challenge_layers_share_inputs_and_match_the_cpu():
     # float32 on the CPU adds the same terms in the same order: the same bits
     cpu = kkpy.dnn.infer(Y0, layers, -0.3, 32.0, space=kkpy.Serial())
     np.testing.assert_array_equal(Y.toarray(), cpu.toarray())
+
+
+@on_device
+def test_bench_on_the_gpu_times_host_and_resident_inputs_and_checks_them(capsys):
+    import json
+
+    from kkpy.dnn._cli import main
+
+    code = main(["bench", "--space", "cuda", "--generate", "--neurons", "32", "--layers", "2",
+                 "--images", "40", "--check-rows", "40", "--peers", "", "--repeat", "1",
+                 "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and res["agree"] is True and res["checked"]["match"] is True
+    assert set(res["results"]) == {"kkpy", "kkpy-resident"}
