@@ -32,7 +32,7 @@ def choose_accumulator(ncols, mean_bound, itemsize, threads):
     the rows of the result are full enough that a hash table would not be
     much smaller.  ``mean_bound`` is the mean over rows of
     ``min(ncols, contributions)``.  The thresholds, and the measurements
-    behind them, are in :mod:`kkpy.sparse._tuning`.
+    behind them, are in ``kkpy/sparse/_tuning.py``.
 
     Examples
     --------
@@ -118,7 +118,7 @@ def use_row_bitmaps(ncols, nrows, nnz, flops):
         nrows * nw <= ROW_BITMAP_WORDS_PER_ENTRY * nnz  and
         flops >= ROW_BITMAP_FLOPS_PER_WORD * nrows * nw
 
-    (4096 columns, 2 and 4: see :mod:`kkpy.sparse._tuning`), that is:
+    (4096 columns, 2 and 4: see ``kkpy/sparse/_tuning.py``), that is:
     narrow ``B``, rows of ``B`` with at least half as many entries as words
     (so an OR of the words, a few vector operations, costs less than
     inserting the entries one by one), and enough products (``flops``) to

@@ -161,7 +161,7 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
         Live rows are held densely while their average density is at least
         this (and go back to sparse storage below half of it, so that they do
         not flip at every product).  The defaults, and the half, are in
-        :mod:`kkpy.sparse._tuning`.  A dense product costs about
+        ``kkpy/sparse/_tuning.py``.  A dense product costs about
         ``ncols * avg_col_nnz / vector_width`` per row against
         ``row_nnz * avg_row_nnz`` scattered updates for sparse accumulation,
         which breaks even near 1/32 on AVX2 hardware.
