@@ -32,6 +32,10 @@ around what the hardware does fast, for any sparse chain and any epilogue:
 * **Inputs on the device.** A host CSR input goes up through pinned
   staging buffers in chunks, so copying into them overlaps the transfer;
   finding the live rows and packing them into batches happen on the GPU.
+  A large input goes through in parts, each with its own buffers and
+  stream, so that a part's upload overlaps the products of the part before.
+* **Results on demand.** The final Y is compacted into CSR when it is first
+  used; its row sums come straight from the last product's batches.
 
 These kernels are written in numba-cuda directly, not in kkpy's TeamPolicy
 model: they need warp ballots (``ballot_sync``), per-lane register arrays
