@@ -2,7 +2,7 @@
 
 Execution and memory spaces, Views and their mirrors, Range / MDRange /
 Team policies, ``parallel_for`` / ``parallel_reduce`` / ``parallel_scan``,
-reducers, atomics and team ranges.  :mod:`kkpy` re-exports every name here;
+reducers, atomics, team ranges, and ``BinSort`` / ``sort``.  :mod:`kkpy` re-exports every name here;
 library authors who build kernels or backends of their own use
 :mod:`kkpy.core.extending`.
 
@@ -49,9 +49,11 @@ _ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", 
            "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
            "atomic_exchange", "atomic_load", "atomic_store")
 # Names resolved on first use: Cuda imports numba-cuda; the atomics and team
-# ranges register numba overloads, which costs import time.
+# ranges register numba overloads, which costs import time (BinSort's kernels
+# use the atomics).
 _LAZY = {"Cuda": ".cuda", **dict.fromkeys(_ATOMICS, "._atomics"),
-         **dict.fromkeys(("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"), "._team")}
+         **dict.fromkeys(("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"), "._team"),
+         **dict.fromkeys(("BinSort", "BinOp1D", "sort"), "._binsort")}
 
 __all__ = [
     "Serial", "Threads", "Cuda", "ExecutionSpace", "DefaultExecutionSpace",
@@ -63,7 +65,7 @@ __all__ = [
     "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange", "single", "PerTeam", "PerThread",
     "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
     "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
-    *_ATOMICS,
+    *_ATOMICS, "BinSort", "BinOp1D", "sort",
 ]
 
 
