@@ -2,7 +2,8 @@
 
 Execution and memory spaces, Views and their mirrors, Range / MDRange /
 Team policies, ``parallel_for`` / ``parallel_reduce`` / ``parallel_scan``,
-reducers, atomics, team ranges, and ``BinSort`` / ``sort``.  :mod:`kkpy` re-exports every name here;
+reducers, atomics, team ranges, ``BinSort`` / ``sort`` and random-number pools.
+:mod:`kkpy` re-exports every name here;
 library authors who build kernels or backends of their own use
 :mod:`kkpy.core.extending`.
 
@@ -44,6 +45,9 @@ from ._kernel import Kernel, kernel  # noqa: E402
 from ._reducers import LAnd, LOr, Max, MaxLoc, Min, MinLoc, Prod, Reducer, Sum  # noqa: E402
 from ._patterns import KernelError, parallel_for, parallel_reduce, parallel_scan  # noqa: E402
 from ._nested import PerTeam, PerThread, single  # noqa: E402
+from ._random import (  # noqa: E402
+    RandomPool, Random_XorShift64_Pool, drand, fill_random, normal, rand_uint64,
+)
 
 _ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", "atomic_min",
            "atomic_max", "atomic_fetch_min", "atomic_fetch_max", "atomic_compare_exchange",
@@ -66,6 +70,7 @@ __all__ = [
     "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
     "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
     *_ATOMICS, "BinSort", "BinOp1D", "sort",
+    "Random_XorShift64_Pool", "RandomPool", "rand_uint64", "drand", "normal", "fill_random",
 ]
 
 
