@@ -280,6 +280,7 @@ def register(target, jit_device, overload_for):
         return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
     gaussian = jit_device(_normal_impl)
+
     @overload_for(rand_uint64, target=target)
     def _ov_rand_uint64(states, k):
         _check("rand_uint64", states, k)
