@@ -31,8 +31,9 @@ Deviations from Kokkos, all deliberate:
 * Bad arguments raise ``ValueError`` / ``TypeError`` (Kokkos asserts or has
   undefined behaviour).
 * :func:`sort` is Kokkos's BinSort-based ``Kokkos::sort`` (``nbins = n / 2``,
-  sorting within bins); the in-bin sort is an insertion sort, so inputs with
-  many equal or clustered keys cost up to quadratic time in a bin.
+  sorting within bins).  A bin of at most ``_INSERTION_MAX`` keys is
+  insertion-sorted, a larger one heapsorted: many equal or clustered keys
+  cost ``n log n`` in their bin, never ``n**2``.
 """
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ __all__ = ["BinOp1D", "BinSort", "sort"]
 
 
 # -- kernels -------------------------------------------------------------------------
+
+#: Bins of at most this many keys are insertion-sorted (fast on a few keys);
+#: larger ones are heapsorted.  Not swept: the usual small-sort cut-off.
+_INSERTION_MAX = 16
+
 
 @kernel
 def _bin_and_count(i, keys, begin, lo, hi, mul, nbins, bins, counts):
@@ -83,22 +89,57 @@ def _scatter(i, begin, bins, offsets, fill, perm):
 
 @kernel
 def _sort_bin(b, keys, offsets, counts, perm):
-    # Insertion sort of one bin's indices by (key, index): a total order, so
-    # the result does not depend on the order the scatter left.
+    # One bin's indices ordered by (key, index): a total order, so the result
+    # does not depend on the order the scatter left.  Short bins take an
+    # insertion sort; longer ones a heapsort, so that a bin holding every key
+    # (all keys equal, say) costs n log n, not n**2.
     start = offsets[b]
-    stop = start + counts[b]
-    for j in range(start + 1, stop):
-        p = perm[j]
-        k = keys[p]
-        m = j
-        while m > start:
-            q = perm[m - 1]
-            if keys[q] > k or (keys[q] == k and q > p):
-                perm[m] = q
-                m -= 1
+    n = counts[b]
+    if n <= _INSERTION_MAX:
+        for j in range(start + 1, start + n):
+            p = perm[j]
+            k = keys[p]
+            m = j
+            while m > start:
+                q = perm[m - 1]
+                if keys[q] > k or (keys[q] == k and q > p):
+                    perm[m] = q
+                    m -= 1
+                else:
+                    break
+            perm[m] = p
+        return
+    heap = n
+    build = n // 2          # roots still to sift while the heap is built
+    while True:
+        if build > 0:
+            build -= 1
+            root = build
+        else:               # move the largest to the end, shrink the heap
+            heap -= 1
+            if heap <= 0:
+                break
+            t = perm[start]
+            perm[start] = perm[start + heap]
+            perm[start + heap] = t
+            root = 0
+        while True:         # sift perm[start + root] down
+            child = 2 * root + 1
+            if child >= heap:
+                break
+            c = perm[start + child]
+            if child + 1 < heap:
+                d = perm[start + child + 1]
+                if keys[d] > keys[c] or (keys[d] == keys[c] and d > c):
+                    child += 1
+                    c = d
+            r = perm[start + root]
+            if keys[c] > keys[r] or (keys[c] == keys[r] and c > r):
+                perm[start + root] = c
+                perm[start + child] = r
+                root = child
             else:
                 break
-        perm[m] = p
 
 
 @kernel

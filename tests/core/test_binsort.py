@@ -125,6 +125,22 @@ def test_key_and_value_ranges(name):
     assert get(vals).tolist() == [-1, -2, 5, 10, 20, 30, -3]
 
 
+@SPACES
+@pytest.mark.parametrize("distinct", [1, 3, 50])
+def test_a_crowded_bin_is_sorted_stably(name, distinct):
+    """Thousands of keys in a few bins take the heapsort path (beyond the
+    insertion sort's cut-off) and still give numpy's stable argsort."""
+    space = make_space(name)
+    rng = np.random.default_rng(distinct)
+    keys = rng.integers(0, distinct, 3000).astype(np.float64)
+    bs = kkpy.BinSort(space, put(space, keys), kkpy.BinOp1D(2, 0.0, float(distinct)), True)
+    bs.create_permute_vector()
+    assert get(bs.get_permute_vector()).tolist() == np.argsort(keys, kind="stable").tolist()
+    v = put(space, keys)
+    kkpy.sort(space, v)
+    assert get(v).tolist() == np.sort(keys).tolist()
+
+
 def test_empty_single_bin_and_default_space():
     bs = kkpy.BinSort(np.zeros(0), kkpy.BinOp1D(3, 0, 1))
     bs.create_permute_vector()
