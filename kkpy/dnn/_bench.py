@@ -68,6 +68,13 @@ def _timed(fn, repeat):
     return result, statistics.median(times), peak
 
 
+def _scipy_layers(layers):
+    """The layers as scipy ``csr_array``s, for the peers and the reference check."""
+    import scipy.sparse as sp
+
+    return [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers]
+
+
 def _tile_rows(Y, copies):
     import scipy.sparse as sp
 
@@ -142,7 +149,7 @@ def run_bench(data=None, neurons=None, layers=None, images=None, space="threads"
     checked = None
     if check_rows:
         k = min(check_rows, nimages)
-        Ys = [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers_]
+        Ys = _scipy_layers(layers_)
         ref = _peers.scipy_infer(Y0[:k], Ys, problem.bias)
         checked = {"rows": k, "match": bool(np.array_equal(np.flatnonzero(ref.sum(axis=1)),
                                                            cats[cats < k]))}
@@ -153,12 +160,12 @@ def run_bench(data=None, neurons=None, layers=None, images=None, space="threads"
     if hasattr(getattr(problem, "chain", None), "release"):
         problem.chain.release()
     if "scipy" in peers:
-        Ys = [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers_]
+        Ys = _scipy_layers(layers_)
         Y, sec, peak = _timed(lambda: _peers.scipy_infer(Y0, Ys, problem.bias), peer_repeat)
         record("scipy", np.flatnonzero(Y.sum(axis=1)), sec, peak)
         Y = Ys = None
     if "graphblas" in peers and _peers.graphblas_available():
-        Ys = [sp.csr_array(W.to_scipy() if hasattr(W, "to_scipy") else W) for W in layers_]
+        Ys = _scipy_layers(layers_)
         prepared = _peers.graphblas_prepare(Y0, Ys, problem.bias)
         Ys = None
         nthreads = exec_space.concurrency()
@@ -240,9 +247,9 @@ def main(argv=None):
     p.add_argument("--generate", action="store_true",
                    help="kkpy-dnn generate's network and inputs of --neurons x --layers, made "
                         "in memory, --images of them (default: off; images default 60000)")
-    p.add_argument("--seed", metavar="S", type=int, default=0,
+    p.add_argument("--seed", metavar="S", type=lambda t: count_arg(t, 0), default=0,
                    help="seed of --generate (default: 0)")
-    p.add_argument("--check-rows", metavar="C", type=int, default=0,
+    p.add_argument("--check-rows", metavar="C", type=lambda t: count_arg(t, 0), default=0,
                    help="check the first C rows' categories against the scipy reference "
                         "(default: 0, none); without peers, the only check of a generated "
                         "network")
@@ -257,7 +264,7 @@ def main(argv=None):
             raise UserError("--generate and --data: choose one")
         res = run_bench(args.data, args.neurons, args.layers, args.images, args.space,
                         args.threads, args.repeat, args.peers, args.peer_repeat,
-                        args.seed if args.generate else None, max(args.check_rows, 0))
+                        args.seed if args.generate else None, args.check_rows)
     except UserError as err:
         sys.stderr.write(f"kkpy-dnn bench: error: {err}\n")
         return 2

@@ -71,7 +71,7 @@ def categories(Y, space=None):
     from ..sparse import row_sums
 
     sums = row_sums(Y, space)
-    if type(Y).__name__ == "DeviceCrs":  # summed on the GPU: only the sums come back
+    if not isinstance(sums, np.ndarray):  # summed on the GPU: only the sums come back
         sums = np.asarray(kkpy.create_mirror_view_and_copy(kkpy.HostSpace, sums))[:Y.shape[0]]
     return np.flatnonzero(sums).astype(np.int64)
 

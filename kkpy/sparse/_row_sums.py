@@ -53,10 +53,7 @@ def row_sums(A, space=None):
 def _sums(space, row_map, values, nrows, memory):
     """Row sums of CRS arrays in ``memory``, computed on ``space``."""
     sums = kkpy.View("kkpy.sparse.row_sums", max(nrows, 1), dtype=np.float64, space=memory)
-    if memory == kkpy.HostSpace:
-        sums = np.asarray(sums)
-        sums[:] = 0
     if nrows:
         kkpy.parallel_for("kkpy.sparse.row_sums", kkpy.RangePolicy(space, 0, nrows), _row_sum,
                           row_map, values, sums)
-    return sums[:nrows] if memory == kkpy.HostSpace else sums
+    return np.asarray(sums)[:nrows] if memory == kkpy.HostSpace else sums

@@ -41,6 +41,10 @@ def test_bench_rejects_bad_arguments(capsys):
     assert "16 * 2**k" in capsys.readouterr().err
     assert main(["bench", "--generate", "--neurons", "64"]) == 2
     assert "--layers" in capsys.readouterr().err
+    for option in ("--seed", "--check-rows"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["bench", "--generate", "--neurons", "64", "--layers", "2", option, "-1"])
+        assert exit_.value.code == 2 and option in capsys.readouterr().err
 
 
 def test_bench_generates_a_network_and_checks_rows_against_scipy(capsys):

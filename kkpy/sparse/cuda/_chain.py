@@ -73,6 +73,7 @@ _GROUP = _tuning.GPU_GROUP
 _SHARED_MIN = _tuning.GPU_SHARED_MIN
 _PLAN_BLOCK = _tuning.GPU_PLAN_BLOCK
 _CHUNK = _tuning.GPU_COMPACT_CHUNK
+_FLAT_BLOCK = _tuning.GPU_FLAT_BLOCK
 
 
 def _inline(fn):
@@ -755,7 +756,7 @@ def _staged(ws, uploads, stream):
     check, made on each chunk as it is copied, so a bad index can never
     wrap into a good one.
     """
-    jobs, out = [], []
+    arrays, jobs = [], []
     for key, src, dtype, below in uploads:
         dtype = np.dtype(dtype or src.dtype)
         n = src.shape[0]
@@ -766,11 +767,11 @@ def _staged(ws, uploads, stream):
             have = ws["staged"][key] = (cuda.device_array(size, dtype), pinned)
         dev, pinned = have
         step = max(1, _tuning.GPU_UPLOAD_CHUNK // dtype.itemsize)
-        jobs += [(len(out), src, dev, pinned, below, lo, min(n, lo + step))
-                 for lo in range(0, n, step)]
-        out.append([dev[:max(n, 1)], True])
+        jobs += [(len(arrays), lo, min(n, lo + step)) for lo in range(0, n, step)]
+        arrays.append((src, dev, pinned, below))
 
-    def fill(j, src, dev, pinned, below, lo, hi):
+    def fill(j, lo, hi):
+        src, _, pinned, below = arrays[j]
         part = src[lo:hi]
         if below is not None and hi > lo and (part.min() < 0 or part.max() >= below):
             return False
@@ -778,14 +779,16 @@ def _staged(ws, uploads, stream):
         return True
 
     copies = [_copier().submit(fill, *job) for job in jobs] if len(jobs) > 1 else None
-    for k, job in enumerate(jobs):
-        j, _, dev, pinned, _, lo, hi = job
-        out[j][1] = (fill(*job) if copies is None else copies[k].result()) and out[j][1]
+    ok = [True] * len(arrays)
+    for k, (j, lo, hi) in enumerate(jobs):
+        ok[j] = (fill(j, lo, hi) if copies is None else copies[k].result()) and ok[j]
+        _, dev, pinned, _ = arrays[j]
         if _SIM:
             dev[lo:hi].copy_to_device(pinned[lo:hi])
         else:
             dev[lo:hi].copy_to_device(pinned[lo:hi], stream=stream)
-    return [tuple(o) for o in out]
+    return [(dev[:max(src.shape[0], 1)], good)
+            for (src, dev, _, _), good in zip(arrays, ok)]
 
 
 def _parts(A, nrows):
@@ -1009,8 +1012,7 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
         _zero(ws[name], ws[name].shape[0], stream)
     for d in ws["masks"]:
         _zero(d, d.shape[0], stream)
-    grid = _grid()
-    block = 32 if _SIM else 256
+    grid, block = _grid(), _FLAT_BLOCK
     _live_rows[1, _PLAN_BLOCK, stream](nrows, nnz_in, row_map, first, ws["rid"][0],
                                        ws["cnt"], ws["bad"])
     _zero_live[grid, block, stream](ws["cnt"], n0, ws["Ya"])
@@ -1074,8 +1076,7 @@ def _final_counts(chain, done, nrows, n, with_sums=False):
     _zero(dc, dc.shape[0])
     if with_sums:
         _zero(ds, ds.shape[0])
-    grid = _grid()
-    block = 32 if _SIM else 256
+    grid, block = _grid(), _FLAT_BLOCK
     for ws, (lo, hi) in done:
         cc, cs = ws.get("cc"), ws.get("cs")
         if cc is None or cc.shape[0] < ws["nbatch"] * _LANES or cc.shape[1] < nchunk:
@@ -1083,7 +1084,7 @@ def _final_counts(chain, done, nrows, n, with_sums=False):
         if with_sums and (cs is None or cs.shape != cc.shape):
             cs = ws["cs"] = cuda.device_array(cc.shape, np.float64)
         cc = cc[:, :nchunk]
-        cs = cs[:, :nchunk] if with_sums else ds.reshape(1, 1)[:1, :1]
+        cs = cs[:, :nchunk] if with_sums else ds.reshape(1, 1)  # ds: one slot
         _chunk_counts[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n, cc, cs,
                                    with_sums)
         _chunk_offsets[grid, block](L, ws["cnt"], ws["rid"][L % 2], cc, dc[lo:hi], cs,
@@ -1107,8 +1108,7 @@ def _gather(chain, done, nrows, n):
     entries = _ops._empty(max(total, 1), np.int64)
     values = _ops._empty(max(total, 1), chain.dtype)
     rm, ent, val = as_device(row_map), as_device(entries), as_device(values)
-    grid = _grid()
-    block = 32 if _SIM else 256
+    grid, block = _grid(), _FLAT_BLOCK
     for ws, (lo, _) in done:
         _chunk_gather[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n,
                                    ws["rid"][L % 2], ws["cc"][:, :nchunk], rm[lo:], ent, val)
