@@ -225,7 +225,7 @@ def _peer_list(text):
 def main(argv=None):
     """``kkpy-dnn bench [--data DIR --neurons N --layers L] [--images M] ...``; returns the exit code."""
     from ._options import (OneLineParser, add_problem_options, add_space_options,
-                           check_images, count_arg)
+                           check_images, count_arg, nonnegative_arg)
     from ._engine import UserError
 
     p = OneLineParser(
@@ -247,9 +247,9 @@ def main(argv=None):
     p.add_argument("--generate", action="store_true",
                    help="kkpy-dnn generate's network and inputs of --neurons x --layers, made "
                         "in memory, --images of them (default: off; images default 60000)")
-    p.add_argument("--seed", metavar="S", type=lambda t: count_arg(t, 0), default=0,
+    p.add_argument("--seed", metavar="S", type=nonnegative_arg, default=0,
                    help="seed of --generate (default: 0)")
-    p.add_argument("--check-rows", metavar="C", type=lambda t: count_arg(t, 0), default=0,
+    p.add_argument("--check-rows", metavar="C", type=nonnegative_arg, default=0,
                    help="check the first C rows' categories against the scipy reference "
                         "(default: 0, none); without peers, the only check of a generated "
                         "network")

@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from ._options import (OneLineParser, add_problem_options, add_space_options,
-                       check_images, count_arg)
+                       check_images, count_arg, nonnegative_arg)
 
 __all__ = ["main", "build_parser"]
 
@@ -74,7 +74,7 @@ def build_parser():
                      help="number of synthetic input images (required)")
     gen.add_argument("--out", metavar="DIR", required=True,
                      help="where to write the official layout, made if missing (required)")
-    gen.add_argument("--seed", metavar="S", type=lambda t: count_arg(t, 0), default=0,
+    gen.add_argument("--seed", metavar="S", type=nonnegative_arg, default=0,
                      help="seeds the block permutations and the image shifts (default: 0)")
     gen.add_argument("--gzip", action="store_true",
                      help="write .tsv.gz files (default: plain .tsv)")

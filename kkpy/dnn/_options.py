@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["OneLineParser", "count_arg", "add_problem_options", "add_space_options",
-           "check_images", "ROW_BYTES"]
+__all__ = ["OneLineParser", "count_arg", "nonnegative_arg", "add_problem_options",
+           "add_space_options", "check_images", "ROW_BYTES"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -29,6 +29,11 @@ def count_arg(text, minimum=1):
     if value < minimum:
         raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
     return value
+
+
+def nonnegative_arg(text):
+    """An argparse ``type``: ``text`` as an integer of at least 0 (seeds, optional counts)."""
+    return count_arg(text, 0)
 
 
 def add_problem_options(parser, images_help):
