@@ -199,10 +199,6 @@ GPU_SHARED_MIN = 8
 #: Threads of the one block that turns each product's live-row masks into
 #: slots.  Not swept; small under the simulator, where threads are costly.
 GPU_PLAN_BLOCK = 32 if _simulated else 256
-#: Threads per block of the kernels that take one row (or one batch and
-#: chunk) per thread: loading the inputs, counting and gathering the result.
-#: Not swept; small under the simulator, where threads are costly.
-GPU_FLAT_BLOCK = 32 if _simulated else 256
 #: Bytes per chunk of a host input's upload through pinned memory.  Measured
 #: from the host CSR at 1024 x 120: 20.3 ms with 8 MiB, 23.0 with 2 MiB and
 #: 30.1 with 1 MiB (more chunks, more copy calls of fixed cost).

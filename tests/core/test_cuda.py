@@ -122,6 +122,11 @@ def team_value(member, x):
     return x[member.league_rank()] * (member.team_rank() + 1)
 
 
+@kkpy.kernel
+def team_fill(member, y):
+    y[member.league_rank() * member.team_size() + member.team_rank()] = member.league_rank()
+
+
 def absmax(a, b):
     return max(abs(a), abs(b))
 
@@ -318,6 +323,35 @@ def test_float_scan_and_sum_without_out(cuda):
     assert total == pytest.approx(x.sum())
     assert kkpy.parallel_scan(kkpy.RangePolicy(cuda, 0, 33), value, dev(x)) \
         == pytest.approx(x.sum())
+
+
+@on_device
+def test_instances_on_streams_run_every_pattern_in_stream_order(cuda):
+    from numba import cuda as nc
+
+    s1, s2 = nc.stream(), nc.stream()
+    a, b = kkpy.Cuda(stream=s1), kkpy.Cuda(stream=s2)
+    assert a != b and a == a and a != cuda and hash(a) != hash(b)
+    assert "stream=" in repr(a) and a.launch_stream() is s1 and cuda.launch_stream() == 0
+    x = np.arange(40.0)
+    ya, yb = dev(np.ones(40)), dev(np.zeros(40))
+    for _ in range(3):   # each launch after the last on its stream: 1 + 3 * 2 x
+        kkpy.parallel_for(kkpy.RangePolicy(a, 0, 40), axpy, 2.0, dev(x), ya)
+    kkpy.parallel_for(kkpy.TeamPolicy(b, 4, 8), team_fill, yb)
+    a.fence()
+    b.fence()
+    np.testing.assert_array_equal(host(ya), 1 + 6 * x)
+    np.testing.assert_array_equal(host(yb)[:32], np.repeat(np.arange(4.0), 8))
+    assert kkpy.parallel_reduce(kkpy.RangePolicy(b, 0, 40), value, dev(x)) == x.sum()
+    assert kkpy.parallel_reduce(kkpy.RangePolicy(b, 0, 40), value, dev(x),
+                                reducer=kkpy.MaxLoc) == (39.0, 39)
+    out = kkpy.View("out", 40, space=cuda)
+    assert kkpy.parallel_scan(kkpy.RangePolicy(a, 0, 40), value, dev(x), out=out,
+                              inclusive=True) == x.sum()
+    a.fence()
+    np.testing.assert_array_equal(host(out), np.cumsum(x))
+    with pytest.raises(TypeError, match="stream must be a numba.cuda stream"):
+        kkpy.Cuda(stream=7)
 
 
 # -- teams --------------------------------------------------------------------------

@@ -55,6 +55,19 @@ def test_an_infinite_weight_meets_only_nonzero_inputs():
 
 
 @on_device
+def test_a_call_after_one_with_infinite_and_nan_values_starts_clean():
+    # the batches are reused from call to call: clearing them must not
+    # compute with what the last call left there (inf - inf is NaN)
+    W = sp.csr_array(np.array([[1.0, 2.0], [0.5, -1.0]], np.float32))
+    chain = prepare_chain([W], space=kkpy.Cuda())
+    bad = sp.csr_array(np.array([[np.inf, np.nan], [np.nan, np.inf]], np.float32))
+    spgemm_chain(bad, chain, epilogues.identity, space=kkpy.Cuda()).to_host()
+    A = sp.csr_array(np.array([[1.0, 0.0], [0.0, 3.0], [2.0, 1.0]], np.float32))
+    got = spgemm_chain(A, chain, epilogues.identity, space=kkpy.Cuda()).to_host().toarray()
+    np.testing.assert_array_equal(got, (A @ W).toarray())
+
+
+@on_device
 def test_a_chain_prepared_for_the_gpu_is_refused_on_the_host_and_dtypes_must_agree():
     W = sp.eye(3, format="csr", dtype=np.float32)
     chain = prepare_chain([W], space=kkpy.Cuda())

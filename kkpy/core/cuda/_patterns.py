@@ -58,8 +58,8 @@ def _grid(n):
     return max(1, min(_MAX_BLOCKS, -(-n // bs))), bs
 
 
-def _call(func, grid, block, args, shared=0):
-    """Launch, turning numba-cuda's typing errors into the ones kkpy reports."""
+def _call(func, grid, block, args, shared=0, stream=0):
+    """Launch on ``stream``, turning numba-cuda's typing errors into the ones kkpy reports."""
     from numba.core.errors import TypingError
     if is_simulator():
         args = _sim_args(args)
@@ -68,7 +68,7 @@ def _call(func, grid, block, args, shared=0):
     except ImportError:  # pragma: no cover - older numba-cuda shares numba's classes
         CudaTypingError = TypingError
     try:
-        func[grid, block, 0, shared](*args)
+        func[grid, block, stream, shared](*args)
     except CudaTypingError as err:
         if isinstance(err, TypingError):
             raise
@@ -94,12 +94,14 @@ def _sim_args(args):
 def parallel_for(policy, kernel, args):
     _check_args(args)
     n = len(args)
+    stream = policy.space.launch_stream()
     if policy.kind == "range":
         count = len(policy)
         if count == 0:
             return
         (drv,) = _driver(kernel, ("for", n), lambda: for_range(n), {"_k": kernel})
-        _call(drv, *_grid(count), (np.int64(policy.begin), np.int64(policy.end), *args))
+        _call(drv, *_grid(count), (np.int64(policy.begin), np.int64(policy.end), *args),
+              stream=stream)
     elif policy.kind == "mdrange":
         rank = policy.rank
         total = int(np.prod(policy.extents))
@@ -107,14 +109,14 @@ def parallel_for(policy, kernel, args):
             return
         (drv,) = _driver(kernel, ("md", n, rank), lambda: for_md(n, rank), {"_k": kernel})
         lead = [np.int64(v) for be in zip(policy.begin, policy.extents) for v in be]
-        _call(drv, *_grid(total), (*lead, np.int64(total), *args))
+        _call(drv, *_grid(total), (*lead, np.int64(total), *args), stream=stream)
     else:
         if policy.league_size == 0:
             return
         (drv,) = _driver(kernel, ("team", n), lambda: for_team(n), {"_k": kernel})
         _call(drv, _team_grid(policy), policy.team_size,
               (np.int64(policy.league_size), np.int64(policy.team_size), *args),
-              policy.scratch_size)
+              policy.scratch_size, stream)
 
 
 def _team_grid(policy):
@@ -148,6 +150,7 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
         lead = (np.int64(policy.league_size), np.int64(policy.team_size))
     if count == 0:
         return reducer.finish(ident, -1)
+    stream = policy.space.launch_stream()
     key = ("reduce", kind, n, rank, id(reducer), reducer.name, dtype.str)
     drv, fin = _driver(kernel, key, lambda: reduce_source(n, reducer, kind, rank, dtype),
                        reducer_bindings(kernel, reducer), names=("drv", "fin"))
@@ -157,11 +160,11 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
         (grid, block), shared = _grid(count), 0
     part = device_array(grid, dtype)
     ploc = device_array(grid, np.int64)
-    _call(drv, grid, block, (*lead, ident, part, ploc, *args), shared)
+    _call(drv, grid, block, (*lead, ident, part, ploc, *args), shared, stream)
     res = device_array(1, dtype)
     rloc = device_array(1, np.int64)
-    _call(fin, 1, block_size(), (np.int64(grid), ident, part, ploc, res, rloc))
-    return reducer.finish(res.copy_to_host()[0], int(rloc.copy_to_host()[0]))
+    _call(fin, 1, block_size(), (np.int64(grid), ident, part, ploc, res, rloc), 0, stream)
+    return reducer.finish(_fetch(res, stream), int(_fetch(rloc, stream)))
 
 
 def parallel_scan(policy, kernel, args, out, inclusive):
@@ -183,11 +186,21 @@ def parallel_scan(policy, kernel, args, out, inclusive):
     tsum = device_array(grid * block, dtype)
     total = device_array(1, dtype)
     lead = (np.int64(policy.begin), np.int64(policy.end))
-    _call(p1, grid, block, (*lead, zero, out, part, tsum, *args))
+    stream = policy.space.launch_stream()
+    _call(p1, grid, block, (*lead, zero, out, part, tsum, *args), 0, stream)
     _call(p2, 1, 1, (np.int64(grid), zero, part, total, out, np.int64(count),
-                     np.bool_(inclusive)))
-    _call(p3, grid, block, (*lead, out, part, tsum, np.bool_(inclusive)))
-    return total.copy_to_host()[0].item()
+                     np.bool_(inclusive)), 0, stream)
+    _call(p3, grid, block, (*lead, out, part, tsum, np.bool_(inclusive)), 0, stream)
+    return _fetch(total, stream).item()
+
+
+def _fetch(d, stream):
+    """``d[0]`` on the host once ``stream`` has reached it (a reduction's result)."""
+    if stream == 0:
+        return d.copy_to_host()[0]
+    host = d.copy_to_host(stream=stream)
+    stream.synchronize()
+    return host[0]
 
 
 def return_dtype(kernel, index_types, args):

@@ -22,6 +22,11 @@ class Cuda(ExecutionSpace):
     device_id : int, default 0
         Which GPU of this process to use.  With MPI, give each rank its own
         (``rank % number_of_gpus``).
+    stream : numba.cuda stream, optional
+        An *instance* of the space on this stream (``Kokkos::Cuda(stream)``):
+        patterns launched on it are ordered on ``stream`` and may overlap work
+        on other streams, and :meth:`fence` waits for this stream only.
+        Default: the device's default stream.
 
     Examples
     --------
@@ -35,9 +40,18 @@ class Cuda(ExecutionSpace):
     backend = "cuda"
     parallel = True
 
-    def __init__(self, device_id: int = 0):
+    def __init__(self, device_id: int = 0, stream=None):
         self.device_id = int(device_id)
         _select(self.device_id)
+        if stream is not None and not (hasattr(stream, "synchronize")
+                                       and hasattr(stream, "auto_synchronize")):
+            raise TypeError(f"kkpy.Cuda: stream must be a numba.cuda stream "
+                            f"(numba.cuda.stream()), not {type(stream).__name__}")
+        self.stream = stream
+
+    def launch_stream(self):
+        """The stream patterns on this instance launch on (0: the default stream)."""
+        return 0 if self.stream is None else self.stream
 
     def concurrency(self) -> int:
         """Threads the GPU runs at once: multiprocessors x 2048."""
@@ -46,14 +60,20 @@ class Cuda(ExecutionSpace):
         return cuda.get_current_device().MULTIPROCESSOR_COUNT * 2048
 
     def fence(self) -> None:
-        """Wait until every kernel and copy launched on the GPU has finished."""
-        cuda.synchronize()
+        """Wait until every kernel and copy launched on the GPU has finished; for an
+        instance on a stream, those launched on that stream."""
+        if self.stream is None:
+            cuda.synchronize()
+        else:
+            self.stream.synchronize()
 
     def _key(self):
-        return (self.device_id,)
+        return (self.device_id, None if self.stream is None else id(self.stream))
 
     def __repr__(self):
-        return f"kkpy.Cuda(device_id={self.device_id})"
+        if self.stream is None:
+            return f"kkpy.Cuda(device_id={self.device_id})"
+        return f"kkpy.Cuda(device_id={self.device_id}, stream={self.stream!r})"
 
 
 _selected = [None]

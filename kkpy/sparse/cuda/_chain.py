@@ -37,11 +37,16 @@ around what the hardware does fast, for any sparse chain and any epilogue:
 * **Results on demand.** The final Y is compacted into CSR when it is first
   used; its row sums come straight from the last product's batches.
 
-These kernels are written in numba-cuda directly, not in kkpy's TeamPolicy
-model: they need warp ballots (``ballot_sync``), per-lane register arrays
-for the shared-column sums and unsigned index arithmetic that kkpy's team
-API does not express today.  The chain's other GPU operations (the final
-row sums of a result, SpGEMM, SpAdd, SpMV in :mod:`._ops`) are kkpy kernels.
+Loading the inputs into batches and reading the result back out are kkpy
+kernels (:mod:`._batches`), launched on a :class:`kkpy.Cuda` instance of
+each part's stream.  Four kernels stay in numba-cuda directly: the layer
+kernel, which needs warp ballots (``ballot_sync``) for its live masks and
+per-lane register arrays for the shared-column sums, neither of which
+kkpy's team API expresses; and ``_live_rows`` and ``_plan``, one-block
+scans whose totals must stay on the GPU (kkpy's ``parallel_scan`` returns
+its total to the host, which would stop the graph), and ``_compact``,
+which uses ``popc`` on the masks.  The chain's other GPU operations (row
+sums, SpGEMM, SpAdd, SpMV in :mod:`._ops`) are kkpy kernels.
 """
 from __future__ import annotations
 
@@ -50,13 +55,15 @@ import weakref
 
 import numpy as np
 from numba import cuda
+
+import kkpy
 from numba.core import config
 
 from kkpy.core import extending, kernel
 from kkpy.core.cuda import CudaView, as_device
 
 from .. import _tuning, _validate
-from . import _ops
+from . import _batches, _ops
 from ._crs import DeviceCrs
 
 extending.install_numba_cache()  # numba-cuda may keep its own list of cache locators
@@ -73,7 +80,6 @@ _GROUP = _tuning.GPU_GROUP
 _SHARED_MIN = _tuning.GPU_SHARED_MIN
 _PLAN_BLOCK = _tuning.GPU_PLAN_BLOCK
 _CHUNK = _tuning.GPU_COMPACT_CHUNK
-_FLAT_BLOCK = _tuning.GPU_FLAT_BLOCK
 
 
 def _inline(fn):
@@ -138,41 +144,6 @@ def _live_rows(nrows, nnz, row_map, first, rid, cnt, bad):
         if a >= 0 and e > a and e <= nnz:
             rid[run] = r
             run += 1
-
-
-@cuda.jit(cache=True)
-def _zero_live(cnt, n, Y):
-    """Clear the batches the live input rows will use (every thread, coalesced)."""
-    total = (cnt[0] + 31) // 32 * 32 * n
-    i = cuda.grid(1)
-    zero = Y[0] - Y[0]
-    while i < total:
-        Y[i] = zero
-        i += cuda.gridsize(1)
-
-
-@cuda.jit(cache=True)
-def _load_inputs(cnt, rid, row_map, first, entries, values, n_in, Y, bad):
-    """Add each live row's entries into its lane of its batch (one thread per row).
-
-    Repeated columns add up, as in a CSR product.  A column index outside
-    ``[0, n_in)`` sets ``bad[0]`` and is not used; after a bad row map
-    nothing is read.
-    """
-    if bad[0]:
-        return
-    p = cuda.grid(1)
-    while p < cnt[0]:
-        base = (p // 32) * n_in
-        lane = p % 32
-        r = rid[p]
-        for k in range(row_map[r] - first, row_map[r + 1] - first):
-            c = entries[k]
-            if c < 0 or c >= n_in:
-                bad[0] = 1
-            else:
-                Y[(base + c) * 32 + lane] += values[k]
-        p += cuda.gridsize(1)
 
 
 @_inline
@@ -316,84 +287,6 @@ def _compact(l, cnt, sel, Ya, Yb, n, mask, off):
         item += cuda.gridsize(1) // 32
 
 
-
-
-@cuda.jit(cache=True)
-def _chunk_counts(l, cnt, sel, Ya, Yb, n, cc, cs, with_sums):
-    """Nonzeros of each live row in each chunk of ``_CHUNK`` columns: ``cc[p, c]``;
-    with ``with_sums`` also their float64 sum, ``cs[p, c]``.
-
-    A warp takes one batch and one chunk, so a few live rows of a wide
-    layer still spread over the whole GPU.
-    """
-    Y = Ya if sel[l] == 0 else Yb
-    nchunk = cc.shape[1]
-    count = cnt[l]
-    g = cuda.grid(1)
-    lane = g % 32
-    item = g // 32
-    while item < (count + 31) // 32 * nchunk:
-        b = item // nchunk
-        c = item - b * nchunk
-        p = b * 32 + lane
-        if p < count:
-            k = 0
-            t = 0.0
-            base = b * n
-            for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
-                v = Y[(base + i) * 32 + lane]
-                if v != 0:
-                    k += 1
-                    t += v
-            cc[p, c] = k
-            if with_sums:
-                cs[p, c] = t
-        item += cuda.gridsize(1) // 32
-
-
-@cuda.jit(cache=True)
-def _chunk_offsets(l, cnt, rid, cc, counts, cs, sums, with_sums):
-    """Each live row's chunk counts into offsets within the row; its total at its
-    input row; with ``with_sums`` also its sum (the chunks' sums, in order)."""
-    p = cuda.grid(1)
-    while p < cnt[l]:
-        run = 0
-        t = 0.0
-        for c in range(cc.shape[1]):
-            k = cc[p, c]
-            cc[p, c] = run
-            run += k
-            if with_sums:
-                t += cs[p, c]
-        counts[rid[p]] = run
-        if with_sums:
-            sums[rid[p]] = t
-        p += cuda.gridsize(1)
-
-
-@cuda.jit(cache=True)
-def _chunk_gather(l, cnt, sel, Ya, Yb, n, rid, cc, row_map, entries, values):
-    """Each live row's nonzeros into CSR at its input row, columns increasing."""
-    Y = Ya if sel[l] == 0 else Yb
-    nchunk = cc.shape[1]
-    count = cnt[l]
-    g = cuda.grid(1)
-    lane = g % 32
-    item = g // 32
-    while item < (count + 31) // 32 * nchunk:
-        b = item // nchunk
-        c = item - b * nchunk
-        p = b * 32 + lane
-        if p < count:
-            out = row_map[rid[p]] + cc[p, c]
-            base = b * n
-            for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
-                v = Y[(base + i) * 32 + lane]
-                if v != 0:
-                    entries[out] = i
-                    values[out] = v
-                    out += 1
-        item += cuda.gridsize(1) // 32
 
 
 @kernel
@@ -657,8 +550,6 @@ class CudaChain:
     """
 
     def __init__(self, mats, dtype=np.float32, space=None):
-        import kkpy
-
         self.space = space if space is not None else kkpy.Cuda()
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -726,6 +617,9 @@ class CudaChain:
                   "bad": cuda.device_array(1, np.int32),
                   "stream": cuda.stream() if not _SIM else 0,
                   "staged": {}}
+            # the part's kkpy kernels launch on its stream
+            ws["space"] = kkpy.Cuda(self.space.device_id,
+                                    stream=None if _SIM else ws["stream"])
             self._ws[slot] = ws
         return ws
 
@@ -1012,12 +906,12 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
         _zero(ws[name], ws[name].shape[0], stream)
     for d in ws["masks"]:
         _zero(d, d.shape[0], stream)
-    grid, block = _grid(), _FLAT_BLOCK
     _live_rows[1, _PLAN_BLOCK, stream](nrows, nnz_in, row_map, first, ws["rid"][0],
                                        ws["cnt"], ws["bad"])
-    _zero_live[grid, block, stream](ws["cnt"], n0, ws["Ya"])
-    _load_inputs[grid, block, stream](ws["cnt"], ws["rid"][0], row_map, first, entries,
-                                      values, n0, ws["Ya"], ws["bad"])
+    space = ws["space"]
+    _batches.zero_live(space, nrows, ws["cnt"], n0, ws["Ya"])
+    _batches.load_inputs(space, nrows, ws["cnt"], ws["rid"][0], row_map, first, entries,
+                         values, n0, ws["Ya"], ws["bad"])
     events = None
     if callback is not None or _SIM or chain.graph_error is not None:
         if callback is not None and not _SIM:
@@ -1048,8 +942,6 @@ def _deferred(chain, done, nrows, n0):
             return state["arrays"]
 
     def row_sums(space):
-        import kkpy
-
         from .._row_sums import _sums
 
         with chain.lock:
@@ -1076,7 +968,7 @@ def _final_counts(chain, done, nrows, n, with_sums=False):
     _zero(dc, dc.shape[0])
     if with_sums:
         _zero(ds, ds.shape[0])
-    grid, block = _grid(), _FLAT_BLOCK
+    space = chain.space
     for ws, (lo, hi) in done:
         cc, cs = ws.get("cc"), ws.get("cs")
         if cc is None or cc.shape[0] < ws["nbatch"] * _LANES or cc.shape[1] < nchunk:
@@ -1085,18 +977,17 @@ def _final_counts(chain, done, nrows, n, with_sums=False):
             cs = ws["cs"] = cuda.device_array(cc.shape, np.float64)
         cc = cc[:, :nchunk]
         cs = cs[:, :nchunk] if with_sums else ds.reshape(1, 1)  # ds: one slot
-        _chunk_counts[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n, cc, cs,
-                                   with_sums)
-        _chunk_offsets[grid, block](L, ws["cnt"], ws["rid"][L % 2], cc, dc[lo:hi], cs,
-                                    ds[lo:hi] if with_sums else ds, with_sums)
+        rows = ws["nbatch"] * _LANES
+        _batches.chunk_counts(space, rows, L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n, cc,
+                              cs, with_sums)
+        _batches.chunk_offsets(space, rows, L, ws["cnt"], ws["rid"][L % 2], cc, dc[lo:hi], cs,
+                               ds[lo:hi] if with_sums else ds, with_sums)
     return counts, sums
 
 
 def _gather(chain, done, nrows, n):
     """The final Y of every part, compacted on the GPU into CSR arrays with every
     input row (the parts' streams have finished)."""
-    import kkpy
-
     L = len(chain)
     nchunk = max(1, -(-n // _CHUNK))
     counts, _ = _final_counts(chain, done, nrows, n)
@@ -1108,8 +999,8 @@ def _gather(chain, done, nrows, n):
     entries = _ops._empty(max(total, 1), np.int64)
     values = _ops._empty(max(total, 1), chain.dtype)
     rm, ent, val = as_device(row_map), as_device(entries), as_device(values)
-    grid, block = _grid(), _FLAT_BLOCK
     for ws, (lo, _) in done:
-        _chunk_gather[grid, block](L, ws["cnt"], ws["sel"], ws["Ya"], ws["Yb"], n,
-                                   ws["rid"][L % 2], ws["cc"][:, :nchunk], rm[lo:], ent, val)
+        _batches.chunk_gather(chain.space, ws["nbatch"] * _LANES, L, ws["cnt"], ws["sel"],
+                              ws["Ya"], ws["Yb"], n, ws["rid"][L % 2], ws["cc"][:, :nchunk],
+                              rm[lo:], ent, val)
     return row_map, entries[0:total], values[0:total]
