@@ -67,6 +67,9 @@ def base_env(tmp, **extra):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("KKPY_", "NUMBA_", "XDG_", "PYTHON"))}
     env["HOME"] = str(tmp / "home")
+    # the one-line compile notice depends on how long a compile takes (a busy
+    # machine passes a second): the checks here read stderr for warnings only
+    env["KKPY_QUIET"] = "1"
     env.update(extra)
     return env
 

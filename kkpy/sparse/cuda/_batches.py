@@ -6,10 +6,19 @@ kernels load host rows into batches and read the final batches back into
 CSR.  They are plain kkpy kernels launched with ``RangePolicy`` on the
 chain's :class:`kkpy.Cuda` instance of each part's stream, one index per
 GPU thread, so index ``g`` and ``g + 1`` are neighbouring lanes and every
-access to ``Y`` is coalesced as in hand-written numba-cuda.  They replaced
-hand-written kernels of the same loops (commit 673806c's ``_chain.py``);
-their cost against those has not been measured on a GPU yet (the GPU was
-not lent when they moved): the gate is no more than 5 % slower.
+access to ``Y`` is coalesced as in hand-written numba-cuda.
+
+Measured against the hand-written kernels of the same loops that they
+replaced (commit 673806c's ``_chain.py``), on one H200 (no H100 could be
+lent), 60000 rows of the 1024 x 120 problem, CUDA events, median of 20
+launches, kkpy / hand-written: ``load_inputs`` 423 / 424 us (1.00),
+``chunk_gather`` 211 / 197 (1.08), ``chunk_counts`` 104 / 88 (1.19),
+``chunk_counts`` + ``chunk_offsets`` 123 / 92 (1.34), ``zero_live``
+136 / 90 (1.51).  Four are above the 5 % that issue 16 allows; on the
+timed path they add about 0.1 ms to a 9-13 ms call.  Not yet known
+whether the gap is kkpy's range launch (at most 1024 blocks; the
+hand-written ones took 32 per multiprocessor) or the per-index work
+(the live count is read by every index, not once per thread).
 
 The live counts stay on the GPU (``cnt``): each kernel is launched over
 the part's capacity and its indices past the live rows do nothing, so no
