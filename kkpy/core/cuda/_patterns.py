@@ -164,7 +164,8 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
     res = device_array(1, dtype)
     rloc = device_array(1, np.int64)
     _call(fin, 1, block_size(), (np.int64(grid), ident, part, ploc, res, rloc), 0, stream)
-    return reducer.finish(_fetch(res, stream), int(_fetch(rloc, stream)))
+    value, loc = _fetch(stream, res, rloc)
+    return reducer.finish(value, int(loc))
 
 
 def parallel_scan(policy, kernel, args, out, inclusive):
@@ -191,16 +192,17 @@ def parallel_scan(policy, kernel, args, out, inclusive):
     _call(p2, 1, 1, (np.int64(grid), zero, part, total, out, np.int64(count),
                      np.bool_(inclusive)), 0, stream)
     _call(p3, grid, block, (*lead, out, part, tsum, np.bool_(inclusive)), 0, stream)
-    return _fetch(total, stream).item()
+    return _fetch(stream, total)[0].item()
 
 
-def _fetch(d, stream):
-    """``d[0]`` on the host once ``stream`` has reached it (a reduction's result)."""
+def _fetch(stream, *arrays):
+    """``a[0]`` of each device array on the host once ``stream`` has reached them
+    (a reduction's results): one wait for all of them."""
     if stream == 0:
-        return d.copy_to_host()[0]
-    host = d.copy_to_host(stream=stream)
+        return [a.copy_to_host()[0] for a in arrays]
+    hosts = [a.copy_to_host(stream=stream) for a in arrays]
     stream.synchronize()
-    return host[0]
+    return [h[0] for h in hosts]
 
 
 def return_dtype(kernel, index_types, args):

@@ -44,10 +44,10 @@ kernel, which needs warp ballots (``ballot_sync``) for its live masks and
 per-lane register arrays for the shared-column sums, neither of which
 kkpy's team API expresses (measured: a TeamPolicy form, one warp a team
 and one output at a time, took 3.70 ms for the first 1024-neuron layer
-of 60000 rows against 0.74 ms, 5.0x, on one H200); and ``_live_rows`` and ``_plan``, one-block
-scans whose totals must stay on the GPU (kkpy's ``parallel_scan`` returns
-its total to the host, which would stop the graph), and ``_compact``,
-which uses ``popc`` on the masks.  The chain's other GPU operations (row
+of 60000 rows against 0.74 ms, 5.0x, on one H200); ``_live_rows`` and
+``_plan``, one-block scans whose totals must stay on the GPU (kkpy's
+``parallel_scan`` returns its total to the host, which would stop the
+graph); and ``_compact``, which uses ``popc`` on the masks.  The chain's other GPU operations (row
 sums, SpGEMM, SpAdd, SpMV in :mod:`._ops`) are kkpy kernels.
 """
 from __future__ import annotations
@@ -57,10 +57,9 @@ import weakref
 
 import numpy as np
 from numba import cuda
-
-import kkpy
 from numba.core import config
 
+import kkpy
 from kkpy.core import extending, kernel
 from kkpy.core.cuda import CudaView, as_device
 
