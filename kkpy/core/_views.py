@@ -235,10 +235,17 @@ def create_mirror_view_and_copy(space, view):
     return mirror
 
 
-def deep_copy(dst, src):
+def deep_copy(*args):
     """Copy ``src`` (a View, array or scalar) into ``dst``; extents must match.
 
-    Like ``Kokkos::deep_copy`` it returns nothing.
+    ``deep_copy(dst, src)`` runs in the order of the default instance
+    (``kkpy.Cuda()``: after earlier launches on it, before later ones).
+    Like ``Kokkos::deep_copy(exec, dst, src)``, ``deep_copy(space, dst,
+    src)`` orders the copy on execution space instance ``space``: on a
+    ``kkpy.Cuda(stream=s)`` a fill or a copy between GPU views is enqueued
+    on ``s`` and may still run when the call returns (``space.fence()``
+    waits for it); a copy to or from host memory has finished on return.
+    On host spaces both forms are the same.  It returns nothing.
 
     Examples
     --------
@@ -248,13 +255,25 @@ def deep_copy(dst, src):
     [2.5, 2.5, 2.5]
     >>> kkpy.deep_copy(v, np.arange(3.0)); v.tolist()
     [0.0, 1.0, 2.0]
+    >>> kkpy.deep_copy(kkpy.Serial(), v, 0); v.tolist()
+    [0.0, 0.0, 0.0]
     """
+    if len(args) == 3:
+        space, dst, src = args
+        if not isinstance(space, ExecutionSpace):
+            raise TypeError("deep_copy(space, dst, src): space must be an execution space "
+                            f"instance such as kkpy.Cuda(), not {type(space).__name__}")
+    elif len(args) == 2:
+        space, (dst, src) = None, args
+    else:
+        raise TypeError(f"deep_copy takes (dst, src) or (space, dst, src), not {len(args)} "
+                        "arguments")
     dmem = memory_space_of(dst)
     if isinstance(src, (numbers.Number, np.generic)):
         if dmem == HostSpace:
             np.asarray(dst)[...] = src
         else:
-            _backends.memory_hooks(dmem).fill(dst, src)
+            _backends.memory_hooks(dmem).fill(dst, src, space)
         return
     if tuple(dst.shape) != tuple(src.shape):
         raise ValueError(
@@ -265,7 +284,7 @@ def deep_copy(dst, src):
         np.copyto(np.asarray(dst), np.asarray(src), casting="same_kind")
     else:
         device = dmem if dmem != HostSpace else smem
-        _backends.memory_hooks(device).copy(dst, src)
+        _backends.memory_hooks(device).copy(dst, src, space)
 
 
 def subview(view, *indices):

@@ -354,6 +354,33 @@ def test_instances_on_streams_run_every_pattern_in_stream_order(cuda):
         kkpy.Cuda(stream=7)
 
 
+@on_device
+def test_deep_copy_on_a_stream_instance_runs_in_that_streams_order(cuda):
+    from numba import cuda as nc
+
+    a = kkpy.Cuda(stream=nc.stream())
+    x = np.arange(24.0).reshape(4, 6)
+    v, w = dev(np.ones((4, 6))), kkpy.View("w", (4, 6), space=cuda)
+    kkpy.parallel_for(kkpy.RangePolicy(a, 0, 6), axpy, 2.0, dev(np.ones(6)), v[0])
+    kkpy.deep_copy(a, w, v)                   # after the kernel on the same stream
+    kkpy.deep_copy(a, kkpy.subview(w, kkpy.ALL, 2), -1.0)     # strided: a kernel
+    kkpy.deep_copy(a, v, 0.0)                 # contiguous zero: a memset
+    back = np.empty((4, 6))
+    kkpy.deep_copy(a, back, w)                # to the host: done on return
+    expect = np.ones((4, 6))
+    expect[0] = 3.0
+    expect[:, 2] = -1.0
+    np.testing.assert_array_equal(back, expect)
+    kkpy.deep_copy(a, w, x)                   # from the host
+    a.fence()
+    np.testing.assert_array_equal(host(w), x)
+    np.testing.assert_array_equal(host(v), 0.0)
+    with pytest.raises(TypeError, match="execution space instance"):
+        kkpy.deep_copy(kkpy.CudaSpace, v, 0.0)
+    with pytest.raises(TypeError, match="not 1 arguments"):
+        kkpy.deep_copy(v)
+
+
 # -- teams --------------------------------------------------------------------------
 
 @on_device

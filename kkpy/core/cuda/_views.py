@@ -188,17 +188,28 @@ def _check_cast(dst_dtype, src_dtype):
                         "(numpy 'same_kind' casting)")
 
 
-def copy(dst, src):
-    """``deep_copy`` when either side is on the GPU; shapes were checked by the caller."""
+def _stream(space):
+    """The stream ``deep_copy(space, ...)`` orders work on: a Cuda instance's, else 0."""
+    launch = getattr(space, "launch_stream", None)
+    return 0 if launch is None else launch()
+
+
+def copy(dst, src, space=None):
+    """``deep_copy`` when either side is on the GPU; shapes were checked by the caller.
+
+    A copy between GPU arrays is enqueued on ``space``'s stream; one to or from
+    host memory has finished on return (numpy arrays are pageable memory).
+    """
+    stream = _stream(space)
     if _is_device(dst) and _is_device(src):
         d, s = as_device(dst), as_device(src)
         _check_cast(d.dtype, s.dtype)
         order = _contiguous(d)
         if order is not None and order == _contiguous(s) and d.dtype == s.dtype:
             if d.size:
-                d.copy_to_device(s)
+                d.copy_to_device(s, stream=stream)
         else:
-            _copy_kernel(d, s)
+            _copy_kernel(d, s, space)
         return
     if _is_device(dst):
         d, h = as_device(dst), np.asarray(src)
@@ -206,23 +217,28 @@ def copy(dst, src):
         order = _contiguous(d)
         if order is None:
             tmp = device_array(d.shape, d.dtype)
-            tmp.copy_to_device(np.asarray(h, dtype=d.dtype, order="C"))
-            _copy_kernel(d, tmp)
+            tmp.copy_to_device(np.asarray(h, dtype=d.dtype, order="C"), stream=stream)
+            _copy_kernel(d, tmp, space)
         elif d.size:
-            d.copy_to_device(np.asarray(h, dtype=d.dtype, order=order))
+            d.copy_to_device(np.asarray(h, dtype=d.dtype, order=order), stream=stream)
+        if not isinstance(stream, int):
+            stream.synchronize()
         return
     s, h = as_device(src), np.asarray(dst)
     _check_cast(h.dtype, s.dtype)
     if _contiguous(s) is None:
         tmp = device_array(s.shape, s.dtype)
-        _copy_kernel(tmp, s)
+        _copy_kernel(tmp, s, space)
         s = tmp
     if s.size:
-        np.copyto(h, s.copy_to_host(), casting="same_kind")
+        got = s.copy_to_host(stream=stream)
+        if not isinstance(stream, int):
+            stream.synchronize()
+        np.copyto(h, got, casting="same_kind")
 
 
-def fill(dst, value):
-    """Set every element of a device array or View to ``value``."""
+def fill(dst, value, space=None):
+    """Set every element of a device array or View to ``value``, on ``space``'s stream."""
     d = as_device(dst)
     if d.size == 0:
         return
@@ -230,13 +246,13 @@ def fill(dst, value):
     if _contiguous(d) is not None and not config.ENABLE_CUDASIM and value == 0 \
             and not np.signbit(value):
         from numba.cuda.cudadrv.driver import device_memset
-        device_memset(d, 0, d.size * np.dtype(d.dtype).itemsize)
+        device_memset(d, 0, d.size * np.dtype(d.dtype).itemsize, stream=_stream(space))
         return
-    _run_elementwise(_fill_kernels, d, value)
+    _run_elementwise(_fill_kernels, d, value, space)
 
 
-def _copy_kernel(d, s):
-    _run_elementwise(_copy_kernels, d, s)
+def _copy_kernel(d, s, space=None):
+    _run_elementwise(_copy_kernels, d, s, space)
 
 
 # -- element-wise kernels, one per rank -------------------------------------------
@@ -279,7 +295,7 @@ _fill_kernels = {1: _fill1, 2: _fill2, 3: _fill3}
 _copy_kernels = {1: _copy1, 2: _copy2, 3: _copy3}
 
 
-def _run_elementwise(kernels, d, other):
+def _run_elementwise(kernels, d, other, space=None):
     from .._patterns import parallel_for
     from .._policies import MDRangePolicy, RangePolicy
     from ._space import Cuda
@@ -288,9 +304,10 @@ def _run_elementwise(kernels, d, other):
     scalar = np.isscalar(other)
     if len(shape) > 3:  # rare: peel the outermost index
         for i in range(shape[0]):
-            _run_elementwise(kernels, d[i], other if scalar else other[i])
+            _run_elementwise(kernels, d[i], other if scalar else other[i], space)
         return
-    space = Cuda()
+    if not isinstance(space, Cuda):
+        space = Cuda()
     if len(shape) == 1:
         policy = RangePolicy(space, 0, shape[0])
     else:
