@@ -5,8 +5,10 @@
   through the registry only, so it runs where numba-cuda is absent.
 - ``kkpy.core`` and ``kkpy.dnn`` have no import cycle (``kkpy.sparse`` has one,
   recorded as an expected failure).
-- Other packages use the core through its faces (``kkpy.core``,
-  ``kkpy.core.extending``, ``kkpy.core.cuda``), never its private modules.
+- Other packages use the core and kkpy.sparse through their faces
+  (``kkpy.core``, ``kkpy.core.extending``, ``kkpy.core.cuda``; ``kkpy.sparse``,
+  ``kkpy.sparse.io``, ``kkpy.sparse.epilogues``, ``kkpy.sparse.extending``),
+  never their private modules.
 - Every package has a face with ``__all__``.
 
 Imports inside functions count: they are edges of the graph all the same.
@@ -17,7 +19,9 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "kkpy"
-FACES = {"kkpy.core", "kkpy.core.extending", "kkpy.core.cuda"}
+FACES = {"kkpy.core": {"kkpy.core", "kkpy.core.extending", "kkpy.core.cuda"},
+         "kkpy.sparse": {"kkpy.sparse", "kkpy.sparse.io", "kkpy.sparse.epilogues",
+                         "kkpy.sparse.extending"}}
 
 
 def _modules():
@@ -114,10 +118,11 @@ def test_package_has_no_import_cycle(package):
     assert _cycles(inside) == []
 
 
-def test_other_packages_use_the_core_through_its_faces():
-    private = {name: sorted(m for m in deps if m.startswith("kkpy.core") and m not in FACES)
-               for name, deps in GRAPH.items()
-               if not name.startswith("kkpy.core") and name != "kkpy"}
+@pytest.mark.parametrize("package", sorted(FACES))
+def test_other_packages_use_a_package_through_its_faces(package):
+    inside = lambda m: m == package or m.startswith(package + ".")  # noqa: E731
+    private = {name: sorted(m for m in deps if inside(m) and m not in FACES[package])
+               for name, deps in GRAPH.items() if not inside(name) and name != "kkpy"}
     assert {k: v for k, v in private.items() if v} == {}
 
 

@@ -171,7 +171,7 @@ def _figure(result):
 def _plot(path, result):
     import matplotlib.pyplot as plt
 
-    from ..sparse.io._atomic import atomic_write
+    from ..sparse.extending import atomic_write
 
     fig = _figure(result)
     with atomic_write(path, compress=False) as f:
@@ -180,7 +180,7 @@ def _plot(path, result):
 
 
 def _write_categories(path, ids):
-    from ..sparse.io._atomic import atomic_write
+    from ..sparse.extending import atomic_write
 
     with atomic_write(path, compress=False) as f:
         f.write("".join(f"{i + 1}\n" for i in ids.tolist()).encode())
@@ -267,7 +267,7 @@ def _cmd_run(args):
             _mpi.abort(comm, message, 2)
         return _error(message)
     except MemoryError as err:
-        from ..sparse._validate import too_large_message
+        from ..sparse.extending import too_large_message
 
         if comm is not None:
             _mpi.abort(comm, too_large_message(err), 2)
@@ -326,7 +326,7 @@ def main(argv=None):
         try:
             return bench_main(argv[1:])
         except MemoryError as err:
-            from ..sparse._validate import too_large_message
+            from ..sparse.extending import too_large_message
 
             return _error(too_large_message(err))
     args = parser.parse_args(argv)
@@ -339,6 +339,6 @@ def main(argv=None):
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     except MemoryError as err:
-        from ..sparse._validate import too_large_message
+        from ..sparse.extending import too_large_message
 
         return _error(too_large_message(err))

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse
 
 from ..sparse.io import ParseError, read_tsv
-from ..sparse.io._parse import open_chunks
+from ..sparse.extending import open_chunks
 from . import _cache
 
 __all__ = ["BIASES", "ChallengePaths", "bias_for", "check_neurons", "challenge_paths",

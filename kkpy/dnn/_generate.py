@@ -19,8 +19,7 @@ import os
 import numpy as np
 import scipy.sparse
 
-from ..sparse.io._atomic import atomic_write
-from ..sparse.io._format import write_triples
+from ..sparse.extending import atomic_write, write_triples
 from ._data import check_neurons, load_embedded
 
 __all__ = ["block_length", "block_permutation", "generate_layer", "layer_indices",
@@ -268,7 +267,7 @@ def generate(neurons, layers, images, out_dir, seed=0, compress=False):
     for name, value in (("layers", layers), ("images", images)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be an integer of at least 1, got {value}")
-    from ..sparse._validate import fits
+    from ..sparse.extending import fits
 
     # the images' draws are made at once (8 bytes each), before anything is written
     fits(8 * images, f"images={images}")

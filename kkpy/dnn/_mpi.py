@@ -159,8 +159,7 @@ def network_digest(layers, space):
     """
     from .. import DefaultHostExecutionSpace, HostSpace, RangePolicy, parallel_reduce
     from ..sparse import as_crs
-    from ..sparse._fingerprint import fingerprint
-    from ..sparse.impl._fingerprint_kernels import element_hash
+    from ..sparse.extending import element_hash, fingerprint
 
     if space.memory_space != HostSpace:
         space = DefaultHostExecutionSpace()

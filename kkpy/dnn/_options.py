@@ -63,7 +63,7 @@ ROW_BYTES = 32
 
 def check_images(images, option="--images"):
     """Raise UserError if ``images`` rows cannot fit in memory, before reading anything."""
-    from ..sparse._validate import TooLargeError, fits
+    from ..sparse.extending import TooLargeError, fits
     from ._engine import UserError
 
     if images is not None:

@@ -61,9 +61,8 @@ class open_chunks:
     """The bytes of a plain or ``.gz`` file, in blocks, as a context manager.
 
     Opening errors (missing file, permissions) propagate as ``OSError``;
-    a file that is not regular is a :class:`ParseError`.  An empty,
-    corrupt or truncated gzip stream becomes :class:`ParseError` at the
-    first line not yet complete: blocks are handed out as they are
+    a file that is not regular is a :class:`~kkpy.sparse.io.ParseError`.
+    An empty, corrupt or truncated gzip stream becomes one at the first line not yet complete: blocks are handed out as they are
     decompressed, so the consumer has seen every complete line before the
     error and keeps ``lines_done`` (complete lines consumed so far) up to
     date.
