@@ -13,12 +13,10 @@ replaced (commit 673806c's ``_chain.py``), on one H200 (no H100 could be
 lent), 60000 rows of the 1024 x 120 problem, CUDA events, median of 20
 launches, kkpy / hand-written: ``load_inputs`` 423 / 424 us (1.00),
 ``chunk_gather`` 211 / 197 (1.08), ``chunk_counts`` 104 / 88 (1.19),
-``chunk_counts`` + ``chunk_offsets`` 123 / 92 (1.34), ``zero_live``
-136 / 90 (1.51).  Four are above the 5 % that issue 16 allows; on the
-timed path they add about 0.1 ms to a 9-13 ms call.  Not yet known
-whether the gap is kkpy's range launch (at most 1024 blocks; the
-hand-written ones took 32 per multiprocessor) or the per-index work
-(the live count is read by every index, not once per thread).
+``chunk_counts`` + ``chunk_offsets`` 123 / 92 (1.34).  A fifth kernel,
+clearing the live rows' batches, took 136 / 90 us (1.51); the chain now
+clears every batch of a part with ``kkpy.deep_copy(space, Y, 0)``, a
+memset on the part's stream, instead.
 
 The live counts stay on the GPU (``cnt``): each kernel is launched over
 the part's capacity and its indices past the live rows do nothing, so no
@@ -33,16 +31,9 @@ from kkpy.core import kernel
 
 from .. import _tuning
 
-__all__ = ["zero_live", "load_inputs", "chunk_counts", "chunk_offsets", "chunk_gather"]
+__all__ = ["load_inputs", "chunk_counts", "chunk_offsets", "chunk_gather"]
 
 _CHUNK = _tuning.GPU_COMPACT_CHUNK
-
-
-@kernel
-def _zero_live(i, cnt, n, Y):
-    # 0, not Y[i] - Y[i]: a buffer left holding inf or NaN must clear too
-    if i < (cnt[0] + 31) // 32 * 32 * n:
-        Y[i] = 0
 
 
 @kernel
@@ -127,11 +118,6 @@ def _chunk_gather(g, l, cnt, sel, Ya, Yb, n, rid, cc, row_map, entries, values):
 def _for(space, name, count, body, *args):
     kkpy.parallel_for(f"kkpy.sparse.chain.{name}", kkpy.RangePolicy(space, 0, count), body,
                       *args)
-
-
-def zero_live(space, rows, cnt, n, Y):
-    """Clear the batches that the ``cnt[0]`` live rows (at most ``rows``) will use."""
-    _for(space, "zero_live", -(-rows // 32) * 32 * n, _zero_live, cnt, n, Y)
 
 
 def load_inputs(space, rows, cnt, rid, row_map, first, entries, values, n_in, Y, bad):

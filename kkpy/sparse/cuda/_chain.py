@@ -37,9 +37,9 @@ around what the hardware does fast, for any sparse chain and any epilogue:
 * **Results on demand.** The final Y is compacted into CSR when it is first
   used; its row sums come straight from the last product's batches.
 
-Loading the inputs into batches and reading the result back out are kkpy
-kernels (:mod:`._batches`), launched on a :class:`kkpy.Cuda` instance of
-each part's stream.  Four kernels stay in numba-cuda directly: the layer
+Clearing the batches (``kkpy.deep_copy``), loading the inputs into them
+and reading the result back out are kkpy operations (:mod:`._batches`),
+on a :class:`kkpy.Cuda` instance of each part's stream.  Four kernels stay in numba-cuda directly: the layer
 kernel, which needs warp ballots (``ballot_sync``) for its live masks and
 per-lane register arrays for the shared-column sums, neither of which
 kkpy's team API expresses (measured: a TeamPolicy form, one warp a team
@@ -770,17 +770,6 @@ def _device_args(ws, eargs, stream):
     return out
 
 
-def _zero(d, n, stream=0):
-    if n == 0:
-        return
-    if _SIM:
-        d[:n].copy_to_device(np.zeros(n, d.dtype))
-        return
-    from numba.cuda.cudadrv.driver import device_memset
-
-    device_memset(d, 0, n * d.dtype.itemsize, stream=stream)
-
-
 def _enqueue(chain, ws, layer, dargs, stream, events=None):
     """Every product's three kernels, in order, on ``stream``."""
     Ya, Yb, cnt, sel, nnz, rid = (ws[k] for k in ("Ya", "Yb", "cnt", "sel", "nnz", "rid"))
@@ -901,16 +890,16 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
     Returns the CUDA events around the products when a ``callback`` wants
     per-product times.
     """
-    stream = ws["stream"]
+    stream, space = ws["stream"], ws["space"]
     row_map, first, entries, values = arrays
-    for name in ("sel", "nnz", "bad"):
-        _zero(ws[name], ws[name].shape[0], stream)
-    for d in ws["masks"]:
-        _zero(d, d.shape[0], stream)
+    for d in (ws["sel"], ws["nnz"], ws["bad"], *ws["masks"]):
+        kkpy.deep_copy(space, d, 0)
     _live_rows[1, _PLAN_BLOCK, stream](nrows, nnz_in, row_map, first, ws["rid"][0],
                                        ws["cnt"], ws["bad"])
-    space = ws["space"]
-    _batches.zero_live(space, nrows, ws["cnt"], n0, ws["Ya"])
+    # Every batch of the part, live or not, as one memset on the part's stream
+    # (see _batches for the kernel it replaced).  0, not Y - Y: a buffer left
+    # holding inf or NaN must clear too.
+    kkpy.deep_copy(space, ws["Ya"][: -(-nrows // _LANES) * _LANES * n0], 0)
     _batches.load_inputs(space, nrows, ws["cnt"], ws["rid"][0], row_map, first, entries,
                          values, n0, ws["Ya"], ws["bad"])
     events = None
@@ -966,9 +955,9 @@ def _final_counts(chain, done, nrows, n, with_sums=False):
     counts = _ops._empty(max(nrows, 1), np.int64)
     sums = _ops._empty(max(nrows, 1) if with_sums else 1, np.float64)
     dc, ds = as_device(counts), as_device(sums)
-    _zero(dc, dc.shape[0])
+    kkpy.deep_copy(dc, 0)
     if with_sums:
-        _zero(ds, ds.shape[0])
+        kkpy.deep_copy(ds, 0)
     space = chain.space
     for ws, (lo, hi) in done:
         cc, cs = ws.get("cc"), ws.get("cs")
