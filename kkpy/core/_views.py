@@ -177,12 +177,21 @@ def memory_space_of(array) -> MemorySpace:
     return HostSpace
 
 
+#: Types that kernels receive as they are, found once per type: every launch
+#: asks for each argument, and a miss of ``__kkpy_array__`` on a device array
+#: or a scalar costs an AttributeError each time.
+_AS_IS: set = set()
+
+
 def kernel_arg(a):
     """What a compiled kernel receives for a launch argument.
 
     Host Views become plain ndarrays (numba dispatches on them faster); device
     Views hand over their device array.
     """
+    t = type(a)
+    if t in _AS_IS:
+        return a
     if isinstance(a, np.ndarray):
         return a if type(a) is np.ndarray else a.view(np.ndarray)
     if isinstance(a, (list, dict, set)):
@@ -191,7 +200,14 @@ def kernel_arg(a):
         raise TypeError(f"is a {type(a).__name__}; pass a View or numpy array "
                         "(np.asarray(...)) or a scalar")
     inner = getattr(a, "__kkpy_array__", None)
-    return a if inner is None else inner()
+    if inner is not None:
+        return inner()
+    # only where no instance could answer otherwise (no __getattr__ of its own)
+    if t in (int, float, bool, complex) or not any(
+            "__getattr__" in c.__dict__ or "__getattribute__" in c.__dict__
+            for c in t.__mro__[:-1]):
+        _AS_IS.add(t)
+    return a
 
 
 def create_mirror(space, view=None):
