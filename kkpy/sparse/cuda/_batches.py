@@ -9,14 +9,20 @@ GPU thread, so index ``g`` and ``g + 1`` are neighbouring lanes and every
 access to ``Y`` is coalesced as in hand-written numba-cuda.
 
 Measured against the hand-written kernels of the same loops that they
-replaced (commit 673806c's ``_chain.py``), on one H200 (no H100 could be
-lent), 60000 rows of the 1024 x 120 problem, CUDA events, median of 20
-launches, kkpy / hand-written: ``load_inputs`` 423 / 424 us (1.00),
-``chunk_gather`` 211 / 197 (1.08), ``chunk_counts`` 104 / 88 (1.19),
-``chunk_counts`` + ``chunk_offsets`` 123 / 92 (1.34).  A fifth kernel,
-clearing the live rows' batches, took 136 / 90 us (1.51); the chain now
-clears every batch of a part with ``kkpy.deep_copy(space, Y, 0)``, a
-memset on the part's stream, instead.
+replaced (commit 673806c's ``_chain.py``) on one H100, 60000 rows of the
+1024 x 120 problem, median of 20 launches timed with CUDA events while
+the stream was kept busy ahead of each launch (so that the host's launch
+time is not counted), kkpy / hand-written: ``chunk_counts`` 44.9 / 45.1 us
+(1.00), ``chunk_counts`` + ``chunk_offsets`` 48.5 / 49.8 (0.97),
+``chunk_gather`` 146.5 / 147.0 (1.00), ``load_inputs`` 445.9 / 458.1
+(0.97).  Clearing the batches is a memset through ``kkpy.deep_copy(space,
+Y, 0)``: 78.8 us against 83.7 for the hand-written kernel (0.94).  The
+host's side of a launch is where kkpy still costs more: 79-87 us of host
+time a launch against 55-63 us for numba-cuda's own in the same run (an
+earlier H200 comparison timed from an idle GPU counted that too, hence
+its 1.08-1.51).  On the chain's timed path the result's launches are
+enqueued while the products run; ``load_inputs`` comes before them, so
+its launch time adds to the call.
 
 The live counts stay on the GPU (``cnt``): each kernel is launched over
 the part's capacity and its indices past the live rows do nothing, so no
