@@ -126,6 +126,11 @@ def _for(space, name, count, body, *args):
                       *args)
 
 
+def _chunk_items(rows, cc):
+    """Indices of a launch with one per (batch, chunk of columns, lane)."""
+    return -(-rows // 32) * 32 * cc.shape[1]
+
+
 def load_inputs(space, rows, cnt, rid, row_map, first, entries, values, n_in, Y, bad):
     """Add each live input row's entries into its lane of its batch (one thread a row)."""
     _for(space, "load_inputs", rows, _load_inputs, cnt, rid, row_map, np.int64(first),
@@ -135,7 +140,7 @@ def load_inputs(space, rows, cnt, rid, row_map, first, entries, values, n_in, Y,
 def chunk_counts(space, rows, l, cnt, sel, Ya, Yb, n, cc, cs, with_sums):
     """Nonzeros of each live row of product ``l``'s output in each chunk of columns:
     ``cc[p, c]``; with ``with_sums`` also their float64 sum, ``cs[p, c]``."""
-    _for(space, "chunk_counts", -(-rows // 32) * 32 * cc.shape[1], _chunk_counts, l, cnt,
+    _for(space, "chunk_counts", _chunk_items(rows, cc), _chunk_counts, l, cnt,
          sel, Ya, Yb, n, cc, cs, with_sums)
 
 
@@ -148,5 +153,5 @@ def chunk_offsets(space, rows, l, cnt, rid, cc, counts, cs, sums, with_sums):
 
 def chunk_gather(space, rows, l, cnt, sel, Ya, Yb, n, rid, cc, row_map, entries, values):
     """Each live row's nonzeros into CSR at its input row, columns increasing."""
-    _for(space, "chunk_gather", -(-rows // 32) * 32 * cc.shape[1], _chunk_gather, l, cnt,
+    _for(space, "chunk_gather", _chunk_items(rows, cc), _chunk_gather, l, cnt,
          sel, Ya, Yb, n, rid, cc, row_map, entries, values)
