@@ -151,6 +151,14 @@ BLOCKS_PER_THREAD = 8
 #: would hold more than this many times the matrix's entries; then atomics.
 #: Not measured as a threshold (session 6).
 SPMV_PRIVATE_LIMIT = 2
+#: SpAdd's merge path counts a row's shared columns by comparing every pair
+#: when the two rows' lengths multiply to at most this, else by a branch-free
+#: merge.  Counting pass alone, one thread, 2e5 rows of k random columns each
+#: (A + B; A + A in brackets), merge / pairs ms: k=8 8.5 / 2.8 (2.6 / 2.8),
+#: 16 17.4 / 6.7 (6.8 / 6.7), 24 26.3 / 12.1 (11.3 / 12.0), 32 35.2 / 21.3
+#: (15.7 / 21.1): pairs win on unrelated rows up to 24 x 24 and tie on equal
+#: ones up to 16 x 16 (2026-12-07, dev machine, scratch sweep).
+SPADD_PAIRS_LIMIT = 512
 #: Elements each iteration of the validation pass covers: long enough for a
 #: vectorised inner loop, short enough to split 1e6 entries among many
 #: threads.  Not measured alone.

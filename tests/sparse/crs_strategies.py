@@ -161,13 +161,15 @@ def tiny_chunks():
     single pass, in a reused buffer; this sends small inputs down the
     multi-chunk, multi-pass staging code that large products take, in fresh
     buffers of both page sizes (huge for chunks expected to write 64 bytes).
+    SpAdd's merge path counts shared columns by merging, as for long rows.
     """
     from kkpy.sparse import _tuning
 
     with mock.patch.object(_tuning, "MIN_CHUNK_WORK", 1), \
             mock.patch.object(_tuning, "STAGING_ENTRIES", 1), \
             mock.patch.object(_tuning, "POOL_ENTRIES", 0), \
-            mock.patch.object(_tuning, "HUGE_PAGE_BYTES", 64):
+            mock.patch.object(_tuning, "HUGE_PAGE_BYTES", 64), \
+            mock.patch.object(_tuning, "SPADD_PAIRS_LIMIT", 0):
         yield
 
 
