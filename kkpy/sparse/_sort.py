@@ -17,34 +17,43 @@ from .impl._blocks import even_blocks, row_blocks, threads_of
 _INT32_MAX = np.iinfo(np.int32).max
 
 
-def _sort_merge(space, row_map, src_ent, src_val, ent, val, ncols, label):
-    """Sort each row of ``src`` into ``ent``/``val`` and sum duplicates (may be ``src``)."""
+def _sort_merge(space, row_map, src_ent, src_val, ncols, label, unchecked=None):
+    """Sort each row of ``src`` and sum duplicates, into new arrays.
+
+    ``unchecked``, a matrix whose structure ``src`` is and nobody has
+    checked, has the first pass check it as it reads it (a separate pass
+    over its indices would cost a tenth of the sort), and raise its fault.
+    """
     n = row_map.shape[0] - 1
     bounds = row_blocks(row_map, threads_of(space) * _tuning.BLOCKS_PER_THREAD)
     blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
+    short = np.uint64(_tuning.SORT_RANK_MAX)
     counts = np.empty(n, np.int64)
-    parallel_for("kkpy.sparse.sort_rows", blocks, K.sort_rows, bounds, row_map, src_ent,
-                 src_val, ent, val, counts)
+    bad = np.zeros(bounds.shape[0] - 1, np.uint8)
+    # long rows are sorted here, apart from the input; untouched pages cost nothing
+    ent, val = np.empty_like(src_ent), np.empty_like(src_val)
+    parallel_for("kkpy.sparse.sort_count", blocks, K.count_rows, bounds, row_map, src_ent,
+                 src_val, ent, val, short, np.uint64(ncols), unchecked is not None, counts, bad)
+    if unchecked is not None:
+        _validate.checked_by_kernel(unchecked, "sort_and_merge", "A", bad)
     out_map = np.empty(n + 1, row_map.dtype)
     parallel_scan("kkpy.sparse.merged_row_map", RangePolicy(space, 0, n), _common.value_at,
                   counts, out=out_map)
     nnz = int(out_map[-1])
-    if nnz < ent.shape[0]:
-        out_ent = np.empty(nnz, ent.dtype)
-        out_val = np.empty(nnz, val.dtype)
-        parallel_for("kkpy.sparse.merge_rows", blocks, K.merge_rows, bounds, row_map, ent, val,
-                     out_map, out_ent, out_val)
-        ent, val = out_ent, out_val
-    return CrsMatrix(val, ent, out_map, ncols, label=label, check=False)
+    out_ent = np.empty(nnz, src_ent.dtype)
+    out_val = np.empty(nnz, src_val.dtype)
+    parallel_for("kkpy.sparse.sort_write", blocks, K.write_rows, bounds, row_map, src_ent,
+                 src_val, ent, val, short, out_map, out_ent, out_val)
+    return CrsMatrix(out_val, out_ent, out_map, ncols, label=label, check=False)
 
 
 def sort_and_merge(A, space=None):
     """``A`` with rows sorted by column and duplicates summed (in their order in the row)."""
-    A = _validate.matrix(A, "sort_and_merge", space=space)
+    A = _validate.matrix(A, "sort_and_merge", space=space, deep=False)  # checked as read
     space = space or DefaultExecutionSpace()
     row_map, entries, values = crs_arrays(A)
-    return _sort_merge(space, row_map, entries, values, np.empty_like(entries),
-                       np.empty_like(values), A.ncols, A.label)
+    return _sort_merge(space, row_map, entries, values, A.ncols, A.label,
+                       None if A._trusted else A)
 
 
 def _shape(shape):
@@ -94,4 +103,4 @@ def from_coo(rows, cols, vals, shape, space=None, index_dtype=None, label=None):
     val = np.empty(n, vals.dtype)
     parallel_for("kkpy.sparse.coo_fill", RangePolicy(space, 0, cnt.shape[0]), T.scatter_coo,
                  ebounds, rows, cols, vals, cnt, ent, val)
-    return _sort_merge(space, row_map, ent, val, ent, val, ncols, label)
+    return _sort_merge(space, row_map, ent, val, ncols, label)

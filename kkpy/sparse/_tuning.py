@@ -88,12 +88,19 @@ WIDE_COLS = 4096
 #: VM: hash 0.27-0.38 s, dense 0.10-0.13 s, sorted 0.12 s; a chunk of short
 #: rows also skips allocating the dense accumulator.  32 is not tuned further.
 SHORT_ROW_PRODUCTS = 32
-#: Rows (of a CRS row sort, of a hash table's slots, of a two-pass row) up to
-#: this long are insertion-sorted: quadratic but branch-light, in place and
-#: allocation-free; longer ones take a radix, merge or numpy sort.  Not
-#: measured as a threshold (session 6 took insertion sort up to 32 for rows
-#: sorted in place; the other two sorts share the value).
+#: Rows (of a hash table's slots, of a two-pass row) up to this long are
+#: insertion-sorted: quadratic but branch-light, in place and allocation-free;
+#: longer ones take a radix or numpy sort.  Not measured as a threshold
+#: (session 6 took insertion sort up to 32 for CRS rows sorted in place, which
+#: now sort by rank, and the other two sorts share the value).
 SORT_INSERTION_MAX = 32
+#: Rows of a CRS row sort (``sort_and_merge``, ``from_coo``) up to this long
+#: are sorted by rank, comparing every pair of their entries; longer ones by
+#: a merge sort.  ``sort_and_merge`` of 2e6 entries in rows of k unsorted
+#: columns, one thread, rank / merge sort ms: k=16 16.2 / 40.3, 32 20.0 / 44.3,
+#: 48 29.4 / 53.0, 64 29.5 / 50.6, 96 40.6 / 59.5 (2026-12-07, dev machine,
+#: scratch sweep).  Rank sorting costs k compares an entry, so it stops at 64.
+SORT_RANK_MAX = 64
 #: Entries of A ahead whose row of B is prefetched in the row loops (twice that
 #: for B's row map, which must be read first).  Software prefetch took the
 #: power-law product from 2.07x to 2.43x scipy; the distance was not tuned.

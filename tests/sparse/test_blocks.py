@@ -8,9 +8,9 @@ from kkpy.sparse import CrsMatrix, spadd, spmv, transpose
 
 
 def triples(seed=0, n=300, m=200, nnz=4000):
-    """Random triples with repeats, and two rows longer than the insertion-sort limit."""
+    """Random triples with repeats, and two rows longer than the rank-sort limit."""
     rng = np.random.default_rng(seed)
-    rows = np.concatenate([rng.integers(0, n, nnz), np.full(80, 7), np.full(50, n - 1)])
+    rows = np.concatenate([rng.integers(0, n, nnz), np.full(80, 7), np.full(70, n - 1)])
     cols = rng.integers(0, m, rows.size)
     return rows, cols, rng.standard_normal(rows.size), (n, m)
 

@@ -1,4 +1,7 @@
 """CrsMatrix against scipy: construction, from_coo, sort_and_merge, conversions, transpose."""
+import contextlib
+from unittest import mock
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,6 +12,15 @@ from csr_equal import same
 from crs_strategies import (INDEX_DTYPES, VALUE_DTYPES, assert_canonical, assert_structure, coo,
                             crs, crs_from_triples, pattern)
 from kkpy.sparse import CrsMatrix, as_crs, transpose
+
+
+def row_sort(rank_max):
+    """Rows up to ``rank_max`` long sorted by rank, longer ones by merge sort (None: as tuned)."""
+    from kkpy.sparse import _tuning
+
+    if rank_max is None:
+        return contextlib.nullcontext()
+    return mock.patch.object(_tuning, "SORT_RANK_MAX", rank_max)
 
 
 def shares(a, b):
@@ -32,12 +44,14 @@ def assert_merged(C, rows, cols, vals, shape, dtype):
     assert np.array_equal(np.asarray(C.values), want[P.nonzero()])
 
 
+@pytest.mark.parametrize("rank_max", [None, 1])
 @given(t=coo(kind="float"), dtype=st.sampled_from(VALUE_DTYPES),
        index_dtype=st.sampled_from(INDEX_DTYPES + (None,)))
-def test_from_coo_sums_duplicates_in_input_order_and_sorts(t, dtype, index_dtype):
+def test_from_coo_sums_duplicates_in_input_order_and_sorts(rank_max, t, dtype, index_dtype):
     rows, cols, vals, shape = t
     vals = vals.astype(dtype)
-    C = CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=index_dtype)
+    with row_sort(rank_max):
+        C = CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=index_dtype)
     assert C.dtype == dtype
     assert C.index_dtype == (np.int32 if index_dtype is None else index_dtype)
     assert_merged(C, rows, cols, vals, shape, dtype)
@@ -56,12 +70,14 @@ def test_from_coo_stores_integer_values_as_int64():
     assert C.dtype == np.int64 and C.values.tolist() == [5]
 
 
+@pytest.mark.parametrize("rank_max", [None, 1])
 @given(A=crs(kind="float"))
-def test_sort_and_merge_matches_from_coo_of_the_same_entries(A):
+def test_sort_and_merge_matches_from_coo_of_the_same_entries(rank_max, A):
     rm = np.asarray(A.row_map)
     rows = np.repeat(np.arange(A.nrows), np.diff(rm))
     cols, vals = np.asarray(A.entries), np.asarray(A.values)
-    M = A.sort_and_merge()
+    with row_sort(rank_max):
+        M = A.sort_and_merge()
     assert M.dtype == A.dtype and M.index_dtype == A.index_dtype and M.shape == A.shape
     assert_merged(M, rows, cols, vals, A.shape, A.dtype)
     # the input is left alone
