@@ -369,3 +369,31 @@ def test_low_flop_banded_products_take_the_two_pass_path_and_match_scipy_bitwise
     P.eliminate_zeros()
     assert np.array_equal(P.indptr, R.indptr) and np.array_equal(P.indices, R.indices)
     assert np.array_equal(P.data, R.data)
+
+
+def test_two_pass_rows_past_the_insertion_sort_match_scipy_bitwise():
+    # Tall and narrow: few products a row, but row 0 reaches 100 of B's 200 columns,
+    # past the insertion sort (SORT_INSERTION_MAX), so it takes the fill's other sort.
+    import kkpy
+    from kkpy.sparse import _spgemm, _tuning
+
+    rng = np.random.default_rng(3)
+    A = sp.random_array((3000, 400), density=0.005, format="csr", random_state=rng)
+    A = sp.csr_array(sp.vstack([sp.csr_array((np.ones(100), (np.zeros(100, int),
+                                                             np.arange(0, 400, 4))),
+                                             shape=(1, 400)), A]))
+    B = sp.csr_array(sp.eye_array(400, 200) + sp.random_array((400, 200), density=0.01,
+                                                              random_state=rng))
+    KA, KB = CrsMatrix.from_scipy(A), CrsMatrix.from_scipy(B)
+    space = kkpy.Threads(2)
+    flops = _spgemm._row_flops(space, KA, KB)
+    assert _spgemm._two_pass_fits(space, KA, KB, flops, np.dtype(np.float64))
+    C = spgemm(KA, KB, space=space)
+    assert_canonical(C)
+    assert np.diff(np.asarray(C.row_map))[0] > _tuning.SORT_INSERTION_MAX
+    R = sp.csr_array(A @ B)
+    R.sort_indices()
+    P = C.to_scipy().copy()
+    P.eliminate_zeros()
+    assert np.array_equal(P.indptr, R.indptr) and np.array_equal(P.indices, R.indices)
+    assert np.array_equal(P.data, R.data)
