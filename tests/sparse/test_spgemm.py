@@ -347,35 +347,40 @@ def test_short_rows_kept_sorted_give_the_bits_of_the_accumulators(ops, data, alg
     assert bits(C1) == bits(alone)
 
 
-def test_low_flop_banded_products_take_the_two_pass_path_and_match_scipy_bitwise():
-    # A stencil squared: few products per row, each row's columns in a narrow band.
+def two_pass_product(A, B):
+    """``A @ B`` of two scipy matrices on the two-pass path (asserted), as a canonical CrsMatrix."""
     import kkpy
     from kkpy.sparse import _spgemm
 
-    n = 40
-    T = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(n, n))
-    A = sp.csr_array(sp.kron(T, sp.eye_array(n)) + sp.kron(sp.eye_array(n), T))
-    A.data = A.data * np.linspace(0.3, 1.7, A.nnz)  # values whose sums round
-    K = CrsMatrix.from_scipy(A)
+    KA, KB = CrsMatrix.from_scipy(A), CrsMatrix.from_scipy(B)
     space = kkpy.Threads(2)
-    flops = _spgemm._row_flops(space, K, K)
-    assert _spgemm._two_pass_fits(space, K, K, flops, np.dtype(np.float64))
-    C = spgemm(K, K, space=space)
+    flops = _spgemm._row_flops(space, KA, KB)
+    assert _spgemm._two_pass_fits(space, KA, KB, flops, np.dtype(np.float64))
+    C = spgemm(KA, KB, space=space)
     assert_canonical(C)
-    R = sp.csr_array(A @ A)
+    R = sp.csr_array(A @ B)
     R.sort_indices()
     # Summed in scipy's order, so equal to the bit; scipy drops numeric zeros, kkpy keeps them.
     P = C.to_scipy().copy()
     P.eliminate_zeros()
     assert np.array_equal(P.indptr, R.indptr) and np.array_equal(P.indices, R.indices)
     assert np.array_equal(P.data, R.data)
+    return C
+
+
+def test_low_flop_banded_products_take_the_two_pass_path_and_match_scipy_bitwise():
+    # A stencil squared: few products per row, each row's columns in a narrow band.
+    n = 40
+    T = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(n, n))
+    A = sp.csr_array(sp.kron(T, sp.eye_array(n)) + sp.kron(sp.eye_array(n), T))
+    A.data = A.data * np.linspace(0.3, 1.7, A.nnz)  # values whose sums round
+    two_pass_product(A, A)
 
 
 def test_two_pass_rows_past_the_insertion_sort_match_scipy_bitwise():
     # Tall and narrow: few products a row, but row 0 reaches 100 of B's 200 columns,
     # past the insertion sort (SORT_INSERTION_MAX), so it takes the fill's other sort.
-    import kkpy
-    from kkpy.sparse import _spgemm, _tuning
+    from kkpy.sparse import _tuning
 
     rng = np.random.default_rng(3)
     A = sp.random_array((3000, 400), density=0.005, format="csr", random_state=rng)
@@ -384,16 +389,5 @@ def test_two_pass_rows_past_the_insertion_sort_match_scipy_bitwise():
                                              shape=(1, 400)), A]))
     B = sp.csr_array(sp.eye_array(400, 200) + sp.random_array((400, 200), density=0.01,
                                                               random_state=rng))
-    KA, KB = CrsMatrix.from_scipy(A), CrsMatrix.from_scipy(B)
-    space = kkpy.Threads(2)
-    flops = _spgemm._row_flops(space, KA, KB)
-    assert _spgemm._two_pass_fits(space, KA, KB, flops, np.dtype(np.float64))
-    C = spgemm(KA, KB, space=space)
-    assert_canonical(C)
+    C = two_pass_product(A, B)
     assert np.diff(np.asarray(C.row_map))[0] > _tuning.SORT_INSERTION_MAX
-    R = sp.csr_array(A @ B)
-    R.sort_indices()
-    P = C.to_scipy().copy()
-    P.eliminate_zeros()
-    assert np.array_equal(P.indptr, R.indptr) and np.array_equal(P.indices, R.indices)
-    assert np.array_equal(P.data, R.data)
