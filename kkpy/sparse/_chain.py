@@ -140,7 +140,10 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
         ``epilogue(z, j, *args) -> value``, applied to every nonzero ``z`` of
         a product, ``j`` its column.  Entries that come out as 0 are dropped.
     epilogue_args : tuple, or list of tuples (one per matrix)
-        Extra arguments of the epilogue, e.g. a bias vector.
+        Extra arguments of the epilogue, e.g. a bias vector.  Arrays among
+        them are read-only inputs: an epilogue must not write to them (on
+        a Cuda space a host array goes up again only when its bytes have
+        changed since the last call).
     space : ExecutionSpace, optional
         Where to run (default: the default space).  On a Cuda space the
         result is a :class:`~kkpy.sparse.DeviceCrs` in GPU memory, ``A``

@@ -68,6 +68,25 @@ def test_a_call_after_one_with_infinite_and_nan_values_starts_clean():
 
 
 @on_device
+def test_an_argument_changed_in_place_between_calls_is_used_changed():
+    # a host argument goes up again only when its bytes change: the same
+    # array object, changed in place, must not keep the old values
+    W = sp.csr_array(np.array([[1.0, 2.0], [0.5, -1.0]], np.float32))
+    A = sp.csr_array(np.array([[1.0, 0.0], [0.0, 3.0]], np.float32))
+    chain = prepare_chain([W, W], space=kkpy.Cuda())
+    b = np.array([0.25, -0.5], np.float32)
+    for change in (None, 1.0, 3.0):
+        if change is not None:
+            b[1] = change
+        got = spgemm_chain(A, chain, epilogues.bias, (b,), space=kkpy.Cuda()).to_host()
+        Z = A.toarray()
+        for _ in range(2):
+            Z = Z @ W.toarray()
+            Z = np.where(Z != 0, Z + b, 0)
+        np.testing.assert_array_equal(got.toarray(), Z.astype(np.float32))
+
+
+@on_device
 def test_a_chain_prepared_for_the_gpu_is_refused_on_the_host_and_dtypes_must_agree():
     W = sp.eye(3, format="csr", dtype=np.float32)
     chain = prepare_chain([W], space=kkpy.Cuda())
