@@ -102,17 +102,7 @@ def test_no_core_module_outside_cuda_imports_it():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-# kkpy.sparse's cycle: CrsMatrix's methods and operators (from_coo, sort, transpose, @, +, ...)
-# import the modules that implement them, each of which imports _crs for the class; _validate
-# and _crs import each other too.  Breaking it takes more than an indirection (a dispatch
-# module importing the ops would close the same loop): the class's methods would have to be
-# registered from outside _crs, or leave it.  Until then the check records the cycle.
-_SPARSE_CYCLE = pytest.mark.xfail(
-    strict=True, reason="CrsMatrix's methods import the sparse ops, which import _crs")
-
-
-@pytest.mark.parametrize("package", ["kkpy.core", "kkpy.dnn",
-                                     pytest.param("kkpy.sparse", marks=_SPARSE_CYCLE)])
+@pytest.mark.parametrize("package", ["kkpy.core", "kkpy.dnn", "kkpy.sparse"])
 def test_package_has_no_import_cycle(package):
     inside = {m for m in GRAPH if m == package or m.startswith(package + ".")}
     assert _cycles(inside) == []

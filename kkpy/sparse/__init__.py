@@ -53,6 +53,7 @@ from ._spgemm import SpGEMMHandle, spgemm, spgemm_numeric, spgemm_symbolic
 from ._spmv import spmv
 from ._spadd import SpAddHandle, spadd, spadd_numeric, spadd_symbolic
 from ._transpose import transpose
+from . import _sort  # noqa: F401  (CrsMatrix.from_coo and sort_and_merge)
 from ._chain import prepare_chain, spgemm_chain
 from ._validate import unsafe_skip_validation
 from ._warmup import warmup

@@ -9,6 +9,27 @@ from ..core import View
 from . import _validate
 from ._dtypes import storage_dtype
 
+#: What CrsMatrix's methods and operators call, by name, registered with
+#: :func:`implements` by the modules that hold them (``_sort``, ``_transpose``,
+#: ``_dropin``).  Those modules import this one for the class; importing them
+#: back from the methods made kkpy.sparse's modules one import cycle.  They
+#: are registered before any CrsMatrix exists: importing this module runs
+#: kkpy.sparse's ``__init__`` first, which imports them all.
+_OPS = {}
+
+
+def implements(*names):
+    """Register the decorated function as what CrsMatrix's ``names`` call."""
+    def register(f):
+        for name in names:
+            _OPS[name] = f
+        return f
+    return register
+
+
+def _op(name):
+    return _OPS[name]
+
 __all__ = ["CrsMatrix", "as_crs", "crs_arrays"]
 
 def value_dtype(dtype):
@@ -298,10 +319,8 @@ class CrsMatrix:
         array([[0. , 5. , 0. ],
                [0. , 0. , 1.5]])
         """
-        from ._sort import from_coo
-
-        return from_coo(rows, cols, vals, shape, space=space, index_dtype=index_dtype,
-                        label=label)
+        return _op("from_coo")(rows, cols, vals, shape, space=space, index_dtype=index_dtype,
+                               label=label)
 
     def sort_and_merge(self, space=None):
         """A copy with every row sorted by column and duplicate entries summed.
@@ -313,9 +332,7 @@ class CrsMatrix:
         >>> B.entries.tolist(), B.values.tolist()
         ([0, 2], [2.0, 5.0])
         """
-        from ._sort import sort_and_merge
-
-        return sort_and_merge(self, space=space)
+        return _op("sort_and_merge")(self, space=space)
 
     def transpose(self, space=None):
         """The transpose, with sorted rows (see :func:`kkpy.sparse.transpose`).
@@ -328,9 +345,7 @@ class CrsMatrix:
                [0., 0.],
                [1., 0.]])
         """
-        from ._transpose import transpose
-
-        return transpose(self, space=space)
+        return _op("transpose")(self, space=space)
 
     @property
     def T(self):  # noqa: N802  (numpy spelling)
@@ -391,74 +406,54 @@ class CrsMatrix:
         """``A @ B``: :func:`kkpy.sparse.matmul` (a CrsMatrix for a sparse ``B``, dense for dense)."""
         if not _operand(other):
             return NotImplemented
-        from ._dropin import matmul
-
-        return matmul(self, other)
+        return _op("matmul")(self, other)
 
     def __rmatmul__(self, other):
         """``B @ A`` for a scipy.sparse, pydata or dense ``B`` (whose kind the result takes)."""
         if not _operand(other):
             return NotImplemented
-        from ._dropin import matmul
-
-        return matmul(other, self)
+        return _op("matmul")(other, self)
 
     def __add__(self, other):
         """``A + B`` for a sparse ``B`` (:func:`kkpy.sparse.spadd`, zeros dropped as in scipy)."""
-        from ._dropin import add
-
-        return add(self, other, 1)
+        return _op("add")(self, other, 1)
 
     def __radd__(self, other):
-        from ._dropin import add
-
-        return add(other, self, 1)
+        return _op("add")(other, self, 1)
 
     def __sub__(self, other):
         """``A - B`` for a sparse ``B`` (as ``+``)."""
-        from ._dropin import add
-
-        return add(self, other, -1)
+        return _op("add")(self, other, -1)
 
     def __rsub__(self, other):
-        from ._dropin import add
-
-        return add(other, self, -1)
+        return _op("add")(other, self, -1)
 
     def __neg__(self):
         """``-A``: same structure, negated values."""
-        from ._dropin import map_values
-
-        return map_values(self, np.negative(np.asarray(self.values)))
+        return _op("map_values")(self, np.negative(np.asarray(self.values)))
 
     def __mul__(self, other):
         """``A * s`` for a scalar ``s``, with numpy's dtype rules; same structure."""
-        from ._dropin import is_scalar, map_values
-
-        if not is_scalar(other):
+        if not _op("is_scalar")(other):
             return NotImplemented
-        return map_values(self, np.asarray(self.values) * other)
+        return _op("map_values")(self, np.asarray(self.values) * other)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other):
         """``A / s`` for a scalar ``s``: ``A * (1 / s)`` in float64 or complex, as scipy does it."""
-        from ._dropin import is_scalar, map_values
-
-        if not is_scalar(other):
+        if not _op("is_scalar")(other):
             return NotImplemented
         values = np.asarray(self.values)
         if np.can_cast(values.dtype, np.float64):  # scipy: even float32 / float32 is float64
             values = values.astype(np.float64)
-        return map_values(self, values * (1.0 / other))
+        return _op("map_values")(self, values * (1.0 / other))
 
     # -- the LinearOperator protocol (scipy.sparse.linalg.aslinearoperator) --------
 
     def matvec(self, x):
         """``A @ x`` for a dense vector (or block of vectors)."""
-        from ._dropin import matmul
-
-        return matmul(self, x)
+        return _op("matmul")(self, x)
 
     def matmat(self, X):
         """``A @ X`` for a dense 2-D ``X``."""
@@ -466,9 +461,7 @@ class CrsMatrix:
 
     def rmatvec(self, x):
         """``A^H @ x`` (the conjugate transpose) for a dense vector (or block of vectors)."""
-        from ._dropin import adjoint_apply
-
-        return adjoint_apply(self, x)
+        return _op("adjoint_apply")(self, x)
 
     def rmatmat(self, X):
         """``A^H @ X`` for a dense 2-D ``X``."""
@@ -476,15 +469,11 @@ class CrsMatrix:
 
     def dot(self, other):
         """``A * other`` for a scalar, else ``A @ other`` (scipy's ``dot``)."""
-        from ._dropin import is_scalar
-
-        return self * other if is_scalar(other) else self @ other
+        return self * other if _op("is_scalar")(other) else self @ other
 
     def conj(self):
         """A copy with conjugated values (the values copied for real dtypes too)."""
-        from ._dropin import map_values
-
-        return map_values(self, np.conj(np.asarray(self.values)))
+        return _op("map_values")(self, np.conj(np.asarray(self.values)))
 
     @property
     def H(self):  # noqa: N802  (scipy spelling)
@@ -517,9 +506,7 @@ def _readonly(view):
 
 def _operand(x):
     """Whether ``@`` should try ``x``: sparse, or dense (an array, list or tuple)."""
-    from ._dropin import _kind
-
-    return _kind(x) != "dense" or isinstance(x, (np.ndarray, list, tuple)) or \
+    return _op("kind")(x) != "dense" or isinstance(x, (np.ndarray, list, tuple)) or \
         hasattr(x, "__array__")
 
 
@@ -548,3 +535,6 @@ def as_crs(x):
 def crs_arrays(M):
     """``(row_map, entries, values)`` of a CrsMatrix as plain ndarrays, ready for kernels."""
     return np.asarray(M.row_map), np.asarray(M.entries), np.asarray(M.values)
+
+
+_validate.bind(CrsMatrix, as_crs)

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import _dispatch
-from ._crs import CrsMatrix
+from ._crs import CrsMatrix, implements
 from ._dtypes import compute_dtype, from_compute, to_compute, upcast
 
 __all__ = ["matmul", "matvec"]
@@ -23,6 +23,7 @@ def _is_pydata(x):
     return type(x).__module__.split(".")[0] == "sparse" and hasattr(x, "to_scipy_sparse")
 
 
+@implements("kind")
 def _kind(x):
     """``"crs"``, ``"scipy"``, ``"pydata"`` or ``"dense"``: what ``x`` is to these functions."""
     if isinstance(x, CrsMatrix):
@@ -97,6 +98,7 @@ def _host(what, space):
         raise ValueError(f"{what} runs on a host space; on a Cuda space call spgemm/spmv")
 
 
+@implements("matmul")
 def matmul(a, b, *, space=None):
     """``a @ b`` for scipy users: the kind of matrix they hold in, the same kind out.
 
@@ -215,6 +217,7 @@ def matvec(a, x, *, space=None):
 
 # -- what CrsMatrix's operators and LinearOperator methods call ----------------
 
+@implements("add")
 def add(a, b, sign):
     """``a + sign * b`` for sparse ``a`` and ``b`` (NotImplemented for anything else)."""
     ka, kb = _kind(a), _kind(b)
@@ -230,17 +233,20 @@ def add(a, b, sign):
     return _sparse_out(C, dtype, a, ka, True)
 
 
+@implements("is_scalar")
 def is_scalar(s):
     """Whether ``s`` is a number (Python's or numpy's), as scipy's ``isscalarlike``."""
     return isinstance(s, (numbers.Number, np.number, np.bool_)) or (
         isinstance(s, np.ndarray) and s.ndim == 0)
 
 
+@implements("map_values")
 def map_values(A, values):
     """``A``'s structure with new ``values`` (one per entry): a new CrsMatrix."""
     return CrsMatrix(values, A.entries, A.row_map, A.ncols, label=A.label, check=False)
 
 
+@implements("adjoint_apply")
 def adjoint_apply(A, x):
     """``A^H @ x`` for dense ``x``: ``conj(conj(x)^T @ A)^T``."""
     x = np.asarray(x)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _tuning, _validate
-from ._crs import CrsMatrix, crs_arrays, value_dtype
+from ._crs import CrsMatrix, crs_arrays, implements, value_dtype
 from ._transpose import bucket, nblocks
 from .impl import _common
 from .impl import _sort_kernels as K
@@ -47,6 +47,7 @@ def _sort_merge(space, row_map, src_ent, src_val, ncols, label, unchecked=None):
     return CrsMatrix(out_val, out_ent, out_map, ncols, label=label, check=False)
 
 
+@implements("sort_and_merge")
 def sort_and_merge(A, space=None):
     """``A`` with rows sorted by column and duplicates summed (in their order in the row)."""
     A = _validate.matrix(A, "sort_and_merge", space=space, deep=False)  # checked as read
@@ -78,6 +79,7 @@ def _coords(a, name, n, limit):
     return a if a.dtype in (np.int32, np.int64) else a.astype(np.int64)
 
 
+@implements("from_coo")
 def from_coo(rows, cols, vals, shape, space=None, index_dtype=None, label=None):
     """Sorted CRS from coordinate triples, duplicates summed in input order."""
     space = space or DefaultExecutionSpace()

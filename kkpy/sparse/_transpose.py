@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _tuning, _validate
-from ._crs import CrsMatrix, as_crs, crs_arrays
+from ._crs import CrsMatrix, as_crs, crs_arrays, implements
 from .impl import _common
 from .impl import _transpose_kernels as K
 from .impl._blocks import even_blocks, row_blocks, threads_of
@@ -13,6 +13,7 @@ from .impl._blocks import even_blocks, row_blocks, threads_of
 __all__ = ["transpose"]
 
 
+@implements("transpose")
 def transpose(A, space=None):
     """The transpose of ``A`` as a new CrsMatrix.
 

@@ -36,10 +36,20 @@ from ..core import View
 from . import _tuning
 from ._dtypes import COMPUTE
 
-__all__ = ["matrix", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
+__all__ = ["matrix", "bind", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
            "skipping", "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
 
 _SKIP = contextvars.ContextVar("kkpy_sparse_skip_validation", default=False)
+
+#: The CrsMatrix class and its ``as_crs``, given by ``_crs`` through
+#: :func:`bind` when it is imported: it imports this module for its checks,
+#: and importing it back from here made an import cycle.
+_MATRIX = {}
+
+
+def bind(matrix_type, as_matrix):
+    """Tell :func:`matrix` which class it returns and how to wrap anything else."""
+    _MATRIX.update(type=matrix_type, wrap=as_matrix)
 
 
 @contextlib.contextmanager
@@ -242,8 +252,7 @@ def matrix(A, what, name="A", space=None, deep=True):
     then only the O(1) checks run here, and ``A._trusted`` is False where
     the kernel must check.  It calls :func:`checked_by_kernel` after.
     """
-    from ._crs import CrsMatrix, as_crs
-
+    CrsMatrix, as_crs = _MATRIX["type"], _MATRIX["wrap"]
     if not isinstance(A, CrsMatrix):
         if type(A).__name__ == "DeviceCrs":
             return A
