@@ -8,7 +8,7 @@ from numba.core import config as _config
 
 from .._kernel_typing import reducer_bindings
 from .._kernel_typing import return_dtype as _host_return_dtype
-from ._space import is_simulator
+from ._space import host_wait, is_simulator
 from ._drivers import block_size, for_md, for_range, for_team, reduce_source, scan_source
 from ._views import device_array, fill
 
@@ -198,10 +198,8 @@ def parallel_scan(policy, kernel, args, out, inclusive):
 def _fetch(stream, *arrays):
     """``a[0]`` of each device array on the host once ``stream`` has reached them
     (a reduction's results): one wait for all of them."""
-    if stream == 0:
-        return [a.copy_to_host()[0] for a in arrays]
     hosts = [a.copy_to_host(stream=stream) for a in arrays]
-    stream.synchronize()
+    host_wait(stream)
     return [h[0] for h in hosts]
 
 

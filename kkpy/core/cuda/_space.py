@@ -79,6 +79,15 @@ class Cuda(ExecutionSpace):
 _selected = [None]
 
 
+def host_wait(stream):
+    """Wait on the host until ``stream`` (a :meth:`Cuda.launch_stream`) has done its work.
+
+    The default stream (0) needs no wait: numba's copies on it return when done.
+    """
+    if not isinstance(stream, int):
+        stream.synchronize()
+
+
 def _select(device_id):
     if is_simulator():
         if device_id != 0:

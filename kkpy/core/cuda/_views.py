@@ -18,6 +18,7 @@ from numba.core import config
 from .._kernel import kernel
 from .._spaces import CudaSpace
 from .._views import View
+from ._space import host_wait
 
 __all__ = ["CudaView", "view_factory", "device_array", "as_device", "copy", "fill"]
 
@@ -221,8 +222,7 @@ def copy(dst, src, space=None):
             _copy_kernel(d, tmp, space)
         elif d.size:
             d.copy_to_device(np.asarray(h, dtype=d.dtype, order=order), stream=stream)
-        if not isinstance(stream, int):
-            stream.synchronize()
+        host_wait(stream)
         return
     s, h = as_device(src), np.asarray(dst)
     _check_cast(h.dtype, s.dtype)
@@ -232,8 +232,7 @@ def copy(dst, src, space=None):
         s = tmp
     if s.size:
         got = s.copy_to_host(stream=stream)
-        if not isinstance(stream, int):
-            stream.synchronize()
+        host_wait(stream)
         np.copyto(h, got, casting="same_kind")
 
 
