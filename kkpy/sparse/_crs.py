@@ -9,6 +9,8 @@ from ..core import View
 from . import _validate
 from ._dtypes import storage_dtype
 
+__all__ = ["CrsMatrix", "as_crs", "crs_arrays"]
+
 #: What CrsMatrix's methods and operators call, by name, registered with
 #: :func:`implements` by the modules that hold them (``_sort``, ``_transpose``,
 #: ``_dropin``).  Those modules import this one for the class; importing them
@@ -30,7 +32,6 @@ def implements(*names):
 def _op(name):
     return _OPS[name]
 
-__all__ = ["CrsMatrix", "as_crs", "crs_arrays"]
 
 def value_dtype(dtype):
     """The value dtype kkpy stores for ``dtype`` (see :func:`~kkpy.sparse._dtypes.storage_dtype`)."""

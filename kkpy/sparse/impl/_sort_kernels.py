@@ -37,6 +37,23 @@ def _merge_sort_row(lo, hi, src_ent, src_val, ent, val):
     val[lo:hi] = v
 
 
+@numba.njit(cache=True, inline="always")
+def _merge_sorted(ent, val, lo, hi, out_ent, out_val, o):
+    """Sorted ``ent[lo:hi]`` into ``out_ent[o:]`` with duplicates summed in their order.
+
+    Inlined: called through LLVM, a helper taking arrays pays their reference
+    counts on every call (see ``_accumulators.sorted_add``).
+    """
+    o -= np.uint64(1)
+    for p in range(lo, hi):
+        if p == lo or ent[p] != ent[p - np.uint64(1)]:
+            o += np.uint64(1)
+            out_ent[o] = ent[p]
+            out_val[o] = val[p]
+        else:
+            out_val[o] += val[p]
+
+
 @kernel
 def count_rows(c, bounds, row_map, src_ent, src_val, ent, val, short, ncols, check, counts,
                bad):
@@ -116,20 +133,6 @@ def write_rows(c, bounds, row_map, src_ent, src_val, ent, val, short, out_map, o
                     r += np.uint64(src_ent[j] < e or (src_ent[j] == e and j < k))
                 se[r] = e
                 sv[r] = src_val[k]
-            o -= np.uint64(1)
-            for k in range(m):
-                if k == 0 or se[k] != se[k - 1]:
-                    o += np.uint64(1)
-                    out_ent[o] = se[k]
-                    out_val[o] = sv[k]
-                else:
-                    out_val[o] += sv[k]
+            _merge_sorted(se, sv, np.uint64(0), m, out_ent, out_val, o)
             continue
-        o -= np.uint64(1)
-        for p in range(lo, hi):
-            if p == lo or ent[p] != ent[p - np.uint64(1)]:
-                o += np.uint64(1)
-                out_ent[o] = ent[p]
-                out_val[o] = val[p]
-            else:
-                out_val[o] += val[p]
+        _merge_sorted(ent, val, lo, hi, out_ent, out_val, o)

@@ -181,8 +181,9 @@ def merge_fill(c, bounds, alpha, a_rm, a_ent, a_val, beta, b_rm, b_ent, b_val,
 
     Without a data-dependent branch (selects, not jumps), as
     :func:`merge_count` merges long rows: 42 -> 29 ms for 1e7 random
-    entries on one core of the 2-core dev machine.  Each value is ``alpha*a``, ``beta*b`` or
-    ``alpha*a + beta*b``, as with branches, so the bits are the same.
+    entries on one core of the 2-core dev machine.  Each value is
+    ``alpha*a``, ``beta*b`` or ``alpha*a + beta*b``, as with branches, so
+    the bits are the same.
     """
     for i in range(bounds[c], bounds[c + 1]):
         p = np.uint64(a_rm[i])
