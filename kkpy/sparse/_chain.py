@@ -19,7 +19,7 @@ import numpy as np
 
 import kkpy
 from . import _dispatch, _tuning, _validate
-from .impl import _chain_kernels as K
+from .host import _chain_kernels as K
 
 __all__ = ["spgemm_chain", "prepare_chain"]
 

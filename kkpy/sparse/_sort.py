@@ -9,10 +9,10 @@ from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _tuning, _validate
 from ._crs import CrsMatrix, crs_arrays, implements, value_dtype
 from ._transpose import bucket, nblocks
+from .host import _sort_kernels as K
+from .host import _transpose_kernels as T
+from .host._blocks import even_blocks, row_blocks, threads_of
 from .impl import _common
-from .impl import _sort_kernels as K
-from .impl import _transpose_kernels as T
-from .impl._blocks import even_blocks, row_blocks, threads_of
 
 _INT32_MAX = np.iinfo(np.int32).max
 

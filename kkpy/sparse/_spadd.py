@@ -9,9 +9,9 @@ from ._accumulate import plan_rows
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, index_dtype_for, run_staged
+from .host import _spadd_kernels as K
+from .host._blocks import row_blocks, threads_of
 from .impl import _common
-from .impl import _spadd_kernels as K
-from .impl._blocks import row_blocks, threads_of
 
 __all__ = ["SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd"]
 

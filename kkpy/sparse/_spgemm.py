@@ -13,12 +13,13 @@ from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _dispatch, _tuning, _validate
 from ._accumulate import (check_algorithm, few_products, mean_row_span, plan_rows, short_rows,
                           use_row_bitmaps, use_two_pass)
-from ._crs import CrsMatrix, as_crs, crs_arrays
+from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._spgemm_twopass import two_pass
 from ._staged import glue_space, run_staged
-from .impl import _spgemm_kernels as K
-from .impl._blocks import threads_of
+from .host import _spgemm_kernels as K
+from .host._blocks import threads_of
+from .impl._flops import row_flops
 
 __all__ = ["SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm"]
 
@@ -67,7 +68,7 @@ def _row_flops(space, A, B):
     flops = np.empty(A.nrows, np.int64)
     # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
     rows = RangePolicy(glue_space(space, A.nnz // _tuning.RANDOM_READ_COST), 0, A.nrows)
-    parallel_for("kkpy.sparse.spgemm_flops", rows, K.row_flops, a_rm, a_ent,
+    parallel_for("kkpy.sparse.spgemm_flops", rows, row_flops, a_rm, a_ent,
                  np.asarray(B.row_map), flops)
     return flops
 

@@ -1,4 +1,4 @@
-"""SpGEMM's path for low-flop products: count, scan, fill (see :mod:`.impl._spgemm_twopass`)."""
+"""SpGEMM's path for low-flop products: count, scan, fill (see :mod:`.host._spgemm_twopass`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +6,9 @@ import numpy as np
 from .. import RangePolicy, parallel_for, parallel_scan
 from ._crs import CrsMatrix, crs_arrays
 from ._staged import index_dtype_for
+from .host import _spgemm_twopass as K
+from .host._blocks import row_blocks, threads_of
 from .impl import _common
-from .impl import _spgemm_twopass as K
-from .impl._blocks import row_blocks, threads_of
 
 __all__ = ["two_pass"]
 

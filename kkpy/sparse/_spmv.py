@@ -7,10 +7,10 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
 from . import _dispatch, _tuning, _validate
-from ._crs import as_crs
 from ._dtypes import COMPUTE
-from .impl import _spmv_kernels as K
-from .impl._blocks import even_blocks, row_blocks, threads_of
+from .host import _spmv_kernels as K
+from .host._blocks import even_blocks, row_blocks, threads_of
+from .impl import _spmv_kernels as P
 
 __all__ = ["spmv"]
 
@@ -127,10 +127,10 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
                > _tuning.SPMV_PRIVATE_LIMIT * max(A.nnz, 1))
     if atomics:
         A = _validate.matrix(A, "spmv", space=space)
-    parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), K.scale_row, beta, y2)
+    parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), P.scale_row, beta, y2)
     if atomics:
         parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, A.nrows),
-                     K.spmv_transpose_row, alpha, *arrays, x2, y2)
+                     P.spmv_transpose_row, alpha, *arrays, x2, y2)
         return
     bounds = row_blocks(arrays[0], nthreads)
     nb = bounds.shape[0] - 1

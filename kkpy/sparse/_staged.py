@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import RangePolicy, Serial, parallel_for, parallel_scan
 from . import _tuning
+from .host._staging import compact
 from .impl import _common
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -243,7 +244,7 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill
         if f < c1 - c0:  # chunks that no thread slid into place during the kernel
             np.cumsum(chunk_nnz[f:], out=dest[f + 1:])
             dest[f + 1:] += dest[f]
-            parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), _common.compact,
+            parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), compact,
                          region[f:], dest[f:], chunk_nnz[f:], ent, val, with_values)
         total = int(dest[-1])
         if pooled:

@@ -5,10 +5,9 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _tuning, _validate
-from ._crs import CrsMatrix, as_crs, crs_arrays, implements
-from .impl import _common
-from .impl import _transpose_kernels as K
-from .impl._blocks import even_blocks, row_blocks, threads_of
+from ._crs import CrsMatrix, crs_arrays, implements
+from .host import _transpose_kernels as K
+from .host._blocks import even_blocks, row_blocks, threads_of
 
 __all__ = ["transpose"]
 
@@ -72,7 +71,7 @@ def nblocks(space, nnz, nkeys):
 
 
 def bucket(space, ebounds, keys, nkeys, index_dtype):
-    """Plan a stable counting sort of entries by ``keys`` (see :mod:`.impl._transpose_kernels`).
+    """Plan a stable counting sort of entries by ``keys`` (see :mod:`.host._transpose_kernels`).
 
     Entries ``ebounds[c]:ebounds[c + 1]`` form block ``c``.  Returns
     ``(out_map, cnt)``: ``out_map`` (``nkeys + 1``, ``index_dtype``) where

@@ -62,7 +62,7 @@ from numba.core import config
 
 import kkpy
 from kkpy.core import extending, kernel
-from kkpy.core.cuda import CudaView, as_device
+from kkpy.core.cuda import as_device
 
 from .. import _tuning, _validate
 from . import _batches, _ops

@@ -1,8 +1,9 @@
 """kkpy.sparse on the Cuda space: SpMV, SpGEMM (symbolic and numeric) and SpAdd.
 
 Everything here is kkpy kernels (portable: written in kkpy's model, with no
-numba-cuda of their own) launched with kkpy's patterns on ``kkpy.Cuda()``; SpMV runs the very kernels the host uses
-(:mod:`kkpy.sparse.impl._spmv_kernels`).  The host SpGEMM's accumulators
+numba-cuda of their own) launched with kkpy's patterns on ``kkpy.Cuda()``; SpMV runs
+the portable thread-per-row kernels of :mod:`kkpy.sparse.impl._spmv_kernels`
+(the host shares its scaling and transpose kernels).  The host SpGEMM's accumulators
 work on per-thread chunks of rows; a GPU wants one thread per row and no
 per-thread scratch, so the products here accumulate in a hash table per row
 in global memory, sized from the row's number of products:
@@ -29,7 +30,7 @@ from kkpy.core import kernel
 
 from ..impl import _spmv_kernels as _spmv
 from ..impl._common import value_at
-from ..impl._spgemm_kernels import row_flops
+from ..impl._flops import row_flops
 from ._crs import DeviceCrs
 
 __all__ = ["spmv", "spgemm_symbolic", "spgemm_structure", "spgemm_numeric",

@@ -12,7 +12,7 @@ from kkpy.core import kernel
 
 from ._accumulators import (dense_emit, dense_gather, dense_insert, hash_emit, hash_insert,
                             known_add, known_clear, known_load, known_workspace, workspace)
-from ._common import publish
+from ._staging import publish
 from ._spgemm_kernels import chunk_bound
 
 

@@ -25,7 +25,7 @@ from ._accumulators import (_LOW6, _ONE, _SIX, bitmap, dense_add, dense_clear, d
                             known_add, known_clear, known_load, known_workspace, or_words,
                             scatter, scatter_distinct, sorted_add, words_emit, workspace)
 from .._tuning import WIDE_COLS
-from ._common import publish
+from ._staging import publish
 from ._prefetch import ahead
 
 
@@ -38,18 +38,6 @@ def row_products(i, a_rm, a_ent, b_rm):
         s += b_rm[k + _ONE] - b_rm[k]
     return s
 
-
-@kernel
-def row_flops(i, a_rm, a_ent, b_rm, flops):
-    """:func:`row_products` of row ``i`` into ``flops[i]``.
-
-    The loop is written out, not called: the Cuda space runs this kernel too.
-    """
-    s = 0
-    for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
-        k = np.uint64(a_ent[p])
-        s += b_rm[k + _ONE] - b_rm[k]
-    flops[i] = s
 
 
 @kernel
