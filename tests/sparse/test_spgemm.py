@@ -347,16 +347,26 @@ def test_short_rows_kept_sorted_give_the_bits_of_the_accumulators(ops, data, alg
     assert bits(C1) == bits(alone)
 
 
-def two_pass_product(A, B):
-    """``A @ B`` of two scipy matrices on the two-pass path (asserted), as a canonical CrsMatrix."""
+def two_pass_product(A, B, records=False):
+    """``A @ B`` of two scipy matrices on the two-pass path (asserted), as a canonical CrsMatrix.
+
+    ``records``: whether the path reads B's rows as records (narrow, sorted
+    B; asserted), else as rows (forced where B would make records).
+    """
+    from unittest import mock
+
     import kkpy
-    from kkpy.sparse import _spgemm
+    from kkpy.sparse import _spgemm, _spgemm_twopass
 
     KA, KB = CrsMatrix.from_scipy(A), CrsMatrix.from_scipy(B)
     space = kkpy.Threads(2)
     flops = _spgemm._row_flops(space, KA, KB)
     assert _spgemm._two_pass_fits(space, KA, KB, flops, np.dtype(np.float64))
-    C = spgemm(KA, KB, space=space)
+    if records:
+        assert _spgemm_twopass._records(space, KB, int(flops.sum())) is not None
+    with mock.patch.object(_spgemm_twopass, "use_row_bitmaps",
+                           _spgemm_twopass.use_row_bitmaps if records else lambda *a: False):
+        C = spgemm(KA, KB, space=space)
     assert_canonical(C)
     R = sp.csr_array(A @ B)
     R.sort_indices()
@@ -391,3 +401,34 @@ def test_two_pass_rows_past_the_insertion_sort_match_scipy_bitwise():
                                                               random_state=rng))
     C = two_pass_product(A, B)
     assert np.diff(np.asarray(C.row_map))[0] > _tuning.SORT_INSERTION_MAX
+
+
+@pytest.mark.parametrize("ncols", [64, 130])
+def test_two_pass_with_narrow_b_reads_its_rows_as_records_and_matches_scipy_bitwise(ncols):
+    # Tall-skinny: B's rows become bitmap words and a start; one or three words a row.
+    rng = np.random.default_rng(ncols)
+    A = sp.random_array((2000, 3000), density=0.004, format="csr", random_state=rng)
+    B = sp.random_array((3000, ncols), density=3 / ncols, format="csr", random_state=rng)
+    B.sort_indices()
+    two_pass_product(A, B, records=True)
+
+
+def test_two_pass_with_narrow_b_of_unsorted_or_repeated_columns_reads_rows():
+    # Records need each row's columns strictly increasing; otherwise B's rows are read.
+    from kkpy.sparse import _spgemm_twopass
+
+    rng = np.random.default_rng(5)
+    A = sp.random_array((2000, 3000), density=0.002, format="csr", random_state=rng)
+    R = sp.random_array((3000, 64), density=0.05, format="csr", random_state=rng)
+    R.sort_indices()
+    rows = [(R.indices[R.indptr[k]:R.indptr[k + 1]], R.data[R.indptr[k]:R.indptr[k + 1]])
+            for k in range(3000)]
+    rows[7] = (np.array([5, 3]), np.array([1.5, -2.0]))   # unsorted
+    rows[8] = (np.array([9, 9]), np.array([0.25, 0.5]))   # a column twice
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c, _ in rows])])
+    B = CrsMatrix(np.concatenate([v for _, v in rows]), np.concatenate([c for c, _ in rows]),
+                  indptr, 64)
+    space = kkpy.Threads(2)
+    assert _spgemm_twopass._records(space, B, 10**9) is None
+    C = spgemm(CrsMatrix.from_scipy(A), B, space=space)
+    assert np.array_equal(C.to_scipy().toarray(), (A @ B.to_scipy()).toarray())
