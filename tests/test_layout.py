@@ -3,8 +3,10 @@
 - Backends live in their own packages (``kkpy/core/host``, ``kkpy/core/cuda``)
   and no other core module imports the Cuda one: the core reaches backends
   through the registry only, so it runs where numba-cuda is absent.
-- ``kkpy.core`` and ``kkpy.dnn`` have no import cycle (``kkpy.sparse`` has one,
-  recorded as an expected failure).
+- kkpy.sparse's kernels sit by backend: ``impl`` (portable kkpy kernels,
+  which both backends launch) imports neither ``host`` nor ``cuda``, and
+  ``host`` and ``cuda`` do not import each other.
+- ``kkpy.core``, ``kkpy.dnn`` and ``kkpy.sparse`` have no import cycle.
 - Other packages use the core and kkpy.sparse through their faces
   (``kkpy.core``, ``kkpy.core.extending``, ``kkpy.core.cuda``; ``kkpy.sparse``,
   ``kkpy.sparse.io``, ``kkpy.sparse.epilogues``, ``kkpy.sparse.extending``),
@@ -93,6 +95,17 @@ def _cycles(nodes):
 def test_backends_have_their_own_packages():
     assert (ROOT / "core" / "host" / "__init__.py").is_file()
     assert (ROOT / "core" / "cuda" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("folder, banned", [("impl", ("host", "cuda")), ("host", ("cuda",)),
+                                            ("cuda", ("host",))])
+def test_sparse_kernel_folders_keep_to_their_backend(folder, banned):
+    assert (ROOT / "sparse" / folder / "__init__.py").is_file()
+    prefix = f"kkpy.sparse.{folder}"
+    offenders = {name: sorted(m for m in deps
+                              if any(m.startswith(f"kkpy.sparse.{b}") for b in banned))
+                 for name, deps in GRAPH.items() if name.startswith(prefix)}
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_no_core_module_outside_cuda_imports_it():
