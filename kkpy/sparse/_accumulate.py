@@ -15,7 +15,7 @@ def check_algorithm(what, algorithm):
     return algorithm
 
 
-def choose_accumulator(ncols, mean_bound, itemsize, threads):
+def choose_accumulator(ncols, mean_bound, itemsize, threads, fill=None):
     """Dense or hash accumulator for rows of ``ncols`` columns, as ``"auto"`` decides.
 
     A dense accumulator costs ``w = ncols * (itemsize + 4)`` bytes per thread
@@ -24,24 +24,33 @@ def choose_accumulator(ncols, mean_bound, itemsize, threads):
     plus a radix sort of each row.  The rule, in the spirit of Kokkos
     Kernels' speed-versus-memory choice::
 
-        dense  if  w * threads <= DENSE_MEMORY_BYTES  and
-                   (w <= DENSE_CACHE_BYTES  or  mean_bound >= DENSE_FILL * ncols)
+        hash   if  w * threads > DENSE_MEMORY_BYTES
+        hash   if  w > DENSE_HOT_BYTES  and  fill <= HASH_FILL
+        dense  if  w <= DENSE_CACHE_BYTES  or  mean_bound >= DENSE_FILL * ncols
         hash   otherwise
 
     i.e. dense when it fits the memory budget and either stays in cache or
     the rows of the result are full enough that a hash table would not be
-    much smaller.  ``mean_bound`` is the mean over rows of
-    ``min(ncols, contributions)``.  The thresholds, and the measurements
-    behind them, are in ``kkpy/sparse/_tuning.py``.
+    much smaller; but hash when the rows compress (many products land on few
+    columns: ``fill``, the fraction of the rows' upper bounds that they
+    fill, is small) and the dense array is past the fastest caches.
+    ``mean_bound`` is the mean over rows of ``min(ncols, contributions)``;
+    ``fill`` (None: unknown) a callable that estimates it, called only when
+    the rule needs it.  The thresholds, and the measurements behind them,
+    are in ``kkpy/sparse/_tuning.py``.
 
     Examples
     --------
     >>> from kkpy.sparse import choose_accumulator
     >>> choose_accumulator(1024, 700, 4, 2), choose_accumulator(10**7, 300, 8, 2)
     ('dense', 'hash')
+    >>> choose_accumulator(65536, 1024, 8, 2, fill=lambda: 0.05)  # W @ W, 65536 neurons
+    'hash'
     """
     w = ncols * (itemsize + 4)
     if w * threads > _tuning.DENSE_MEMORY_BYTES:
+        return "hash"
+    if fill is not None and w > _tuning.DENSE_HOT_BYTES and fill() <= _tuning.HASH_FILL:
         return "hash"
     if w <= _tuning.DENSE_CACHE_BYTES or mean_bound >= _tuning.DENSE_FILL * ncols:
         return "dense"
@@ -149,8 +158,12 @@ def short_rows():
     return _tuning.SHORT_ROW_PRODUCTS
 
 
-def plan_rows(space, work, m, algorithm, value_dtype):
+def plan_rows(space, work, m, algorithm, value_dtype, fill_of=None):
     """Rows cut into chunks of equal ``work``, and whether to accumulate densely.
+
+    ``fill_of(plan)``, if given, estimates the fraction of the rows' upper
+    bounds that the result fills; :func:`choose_accumulator` may ask for it,
+    and ``plan.fill`` keeps what it said (None if not asked).
 
     Returns
     -------
@@ -160,8 +173,13 @@ def plan_rows(space, work, m, algorithm, value_dtype):
     plan = RowPlan(space, work, m)
     if algorithm == "auto":
         mean = plan.max_bound / max(work.shape[0], 1)
+
+        def fill():
+            plan.fill = fill_of(plan)
+            return plan.fill
+
         algorithm = choose_accumulator(m, mean, np.dtype(value_dtype).itemsize,
-                                       space.concurrency())
+                                       space.concurrency(), None if fill_of is None else fill)
     dense = algorithm == "dense"
     plan.split(_dense_min_work(m) if dense else _tuning.MIN_CHUNK_WORK)
     return plan, dense

@@ -100,8 +100,9 @@ def _plan(space, A, B, algorithm, value_dtype, flops=None):
     short = np.int64(short_rows())
     if flops is None:
         flops = _row_flops(space, A, B)
-    plan, dense = plan_rows(space, flops, B.ncols, algorithm, value_dtype)
     bits = np.empty(0, np.uint64)
+    plan, dense = plan_rows(space, flops, B.ncols, algorithm, value_dtype,
+                            lambda plan: _sampled_fill(plan, flops, True, bits, short, A, B))
     products = int(plan.work_sum[-1]) - A.nrows  # the plan weighs each row one more
     if dense and use_row_bitmaps(B.ncols, B.nrows, B.nnz, products):
         nw = (B.ncols + 63) // 64
@@ -113,7 +114,8 @@ def _plan(space, A, B, algorithm, value_dtype, flops=None):
             bits = bits[:0]
     fill = 1.0
     if plan.max_bound > _tuning.POOL_ENTRIES:  # pooled staging has its pages already
-        fill = _sampled_fill(plan, flops, dense, bits, short, A, B)
+        fill = plan.fill if plan.fill is not None else _sampled_fill(plan, flops, dense, bits,
+                                                                     short, A, B)
     return flops, plan, dense, bits, short, fill
 
 

@@ -85,6 +85,8 @@ class RowPlan:
                    lambda: np.minimum(work, m))
         self.work_sum, self.bound_sum = wsum, bsum
         self.bounds, self.nchunks, self.passes = None, 0, []
+        #: Sampled fraction of the bounds that the result fills, if known.
+        self.fill = None
 
     def split(self, min_work):
         """Cut the rows into chunks of at least ``min_work`` (a few per thread), and passes."""

@@ -33,6 +33,21 @@ from numba.core import config as _config
 #: A dense accumulator of at most this many bytes per thread stays in cache:
 #: always dense.  Not measured alone; 4 MiB is a typical L2 + share of L3.
 DENSE_CACHE_BYTES = 4 << 20
+#: Rows of C that fill at most this fraction of their upper bounds (a sample's
+#: mean of distinct columns / min(products, ncols)) compress so much that a
+#: hash table sized for the bound stays hot, while a dense accumulator of more
+#: than ``DENSE_HOT_BYTES`` takes a cache miss per product: hash.  W @ W of
+#: the challenge's layers (fill 0.047), ``spgemm`` dense / hash, medians of 7,
+#: loaded dev-2c: 16384 neurons (192 KB) 70.3 / 45.7 ms on one thread, 54.5 /
+#: 37.8 on two; 65536 (768 KB) 274 / 167 and 211 / 121; numeric phase alone
+#: 286 / 114 (one thread).  Rows that do not compress (power-law, uniform
+#: random: fill 0.99-1.0) stay dense, 2x faster there; fills between 0.05 and
+#: 0.99 not measured.
+HASH_FILL = 1 / 8
+#: ... for dense accumulators larger than this.  4096 neurons (48 KB, fill
+#: 0.047): dense 9.3 ms against hash 13.0 on one thread, 6.8 / 7.0 on two;
+#: 192 KB lost (above).  Set between the two.
+DENSE_HOT_BYTES = 96 << 10
 #: Dense accumulators (or two-pass markers) of all threads together may take
 #: at most this many bytes; beyond, hash.  Not measured: a memory budget.
 DENSE_MEMORY_BYTES = 1 << 30

@@ -163,6 +163,28 @@ def test_dense_and_hash_accumulators_agree_bitwise(ops):
                                                                          algorithm="hash")[1])
 
 
+def test_auto_takes_hash_where_many_products_land_on_few_of_many_columns():
+    # 1024 products a row onto at most 64 of 16384 columns (fill <= 1/16): a
+    # dense accumulator of 192 KB would miss the cache at every product.
+    from kkpy.sparse import _tuning
+
+    rng = np.random.default_rng(0)
+    n, m = 2000, 16384
+    A = sp.csr_array((rng.random(n * 32), np.concatenate([rng.choice(m, 32, replace=False)
+                                                          for _ in range(n)]),
+                      np.arange(0, n * 32 + 1, 32)), shape=(n, m))
+    B = sp.csr_array((rng.random(m * 32), np.concatenate([np.sort(rng.choice(64, 32,
+                                                                             replace=False))
+                                                          for _ in range(m)]),
+                      np.arange(0, m * 32 + 1, 32)), shape=(m, m))
+    assert m * 12 > _tuning.DENSE_HOT_BYTES
+    h = SpGEMMHandle()
+    C = spgemm_numeric(h, A, B, spgemm_symbolic(h, A, B))
+    assert h.accumulator == "hash"
+    assert bits(C) == bits(spgemm(A, B, algorithm="hash"))
+    np.testing.assert_allclose(C.to_scipy().toarray(), (A @ B).toarray(), rtol=1e-13)
+
+
 @st.composite
 def narrow_operands(draw):
     """``(A, B, kind)`` for B's row bitmaps: B narrow, its rows full, distinct and unsorted."""
