@@ -185,3 +185,41 @@ def test_a_deferred_result_is_made_before_the_chain_reuses_its_buffers():
     np.testing.assert_array_equal(Y2.to_host().toarray(), 2 * A.toarray())
     del Y1, Y2   # nothing else holds them: the chain's weak reference dies too
     assert chain._pending is None or chain._pending() is None
+
+
+@on_device
+@pytest.mark.parametrize("resident", [False, True])
+def test_inputs_are_read_anew_each_call(resident):
+    # Calls with the same sizes, or the same resident buffers refilled, must
+    # read each call's values and structure (nothing about the inputs is
+    # cached: a CUDA graph that loaded them would have to replay the reads),
+    # and still refuse a bad structure.
+    from kkpy.sparse import DeviceCrs
+
+    rng = np.random.default_rng(11)
+    mats = random_chain(rng, [16, 16, 16], 0.3, np.float32)
+    chain = prepare_chain(mats, space=kkpy.Cuda())
+    dense = (rng.random((300, 16)) < 0.25).astype(np.float32)
+    inputs = [sp.csr_array(dense)] * 2 + [   # then as many entries, elsewhere, other values
+        sp.csr_array(np.random.default_rng(seed).permutation(dense.ravel()).reshape(dense.shape)
+                     * (seed + 2)) for seed in range(3)]
+    bad = inputs[-1].copy()
+    bad.indices = bad.indices.copy()
+    bad.indices[5] = 40                                   # column 40 of 16
+    resident_buffers = DeviceCrs.from_host(inputs[0]) if resident else None
+
+    def run(B):
+        if not resident:
+            return spgemm_chain(B, chain, epilogues.relu, (), space=kkpy.Cuda())
+        for view, a in zip((resident_buffers.row_map, resident_buffers.entries,
+                            resident_buffers.values), (B.indptr, B.indices, B.data)):
+            kkpy.deep_copy(view, a.astype(view.dtype))     # the same GPU buffers, refilled
+        return spgemm_chain(resident_buffers, chain, epilogues.relu, (), space=kkpy.Cuda())
+
+    for B in inputs:
+        want, _ = chain_reference(B, mats, lambda z, j: np.maximum(z, 0), ())
+        np.testing.assert_allclose(run(B).to_host().toarray(), want.toarray(), rtol=1e-5,
+                                   atol=1e-6)
+    assert chain.graph_error is None
+    with pytest.raises(ValueError):
+        run(bad)
