@@ -16,7 +16,7 @@ from csr_equal import same
 from kkpy.sparse import CrsMatrix
 from kkpy.sparse import io as kio
 from kkpy.sparse.io import ParseError, read_mtx, read_tsv, read_tsv_coo, write_mtx, write_tsv
-from kkpy.sparse.io import _open, _parse
+from kkpy.sparse.io import _format, _open, _parse, _shortest
 
 # Hypothesis examples write files; a per-test tmp_path is reused across
 # examples, which is fine because every example writes whole files.
@@ -78,6 +78,58 @@ def test_many_distinct_values_round_trip_exactly(tmp_path, dtype):
     assert same(got, a) and np.array_equal(np.signbit(got.values), np.signbit(a.data))
     write_mtx(tmp_path / "a.mtx", a)
     assert same(read_mtx(tmp_path / "a.mtx", dtype=dtype), a)
+
+
+def written_values(vals):
+    """The value column ``write_triples`` gives for float64 ``vals``."""
+    vals = np.asarray(vals, np.float64)
+    buf = io.BytesIO()
+    _format.write_triples(buf, np.zeros(vals.size, np.int64), np.arange(vals.size), vals,
+                          sep=" ")
+    return [line.split()[2] for line in buf.getvalue().decode().splitlines()]
+
+
+def repr_text(x):
+    """Python's shortest round-trip text, as the writers print it (no '.0')."""
+    r = repr(float(x))
+    return r[:-2] if r.endswith(".0") else r
+
+
+POWERS_OF_TWO = [2.0 ** e for e in range(-1074, 1024)]
+EDGE_DOUBLES = (POWERS_OF_TWO + list(np.nextafter(POWERS_OF_TWO[1:], 0))
+                + list(np.nextafter(POWERS_OF_TWO[:-1], np.inf))
+                + [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+                   -1.7976931348623157e308, 1e16, 9999999999999998.0, 1e-4, 9.999999999999999e-05,
+                   1e23, 0.1, 0.3, 9007199254740993.0, float("inf"), float("-inf"), float("nan")])
+
+
+def test_written_doubles_are_shortest_round_trip_at_every_exponent():
+    """Every binary exponent (each has its own table row), the powers of two
+    (whose lower neighbour is nearer, so fewer digits may do) and their
+    neighbours print exactly as repr, hence shortest and reading back."""
+    texts = written_values(EDGE_DOUBLES)
+    assert texts == [repr_text(x) for x in EDGE_DOUBLES]
+    assert all(float(t) == x or x != x for t, x in zip(texts, EDGE_DOUBLES))
+
+
+@given(st.lists(st.floats(allow_nan=False), min_size=1, max_size=50))
+def test_written_doubles_match_repr(vals):
+    texts = written_values(vals)
+    assert texts == [repr_text(x) for x in vals]
+    back = np.array([float(t) for t in texts])
+    assert np.array_equal(back, vals) and np.array_equal(np.signbit(back), np.signbit(vals))
+
+
+@given(st.integers(0, 2**64 - 1))
+def test_shortest_digits_match_repr_on_any_bit_pattern(bits):
+    x = float(np.uint64(bits).view(np.float64))
+    if not np.isfinite(x) or x == 0:
+        return
+    d, e = _shortest.shortest(abs(x), _shortest.G_HI, _shortest.G_LO,
+                              _shortest.K_TAB, _shortest.H_TAB)
+    assert d % 10 != 0 and float(f"{d}e{e}") == abs(x)
+    mantissa = repr(abs(x)).split("e")[0].replace(".", "").strip("0")
+    assert str(d) == mantissa  # as few digits as repr, and the same ones
 
 
 def test_tsv_matches_loadtxt_and_sums_duplicates(tmp_path):
