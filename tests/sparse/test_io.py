@@ -183,6 +183,26 @@ def test_values_parse_like_float(tmp_path, texts):
     assert np.array_equal(np.signbit(v), np.signbit(expect))
 
 
+@tmp_ok
+@given(entries=st.lists(st.tuples(st.integers(1, 10**18 - 1), st.integers(0, 6),
+                                  st.integers(1, 99), st.integers(0, 20)),
+                        min_size=1, max_size=30))
+def test_indices_of_any_width_parse_exactly(tmp_path, entries):
+    """Indices of 1 to 18 digits, with leading zeros, read eight bytes at a
+    time or one by one near the end of the buffer, give their value."""
+    text = "".join(f"{r:0{len(str(r)) + z}d} {c:0{min(w, 18)}d} {c}e-{w}\n"
+                   for r, z, c, w in entries)
+    p = put(tmp_path / "w.tsv", text)
+    if any(len(str(r)) + z > 18 for r, z, _, _ in entries):
+        with pytest.raises(ParseError, match=r"row index '\d+' is not a positive integer$"):
+            read_tsv_coo(p, index_dtype=np.int64)
+        return
+    r, c, v, _ = read_tsv_coo(p, dtype=np.float64, index_dtype=np.int64)
+    assert r.tolist() == [e[0] - 1 for e in entries]
+    assert c.tolist() == [e[2] - 1 for e in entries]
+    assert v.tolist() == [float(f"{e[2]}e-{e[3]}") for e in entries]
+
+
 def test_blocks_join_across_chunk_edges(tmp_path, monkeypatch):
     monkeypatch.setattr(_open, "CHUNK_BYTES", 7)  # splits lines and fields
     lines = [f"{i % 13 + 1}\t{i % 5 + 1}\t{i * 0.25}" for i in range(200)]
@@ -382,6 +402,41 @@ def test_mtx_errors_name_file_and_line(tmp_path, text, message):
         read_mtx(p)
     assert str(info.value).startswith(f"{p}:{message}"), str(info.value)
     assert "\n" not in str(info.value)
+
+
+def truncated_mtx(where):
+    """A 400-entry real file cut short (as by a full disk or a copy stopped
+    early), and the error the reader must give for it."""
+    head = "%%MatrixMarket matrix coordinate real general\n% from a run\n"
+    lines = [f"{i // 8 + 1} {i % 8 + 1} {(i + 1) * 1.25e-7!r}" for i in range(400)]
+    full = head + "50 8 400\n" + "\n".join(lines) + "\n"
+    if where == "mid-banner":
+        return full[:25], "1: banner needs 4 words after %%MatrixMarket, got 2"
+    if where == "mid-size-line":
+        return head + "50 8", "3: size line must be 'rows cols entries', got '50 8'"
+    if where == "entries-missing":
+        text = head + "50 8 400\n" + "\n".join(lines[:397]) + "\n"
+        return text, "401: size line declares 400 entries, file has 397"
+    if where == "mid-line":
+        return full[:full.rindex(" ")], "403: expected 3 blank-separated fields, got 2"
+    assert where == "mid-exponent"
+    text = full[:full.rindex("e-") + 1]
+    return text, f"403: value {text.split()[-1]!r} is not a number"
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 24])
+@pytest.mark.parametrize("where", ["mid-banner", "mid-size-line", "entries-missing",
+                                   "mid-line", "mid-exponent"])
+def test_truncated_mtx_is_one_clear_error(tmp_path, monkeypatch, where, chunk):
+    """A short file is a ParseError naming the line, never a crash or a
+    partial matrix, whether the cut falls in the first block or a later one."""
+    monkeypatch.setattr(_open, "CHUNK_BYTES", chunk)
+    text, message = truncated_mtx(where)
+    p = put(tmp_path / "cut.mtx", text)
+    for reader in (read_mtx, kio.read_mtx_coo):
+        with pytest.raises(ParseError) as info:
+            reader(p)
+        assert str(info.value) == f"{p}:{message}"
 
 
 # ------------------------------------------------------------------ fuzz ---
