@@ -112,6 +112,20 @@ def test_written_doubles_are_shortest_round_trip_at_every_exponent():
     assert all(float(t) == x or x != x for t, x in zip(texts, EDGE_DOUBLES))
 
 
+def test_written_integers_at_every_width():
+    """Indices and integer values across every digit count and its edges."""
+    ints = np.array(sorted({0, 1, -1, 2**63 - 1, -2**63} | {s * (10**k + d) for k in range(1, 19)
+                                                            for d in (-1, 0, 1) for s in (1, -1)}),
+                    np.int64)
+    buf = io.BytesIO()
+    _format.write_triples(buf, np.abs(ints[1:-1]), np.arange(ints.size - 2), ints[1:-1], sep=" ")
+    got = [line.split() for line in buf.getvalue().decode().splitlines()]
+    assert got == [[str(abs(int(i)) + 1), str(j + 1), str(int(i))] for j, i in enumerate(ints[1:-1])]
+    buf = io.BytesIO()
+    _format.write_triples(buf, [0, 0], [0, 1], ints[[0, -1]], sep=" ")
+    assert buf.getvalue().decode() == f"1 1 {-2**63}\n1 2 {2**63 - 1}\n"
+
+
 @given(st.lists(st.floats(allow_nan=False), min_size=1, max_size=50))
 def test_written_doubles_match_repr(vals):
     texts = written_values(vals)
