@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import math
 import os
 
 import numpy as np
@@ -215,6 +216,34 @@ def test_indices_of_any_width_parse_exactly(tmp_path, entries):
     assert r.tolist() == [e[0] - 1 for e in entries]
     assert c.tolist() == [e[2] - 1 for e in entries]
     assert v.tolist() == [float(f"{e[2]}e-{e[3]}") for e in entries]
+
+
+def near_midpoint_texts(x):
+    """Decimals of 16 to 18 digits just below and above the midpoints
+    between ``x`` and its neighbours (the lower one nearer at a power of
+    two): where the reader's fast conversion must round exactly or hand
+    over."""
+    from fractions import Fraction
+    texts = []
+    for toward in (np.inf, 0.0):
+        mid = (Fraction(x) + Fraction(float(np.nextafter(x, toward)))) / 2
+        for digits in (16, 17, 18):
+            e = math.floor(math.log10(mid)) - digits + 1
+            scaled = mid / Fraction(10) ** e
+            for m in sorted({math.floor(scaled) - 1, math.floor(scaled), math.ceil(scaled),
+                             math.ceil(scaled) + 1}):
+                texts.append(f"{m}e{e}")
+    return texts
+
+
+@tmp_ok
+@given(st.one_of(st.floats(min_value=1e-280, max_value=1e280),
+                 st.integers(-900, 900).map(lambda k: 2.0 ** k)))
+def test_values_near_midpoints_round_correctly(tmp_path, x):
+    texts = near_midpoint_texts(x)
+    p = put(tmp_path / "mid.tsv", "".join(f"1\t{i + 1}\t{t}\n" for i, t in enumerate(texts)))
+    _, _, v, _ = read_tsv_coo(p, dtype=np.float64)
+    assert v.tolist() == [float(t) for t in texts]
 
 
 def test_blocks_join_across_chunk_edges(tmp_path, monkeypatch):
