@@ -17,7 +17,9 @@ integers.  It costs about a tenth of :func:`._dd.digits`' double-double
 search, and covers every finite double, subnormals included.
 """
 
+import functools
 import math
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -28,22 +30,24 @@ _U32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
 
+@functools.lru_cache(maxsize=None)
 def _floor_log2_pow10(e):
-    """floor(log2(10**e)), exactly."""
+    """floor(log2(10**e)), exactly (cached: the tables ask ~600 distinct e)."""
     if e >= 0:
         return (10 ** e).bit_length() - 1
     return -((10 ** -e).bit_length())  # 10**|e| is not a power of two for e != 0
 
 
-def _floor_log10(num, den):
-    """floor(log10(num / den)) for positive integers, exactly."""
-    t = math.log10(num) - math.log10(den)  # off by ~1e-13 at most here
+def _floor_log10_pow2(q, scale=Fraction(1)):
+    """floor(log10(scale * 2**q)), exactly."""
+    t = math.log10(scale) + q * math.log10(2)  # off by ~1e-13 at most here
     k = math.floor(t)
     if 1e-9 < t - k < 1 - 1e-9:
         return k  # too far from an integer for the error to matter
-    while num * 10 ** max(0, -k) < den * 10 ** max(0, k):
+    x = scale * Fraction(2) ** q
+    while Fraction(10) ** k > x:
         k -= 1
-    while num * 10 ** max(0, -(k + 1)) >= den * 10 ** max(0, k + 1):
+    while Fraction(10) ** (k + 1) <= x:
         k += 1
     return k
 
@@ -76,8 +80,8 @@ def _exponent_table():
     h = np.zeros((2047, 2), np.int64)
     for be in range(2047):
         q = max(be, 1) - 1075
-        regular = _floor_log10(2 ** max(q, 0), 2 ** max(-q, 0))
-        irregular = _floor_log10(3 * 2 ** max(q, 0), 4 * 2 ** max(-q, 0))
+        regular = _floor_log10_pow2(q)
+        irregular = _floor_log10_pow2(q, Fraction(3, 4))
         for j, kk in enumerate((regular, irregular)):
             k[be, j] = kk
             h[be, j] = q + _floor_log2_pow10(-kk) + 1
