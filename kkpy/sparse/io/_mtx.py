@@ -31,14 +31,19 @@ def _header_lines(chunks):
     while True:
         nl = buf.find(b"\n", pos)
         if nl < 0:
+            # Sliced (copied) before the next read: a plain file's blocks
+            # share one buffer, which that read overwrites.
+            left = buf[pos:]
             block = next(it, None)
             if block is not None:
-                buf, pos = buf[pos:] + block, 0
+                # The block itself when nothing is left over, so that the
+                # rest is handed on uncopied.
+                buf, pos = (left + block if left else block), 0
                 continue
-            if pos >= len(buf):
+            if not left:
                 yield lineno + 1, None  # end of file
                 return
-            nl = len(buf)
+            buf, pos, nl = left, 0, len(left)
         lineno += 1
         chunks.lines_done = lineno
         rest = yield lineno, buf[pos:nl].decode("latin-1")
@@ -149,10 +154,16 @@ def read_mtx_coo(path, dtype=None, index_dtype=np.int32):
         shape, nnz = _parse_size(name, lineno, text, index_dtype)
         rest = header.send(True)
         kind = _FIELDS[field]
+        # The result arrays at the declared size, unless the file is too
+        # short to hold that many lines (then the count is wrong anyway, and
+        # the scan says so); a gzip'd file's text size is unknown, so start
+        # at 2**20 there and let the arrays grow.
+        bound = chunks.entry_bound()
+        bound = 1 << 20 if bound is None else bound + (len(rest[0]) - rest[1]) // 4
         r, c, v, _ = scan_triples(
             name, chunks, nfields=2 if kind == NO_VALUE else 3, value_kind=kind,
             shape=shape, index_dtype=index_dtype, first_line=lineno + 1,
-            sep_word="blank-separated", initial=rest)
+            sep_word="blank-separated", initial=rest, capacity=min(nnz, bound))
     if r.size != nnz:
         where = _entry_line(path, name, lineno, nnz) if r.size > nnz else chunks.lines_done + 1
         raise ParseError(name, where, f"size line declares {nnz} entries, file has {r.size}")

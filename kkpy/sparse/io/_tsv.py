@@ -2,6 +2,7 @@
 
 import os
 
+import numba
 import numpy as np
 import scipy.sparse
 
@@ -120,15 +121,53 @@ def read_tsv(path, shape=None, dtype=np.float32, index_dtype=np.int32, rows=None
     return coo_to_csr(r, c, v, shape, os.fspath(path))
 
 
+@numba.njit(cache=True)
+def _row_map_if_sorted(rows, cols, nrows, row_map):
+    """Fill ``row_map`` from COO entries already in canonical CSR order.
+
+    True when rows never decrease and columns strictly increase within a
+    row (so no duplicates); False as soon as an entry breaks that order,
+    with ``row_map`` then unfinished.  Indices are in range: the reader
+    checked them.
+    """
+    row_map[:] = 0
+    prev_r = -1
+    prev_c = -1
+    for i in range(rows.size):
+        r = np.int64(rows[i])
+        c = np.int64(cols[i])
+        if r < prev_r or (r == prev_r and c <= prev_c):
+            return False
+        row_map[r + 1] += 1
+        prev_r = r
+        prev_c = c
+    for r in range(nrows):
+        row_map[r + 1] += row_map[r]
+    return True
+
+
 def coo_to_csr(rows, cols, vals, shape, name):
     """COO arrays read from file ``name`` to a canonical CrsMatrix.
 
     Duplicates are summed in file order and rows sorted.  A shape too large
-    for memory (a size line of 2e9 rows, say) names the file.
+    for memory (a size line of 2e9 rows, say) names the file.  Entries that
+    are in CSR order already (a file written from a CSR matrix, as scipy
+    and kkpy write them) are taken as they are, without the sort.
     """
     from .._crs import CrsMatrix
     from .._validate import TooLargeError
 
+    nrows = int(shape[0])
+    small = rows.dtype == np.int32 and max(nrows, rows.size) <= np.iinfo(np.int32).max
+    if rows.dtype in (np.int32, np.int64) and rows.dtype == cols.dtype and nrows < rows.size:
+        # Only where the row map is smaller than the entries already in
+        # memory: a size line declaring 2e9 rows goes to from_coo, which
+        # checks that it fits and says "too large" rather than allocating.
+        row_map = np.empty(nrows + 1, np.int32 if small else np.int64)
+        if _row_map_if_sorted(rows, cols, nrows, row_map):
+            # check=False: the pass above has checked the structure.
+            return CrsMatrix(vals, cols if small else cols.astype(np.int64), row_map,
+                             int(shape[1]), check=False)
     try:
         return CrsMatrix.from_coo(rows, cols, vals, shape, index_dtype=rows.dtype)
     except TooLargeError as e:
