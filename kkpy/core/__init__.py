@@ -24,7 +24,7 @@ Examples
 >>> v.tolist()
 [0.0, 1.0, 2.0, 3.0]
 """
-from . import _cache_guard
+from . import _cache_guard, _openmp  # noqa: F401  (_openmp: before any parallel region)
 
 # Before anything compiles: a development checkout whose sources changed gets
 # kkpy's numba cache cleared, since numba would keep stale inlined helpers.

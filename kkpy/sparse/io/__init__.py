@@ -32,12 +32,6 @@ Examples
 bad.tsv:2: expected 3 tab-separated fields, got 2
 """
 
-# The readers and writers launch numba parallel regions of their own; the
-# host backend sets how long OpenMP workers spin between regions (see
-# OMP_SPIN_COUNT there), which must happen before the first launch.
-# Without it GNU's default spin made read_mtx 2.6x slower on 2 threads of
-# a machine busy with another process (0.288 s against 0.111 s).
-from ...core import host as _host  # noqa: F401
 from ._errors import ParseError
 from ._mtx import read_mtx, read_mtx_coo, write_mtx
 from ._tsv import read_tsv, read_tsv_coo, write_tsv
