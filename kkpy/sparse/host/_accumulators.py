@@ -163,7 +163,7 @@ def emit_word(x, base, acc, cols, vals, t, with_values):
         if with_values:
             vals[t] = acc[j]
             acc[j] = 0
-        t += 1
+        t += _ONE
     return t
 
 
@@ -173,7 +173,7 @@ def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
 
     Clears the bitmap and the values it reads, ready for the next row.
     """
-    t = off
+    t = np.uint64(off)
     for w2 in range(b2.shape[0]):
         x2 = b2[w2]
         b2[w2] = 0
@@ -188,7 +188,7 @@ def dense_emit(b0, b1, b2, acc, cols, vals, off, with_values):
                 x0 = b0[w]
                 b0[w] = 0
                 t = emit_word(x0, w << _SIX, acc, cols, vals, t, with_values)
-    return t - off
+    return np.int64(t - np.uint64(off))
 
 
 # -- the union of B's row bitmaps (narrow B) ---------------------------------
@@ -247,13 +247,13 @@ def or_words(b0, bits, start):
 @numba.njit(cache=True)
 def words_emit(b0, acc, cols, vals, off, with_values):
     """:func:`dense_emit` for a one-level bitmap ``b0`` (narrow B): scan its words in order."""
-    t = off
+    t = np.uint64(off)
     for w in range(b0.shape[0]):
         x = b0[w]
         if x:
             b0[w] = 0
             t = emit_word(x, np.uint64(w) << _SIX, acc, cols, vals, t, with_values)
-    return t - off
+    return np.int64(t - np.uint64(off))
 
 
 # -- short rows: kept sorted as they grow ---------------------------------------

@@ -55,9 +55,9 @@ def count_rows(c, bounds, m, a_rm, a_ent, b_rm, b_ent, counts):
         n = 0
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
             ahead(p, a_ent, b_rm, b_ent, b_ent)
-            k = a_ent[p]
-            for q in range(b_rm[k], b_rm[k + 1]):
-                j = b_ent[q]
+            k = np.uint64(a_ent[p])
+            for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + np.uint64(1)])):
+                j = np.uint64(b_ent[q])
                 if mark[j] != i:
                     mark[j] = i
                     n += 1
@@ -81,9 +81,9 @@ def fill_rows(c, bounds, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
         n = 0
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
             ahead(p, a_ent, b_rm, b_ent, b_val)
-            k = a_ent[p]
+            k = np.uint64(a_ent[p])
             av = a_val[p]
-            for q in range(b_rm[k], b_rm[k + 1]):
+            for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + np.uint64(1)])):
                 n = dense_add(b0, b1, b2, acc, np.uint64(b_ent[q]), av * b_val[q], n)
         dense_emit(b0, b1, b2, acc, c_ent, c_val, c_rm[i], True)
 
