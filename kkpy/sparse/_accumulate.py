@@ -111,6 +111,26 @@ def use_two_pass(nrows, products, window, itemsize, threads, ncols):
             and window * (itemsize + 8) <= _tuning.TWO_PASS_WINDOW_BYTES)
 
 
+def far_rows(a_span, b_nrows, b_nnz, itemsize):
+    """Whether the rows of ``B`` that a row of ``A`` names lie too far apart to stay cached.
+
+    A row of ``A`` spanning ``a_span`` columns names rows of ``B`` within
+    ``a_span`` of each other; when those rows (entries and values) fill more
+    than an L2 cache's share (:data:`~kkpy.sparse._tuning.TWO_PASS_WINDOW_BYTES`),
+    the row loops prefetch them; nearer, as in a stencil, the rows the
+    previous row of ``A`` read are still in cache and a prefetch only costs.
+
+    Examples
+    --------
+    >>> far_rows(1400, 490000, 2447200, 8)        # Poisson 2D, 700 x 700 grid
+    False
+    >>> far_rows(490000, 500000, 1000000, 8)      # random A, tall-skinny B
+    True
+    """
+    per_row = b_nnz / max(b_nrows, 1) * (itemsize + 8)
+    return a_span * per_row > _tuning.TWO_PASS_WINDOW_BYTES
+
+
 def few_products(nrows, products):
     """Whether rows average at most ``TWO_PASS_PRODUCTS`` products (cheap to ask first)."""
     return products <= _tuning.TWO_PASS_PRODUCTS * max(nrows, 1)

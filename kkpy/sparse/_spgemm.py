@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _dispatch, _tuning, _validate
-from ._accumulate import (check_algorithm, few_products, mean_row_span, plan_rows, short_rows,
-                          use_row_bitmaps, use_two_pass)
+from ._accumulate import (check_algorithm, far_rows, few_products, mean_row_span, plan_rows,
+                          short_rows, use_row_bitmaps, use_two_pass)
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._spgemm_twopass import two_pass
@@ -73,15 +73,19 @@ def _row_flops(space, A, B):
     return flops
 
 
-def _two_pass_fits(space, A, B, flops, value_dtype):
-    """Whether ``A @ B`` is a low-flop product whose rows span few columns (see use_two_pass)."""
+def _two_pass_plan(space, A, B, flops, value_dtype):
+    """None, or for a low-flop product whose rows span few columns (see use_two_pass)
+    whether its kernels should prefetch B's rows (see far_rows)."""
     products = int(flops.sum())
     if not few_products(A.nrows, products):  # before sampling spans
-        return False
+        return None
+    a_span = mean_row_span(*crs_arrays(A)[:2])
     # A row of C spans about A's row span (which rows of B it takes) plus B's.
-    window = min(B.ncols, mean_row_span(*crs_arrays(A)[:2]) + mean_row_span(*crs_arrays(B)[:2]))
-    return use_two_pass(A.nrows, products, window, value_dtype.itemsize, threads_of(space),
-                        B.ncols)
+    window = min(B.ncols, a_span + mean_row_span(*crs_arrays(B)[:2]))
+    if not use_two_pass(A.nrows, products, window, value_dtype.itemsize, threads_of(space),
+                        B.ncols):
+        return None
+    return far_rows(a_span, B.nrows, B.nnz, value_dtype.itemsize)
 
 
 def _plan(space, A, B, algorithm, value_dtype, flops=None):
@@ -331,8 +335,9 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     apply = epilogue is not None or drop_zeros
     vdtype, idtype = _result_types(A, B)
     flops = _row_flops(space, A, B)
-    if algorithm == "auto" and not apply and _two_pass_fits(space, A, B, flops, vdtype):
-        return two_pass(space, A, B, flops, vdtype, idtype)
+    far = None if algorithm != "auto" or apply else _two_pass_plan(space, A, B, flops, vdtype)
+    if far is not None:
+        return two_pass(space, A, B, flops, vdtype, idtype, far)
     flops, plan, dense, bits, short, fill = _plan(space, A, B, algorithm, vdtype, flops)
     m = np.int64(B.ncols)
 

@@ -14,11 +14,12 @@ from .impl import _common
 __all__ = ["two_pass"]
 
 
-def two_pass(space, A, B, flops, value_dtype, index_dtype):
+def two_pass(space, A, B, flops, value_dtype, index_dtype, far=True):
     """``A @ B`` by a counting pass and a filling pass, one block of rows per thread.
 
     ``flops`` holds the products of each row of ``A @ B``; blocks are cut so
-    that each thread gets about as many.
+    that each thread gets about as many.  ``far``: prefetch the rows of
+    ``B`` (see :func:`~kkpy.sparse._accumulate.far_rows`).
     """
     n, m = A.nrows, B.ncols
     work = np.empty(n + 1, np.int64)
@@ -31,8 +32,8 @@ def two_pass(space, A, B, flops, value_dtype, index_dtype):
     counts = np.empty(n, np.int64)
     rec = _records(space, B, int(work[-1]))
     if rec is None:
-        parallel_for("kkpy.sparse.spgemm_count", blocks, K.count_rows, bounds, np.int64(m), a_rm,
-                     a_ent, b_rm, b_ent, counts)
+        parallel_for("kkpy.sparse.spgemm_count", blocks, K.count_rows, bounds, np.int64(m), far,
+                     a_rm, a_ent, b_rm, b_ent, counts)
     else:
         nw = np.int64(rec.shape[0] // B.nrows - 1)
         parallel_for("kkpy.sparse.spgemm_count", blocks, K.count_rows_records, bounds, nw, a_rm,
@@ -46,8 +47,8 @@ def two_pass(space, A, B, flops, value_dtype, index_dtype):
     entries = np.empty(nnz, index)
     values = np.empty(nnz, value_dtype)
     if rec is None:
-        parallel_for("kkpy.sparse.spgemm_fill", blocks, K.fill_rows, bounds, np.int64(m), a_rm,
-                     a_ent, a_val, b_rm, b_ent, b_val, row_map, entries, values)
+        parallel_for("kkpy.sparse.spgemm_fill", blocks, K.fill_rows, bounds, np.int64(m), far,
+                     a_rm, a_ent, a_val, b_rm, b_ent, b_val, row_map, entries, values)
     else:
         parallel_for("kkpy.sparse.spgemm_fill", blocks, K.fill_rows_records, bounds, nw,
                      np.int64(m), a_rm, a_ent, a_val, rec, b_val, row_map, entries, values)

@@ -383,7 +383,7 @@ def two_pass_product(A, B, records=False):
     KA, KB = CrsMatrix.from_scipy(A), CrsMatrix.from_scipy(B)
     space = kkpy.Threads(2)
     flops = _spgemm._row_flops(space, KA, KB)
-    assert _spgemm._two_pass_fits(space, KA, KB, flops, np.dtype(np.float64))
+    assert _spgemm._two_pass_plan(space, KA, KB, flops, np.dtype(np.float64)) is not None
     if records:
         assert _spgemm_twopass._records(space, KB, int(flops.sum())) is not None
     with mock.patch.object(_spgemm_twopass, "use_row_bitmaps",
@@ -423,6 +423,28 @@ def test_two_pass_rows_past_the_insertion_sort_match_scipy_bitwise():
                                                               random_state=rng))
     C = two_pass_product(A, B)
     assert np.diff(np.asarray(C.row_map))[0] > _tuning.SORT_INSERTION_MAX
+
+
+def test_two_pass_gives_the_same_bits_with_and_without_prefetching_b():
+    # far_rows picks prefetching by A's row span; either choice must give the same C.
+    import kkpy
+    from kkpy.sparse import _spgemm, _spgemm_twopass
+
+    rng = np.random.default_rng(11)
+    A = CrsMatrix.from_scipy(sp.random_array((3000, 2000), density=0.003, format="csr",
+                                             random_state=rng))
+    B = CrsMatrix.from_scipy(sp.random_array((2000, 900), density=0.004, format="csr",
+                                             random_state=rng))
+    space = kkpy.Threads(2)
+    flops = _spgemm._row_flops(space, A, B)
+    near, far = (_spgemm_twopass.two_pass(space, A, B, flops, np.dtype(np.float64),
+                                          np.dtype(np.int32), f) for f in (False, True))
+    assert_canonical(near)
+    for got in (near, far):
+        assert np.array_equal(np.asarray(got.row_map), np.asarray(near.row_map))
+        assert np.array_equal(np.asarray(got.entries), np.asarray(near.entries))
+        assert np.array_equal(np.asarray(got.values), np.asarray(near.values))
+    assert np.allclose(near.to_scipy().toarray(), (A.to_scipy() @ B.to_scipy()).toarray())
 
 
 @pytest.mark.parametrize("ncols", [64, 130])

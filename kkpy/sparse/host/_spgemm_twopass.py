@@ -39,14 +39,17 @@ from ._prefetch import ahead, prefetch
 
 
 @kernel
-def count_rows(c, bounds, m, a_rm, a_ent, b_rm, b_ent, counts):
+def count_rows(c, bounds, m, far, a_rm, a_ent, b_rm, b_ent, counts):
     """Distinct columns of each row ``bounds[c]:bounds[c + 1]`` of ``A @ B``.
 
-    Both passes prefetch the rows of ``B`` a few entries of ``A`` ahead, as
-    the one-pass kernels do: without, each product of a product whose rows
-    of ``B`` are scattered waited on two or three cache misses in turn
-    (the fill alone, one thread, tall-skinny 271 -> 94 ms; Poisson2D
-    squared, whose rows of B are neighbours, 47 -> 48 ms).
+    With ``far`` (the rows of ``B`` that a row of ``A`` names lie too far
+    apart to stay in cache, see :func:`~kkpy.sparse._accumulate.far_rows`),
+    both passes prefetch them a few entries of ``A`` ahead, as the one-pass
+    kernels do: without, each product waited on two or three cache misses
+    in turn (the fill alone, one thread, tall-skinny 271 -> 94 ms).  Where
+    they are neighbours the prefetch is pure cost (Poisson2D squared, one
+    thread, medians of 9: count 12.5 -> 10.5 ms, fill 36.0 -> 33.9 ms
+    without it).
     """
     lo = bounds[c]
     hi = bounds[c + 1]
@@ -54,7 +57,8 @@ def count_rows(c, bounds, m, a_rm, a_ent, b_rm, b_ent, counts):
     for i in range(lo, hi):
         n = 0
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
-            ahead(p, a_ent, b_rm, b_ent, b_ent)
+            if far:
+                ahead(p, a_ent, b_rm, b_ent, b_ent)
             k = np.uint64(a_ent[p])
             for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + np.uint64(1)])):
                 j = np.uint64(b_ent[q])
@@ -65,7 +69,7 @@ def count_rows(c, bounds, m, a_rm, a_ent, b_rm, b_ent, counts):
 
 
 @kernel
-def fill_rows(c, bounds, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
+def fill_rows(c, bounds, m, far, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent, c_val):
     """Rows ``bounds[c]:bounds[c + 1]`` of ``C = A @ B`` into ``C``'s arrays (row map known).
 
     The accumulator's columns are marked in the one-pass kernels' three-level
@@ -80,7 +84,8 @@ def fill_rows(c, bounds, m, a_rm, a_ent, a_val, b_rm, b_ent, b_val, c_rm, c_ent,
     for i in range(bounds[c], bounds[c + 1]):
         n = 0
         for p in range(np.uint64(a_rm[i]), np.uint64(a_rm[i + 1])):
-            ahead(p, a_ent, b_rm, b_ent, b_val)
+            if far:
+                ahead(p, a_ent, b_rm, b_ent, b_val)
             k = np.uint64(a_ent[p])
             av = a_val[p]
             for q in range(np.uint64(b_rm[k]), np.uint64(b_rm[k + np.uint64(1)])):
