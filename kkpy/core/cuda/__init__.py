@@ -36,7 +36,8 @@ from numba.core import config as _config
 
 from .. import _backends
 from . import _team
-from ._patterns import parallel_for, parallel_reduce, parallel_scan, return_dtype
+from ._patterns import (parallel_for, parallel_reduce, parallel_scan, parallel_scan_final,
+                        return_dtype)
 from ._space import Cuda, is_simulator
 from ._views import CudaView, as_device, copy, device_array, fill, view_factory
 
@@ -47,7 +48,8 @@ if not _config.ENABLE_CUDASIM:
     from . import _atomics, _nested, _random, _team_types  # noqa: F401
 
 __all__ = ["Cuda", "CudaView", "as_device", "copy", "device_array", "fill", "is_simulator",
-           "parallel_for", "parallel_reduce", "parallel_scan", "return_dtype"]
+           "parallel_for", "parallel_reduce", "parallel_scan", "parallel_scan_final",
+           "return_dtype"]
 
 _backends.register_space("cuda", Cuda)
 _backends.register_memory("CudaSpace", view_factory=view_factory, fill=fill, copy=copy)
