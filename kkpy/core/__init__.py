@@ -57,7 +57,7 @@ _ATOMICS = ("atomic_add", "atomic_fetch_add", "atomic_sub", "atomic_fetch_sub", 
 # use the atomics).
 _LAZY = {"Cuda": ".cuda", **dict.fromkeys(_ATOMICS, "._atomics"),
          **dict.fromkeys(("TeamThreadRange", "ThreadVectorRange", "TeamVectorRange"), "._team"),
-         **dict.fromkeys(("BinSort", "BinOp1D", "sort"), "._binsort")}
+         **dict.fromkeys(("BinSort", "BinOp1D", "BinOp3D", "sort"), "._binsort")}
 
 __all__ = [
     "Serial", "Threads", "Cuda", "ExecutionSpace", "DefaultExecutionSpace",
@@ -69,7 +69,7 @@ __all__ = [
     "TeamThreadRange", "ThreadVectorRange", "TeamVectorRange", "single", "PerTeam", "PerThread",
     "kernel", "Kernel", "KernelError", "parallel_for", "parallel_reduce", "parallel_scan",
     "Reducer", "Sum", "Prod", "Min", "Max", "MinLoc", "MaxLoc", "LAnd", "LOr",
-    *_ATOMICS, "BinSort", "BinOp1D", "sort",
+    *_ATOMICS, "BinSort", "BinOp1D", "BinOp3D", "sort",
     "Random_XorShift64_Pool", "RandomPool", "rand_uint64", "drand", "normal", "fill_random",
 ]
 

@@ -1,7 +1,8 @@
-"""Binning sort: ``Kokkos::BinSort``, ``Kokkos::BinOp1D`` and ``Kokkos::sort``.
+"""Binning sort: ``Kokkos::BinSort``, ``Kokkos::BinOp1D``, ``BinOp3D`` and ``Kokkos::sort``.
 
 A :class:`BinSort` puts the indices of a key View into bins chosen by a bin
-operator (:class:`BinOp1D`: equal-width bins between a minimum and a maximum)
+operator (:class:`BinOp1D`: equal-width bins between a minimum and a maximum;
+:class:`BinOp3D`: the same along each axis of a box, for points)
 and keeps the result as a *permute vector*, which then reorders any View
 along its first extent (:meth:`BinSort.sort`).  As in Kokkos it is built from
 the programming model's own patterns, so it runs on every execution space:
@@ -49,7 +50,7 @@ from ._reducers import Max, Min
 from ._spaces import DefaultExecutionSpace, DefaultHostExecutionSpace, ExecutionSpace, HostSpace
 from ._views import View, deep_copy, memory_space_of
 
-__all__ = ["BinOp1D", "BinSort", "sort"]
+__all__ = ["BinOp1D", "BinOp3D", "BinSort", "sort"]
 
 
 # -- kernels -------------------------------------------------------------------------
@@ -60,8 +61,8 @@ _INSERTION_MAX = 16
 
 
 @kernel
-def _bin_and_count(i, keys, begin, lo, hi, mul, nbins, bins, counts):
-    x = keys[begin + i]
+def _axis_bin(x, lo, hi, mul, nbins):
+    # One axis of a bin operator: equal-width bins, keys outside clamped in.
     b = 0
     if x > lo:  # keys at or below min, and NaN, stay in bin 0
         if x >= hi:
@@ -72,6 +73,17 @@ def _bin_and_count(i, keys, begin, lo, hi, mul, nbins, bins, counts):
                 b = nbins - 1
             if b < 0:
                 b = 0
+    return b
+
+
+@kernel
+def _bin_and_count(i, k0, k1, k2, begin, lo0, lo1, lo2, hi0, hi1, hi2, mul0, mul1, mul2,
+                   nb0, nb1, nb2, bins, counts):
+    # k0, k1, k2: the keys' coordinates (a 1-D key has one bin along the
+    # other two axes); the bin index is row-major, the first axis slowest.
+    j = begin + i
+    b = _axis_bin(k0[j], lo0, hi0, mul0, nb0) * nb1 + _axis_bin(k1[j], lo1, hi1, mul1, nb1)
+    b = b * nb2 + _axis_bin(k2[j], lo2, hi2, mul2, nb2)
     bins[i] = b
     atomic_add(counts, b, 1)
 
@@ -88,8 +100,22 @@ def _scatter(i, begin, bins, offsets, fill, perm):
 
 
 @kernel
-def _sort_bin(b, keys, offsets, counts, perm):
-    # One bin's indices ordered by (key, index): a total order, so the result
+def _after(k0, k1, k2, dims, q, p):
+    """Whether key ``q`` sorts after key ``p``: coordinates in order, then the index."""
+    if k0[q] != k0[p]:
+        return k0[q] > k0[p]
+    if dims > 1:
+        if k1[q] != k1[p]:
+            return k1[q] > k1[p]
+        if k2[q] != k2[p]:
+            return k2[q] > k2[p]
+    return q > p
+
+
+@kernel
+def _sort_bin(b, k0, k1, k2, dims, offsets, counts, perm):
+    # One bin's indices ordered by (key, index), keys compared coordinate by
+    # coordinate (dims of them, in k0, k1, k2): a total order, so the result
     # does not depend on the order the scatter left.  Short bins take an
     # insertion sort; longer ones a heapsort, so that a bin holding every key
     # (all keys equal, say) costs n log n, not n**2.
@@ -98,11 +124,10 @@ def _sort_bin(b, keys, offsets, counts, perm):
     if n <= _INSERTION_MAX:
         for j in range(start + 1, start + n):
             p = perm[j]
-            k = keys[p]
             m = j
             while m > start:
                 q = perm[m - 1]
-                if keys[q] > k or (keys[q] == k and q > p):
+                if _after(k0, k1, k2, dims, q, p):
                     perm[m] = q
                     m -= 1
                 else:
@@ -130,11 +155,11 @@ def _sort_bin(b, keys, offsets, counts, perm):
             c = perm[start + child]
             if child + 1 < heap:
                 d = perm[start + child + 1]
-                if keys[d] > keys[c] or (keys[d] == keys[c] and d > c):
+                if _after(k0, k1, k2, dims, d, c):
                     child += 1
                     c = d
             r = perm[start + root]
-            if keys[c] > keys[r] or (keys[c] == keys[r] and c > r):
+            if _after(k0, k1, k2, dims, c, r):
                 perm[start + root] = c
                 perm[start + child] = r
                 root = child
@@ -197,7 +222,32 @@ def _check_space(what, space, view):
                          f"pass a space that runs on it")
 
 
-# -- BinOp1D -------------------------------------------------------------------------
+# -- BinOp1D, BinOp3D ----------------------------------------------------------------
+
+def _axis(what, nbins, lo, hi):
+    """``(nbins, min, max, mul)`` of one axis, checked; ``mul`` turns a distance into bins."""
+    if not isinstance(nbins, (numbers.Integral, np.integer)) or isinstance(nbins, bool):
+        raise TypeError(f"{what}: nbins must be an int, got {nbins!r}")
+    if nbins < 1:
+        raise ValueError(f"{what}: nbins must be at least 1, got {nbins}")
+    if not (_is_number(lo) and _is_number(hi)):
+        raise TypeError(f"{what}: min and max must be numbers, got {lo!r} and {hi!r}")
+    flo, fhi = float(lo), float(hi)
+    if not (np.isfinite(flo) and np.isfinite(fhi)):
+        raise ValueError(f"{what}: min and max must be finite, got {lo!r} and {hi!r}")
+    if fhi < flo:
+        raise ValueError(f"{what}: max ({hi!r}) is below min ({lo!r})")
+    return int(nbins), flo, fhi, (int(nbins) / (fhi - flo) if fhi > flo else 0.0)
+
+
+def _host_bin(x, nbins, lo, hi, mul):
+    """:func:`_axis_bin` in plain Python, for ``bin`` on the host."""
+    if not x > lo:
+        return 0
+    if x >= hi:
+        return nbins - 1
+    return max(0, min(nbins - 1, int((x - lo) * mul)))
+
 
 class BinOp1D:
     """Equal-width bins between ``min`` and ``max`` (``Kokkos::BinOp1D``).
@@ -223,20 +273,15 @@ class BinOp1D:
     (4, [0, 0, 1, 2, 3, 3])
     """
 
+    #: Coordinates per key: BinSort takes rank-1 keys.
+    dims = 1
+
     def __init__(self, nbins, min, max):  # noqa: A002  (Kokkos's names)
-        if not isinstance(nbins, (numbers.Integral, np.integer)) or isinstance(nbins, bool):
-            raise TypeError(f"BinOp1D: nbins must be an int, got {nbins!r}")
-        if nbins < 1:
-            raise ValueError(f"BinOp1D: nbins must be at least 1, got {nbins}")
-        if not (_is_number(min) and _is_number(max)):
-            raise TypeError(f"BinOp1D: min and max must be numbers, got {min!r} and {max!r}")
-        lo, hi = float(min), float(max)
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(f"BinOp1D: min and max must be finite, got {min!r} and {max!r}")
-        if hi < lo:
-            raise ValueError(f"BinOp1D: max ({max!r}) is below min ({min!r})")
-        self.nbins, self.min, self.max = int(nbins), lo, hi
-        self.mul = self.nbins / (hi - lo) if hi > lo else 0.0
+        self.nbins, self.min, self.max, self.mul = _axis("BinOp1D", nbins, min, max)
+
+    def axes(self):
+        """``(nbins, min, max, mul)`` of each of the three axes the kernels bin along."""
+        return [(self.nbins, self.min, self.max, self.mul)] + [(1, 0.0, 0.0, 0.0)] * 2
 
     def max_bins(self) -> int:
         """The number of bins (Kokkos's name)."""
@@ -244,12 +289,7 @@ class BinOp1D:
 
     def bin(self, keys, i) -> int:
         """The bin of ``keys[i]``, computed on the host (the kernels compute the same)."""
-        x = keys[i]
-        if not x > self.min:
-            return 0
-        if x >= self.max:
-            return self.nbins - 1
-        return max(0, min(self.nbins - 1, int((x - self.min) * self.mul)))
+        return _host_bin(keys[i], self.nbins, self.min, self.max, self.mul)
 
     def __call__(self, keys, i1, i2) -> bool:
         """Whether ``keys[i1]`` sorts before ``keys[i2]`` (Kokkos's comparison)."""
@@ -257,6 +297,74 @@ class BinOp1D:
 
     def __repr__(self):
         return f"BinOp1D({self.nbins}, {self.min!r}, {self.max!r})"
+
+
+class BinOp3D:
+    """Equal-width bins of a box in three dimensions (``Kokkos::BinOp3D``).
+
+    Keys are rows of a ``(n, 3)`` View, points say.  Each coordinate is
+    binned as :class:`BinOp1D` bins a key (clamped into its axis's bins), and
+    the bin of a point is ``(b0 * nbins[1] + b1) * nbins[2] + b2``: row-major,
+    the first coordinate slowest, as in Kokkos.  With ``sort_within_bins``
+    the points of a bin are ordered by their coordinates in turn, then by
+    index.
+
+    Parameters
+    ----------
+    nbins : sequence of 3 ints
+        Bins along each axis, each at least 1 (Kokkos's ``max_bins[3]``).
+    min, max : sequences of 3 numbers
+        The box: ``max[d] >= min[d]`` along each axis ``d``.
+
+    Examples
+    --------
+    >>> import numpy as np, kkpy
+    >>> op = kkpy.BinOp3D((2, 3, 4), (0.0, 0.0, 0.0), (1.0, 3.0, 4.0))
+    >>> pts = np.array([[0.9, 0.5, 3.5], [0.1, 2.5, 0.0]])
+    >>> op.max_bins(), op.bin(pts, 0), op.bin(pts, 1)
+    (24, 15, 8)
+    """
+
+    dims = 3
+
+    def __init__(self, nbins, min, max):  # noqa: A002  (Kokkos's names)
+        parts = [list(x) if np.ndim(x) == 1 else None for x in (nbins, min, max)]
+        if any(p is None or len(p) != 3 for p in parts):
+            raise TypeError(f"BinOp3D: nbins, min and max must each hold three values, got "
+                            f"{nbins!r}, {min!r} and {max!r}")
+        self._axes = [_axis(f"BinOp3D (axis {d})", *args) for d, args in enumerate(zip(*parts))]
+        self.nbins = tuple(a[0] for a in self._axes)
+        self.min = tuple(a[1] for a in self._axes)
+        self.max = tuple(a[2] for a in self._axes)
+
+    def axes(self):
+        """``(nbins, min, max, mul)`` of each axis."""
+        return list(self._axes)
+
+    def max_bins(self) -> int:
+        """The number of bins: the product of the three axes' (Kokkos's name)."""
+        return int(np.prod(self.nbins))
+
+    def bin(self, keys, i) -> int:
+        """The bin of point ``keys[i]``, computed on the host (the kernels compute the same)."""
+        b = 0
+        for d, (nb, lo, hi, mul) in enumerate(self._axes):
+            b = b * nb + _host_bin(keys[i, d], nb, lo, hi, mul)
+        return b
+
+    def __call__(self, keys, i1, i2) -> bool:
+        """Whether point ``keys[i1]`` sorts before ``keys[i2]``: the first coordinate
+        that differs decides."""
+        for d in range(3):
+            if keys[i1, d] != keys[i2, d]:
+                return bool(keys[i1, d] < keys[i2, d])
+        return False
+
+    def __repr__(self):
+        return f"BinOp3D({self.nbins}, {self.min!r}, {self.max!r})"
+
+
+_BINOPS = (BinOp1D, BinOp3D)
 
 
 # -- BinSort -------------------------------------------------------------------------
@@ -274,11 +382,12 @@ class BinSort:
     space : ExecutionSpace, optional
         Where the kernels run; by default the space of the keys' memory
         (the default host space for host Views).
-    keys : View or array, rank 1
-        Integer or floating keys; only read.
+    keys : View or array
+        Integer or floating keys, only read: rank 1 for a :class:`BinOp1D`,
+        ``(n, 3)`` points for a :class:`BinOp3D`.
     range_begin, range_end : int, optional
         Bin only ``keys[range_begin:range_end]`` (default: all of them).
-    binop : BinOp1D
+    binop : BinOp1D or BinOp3D
         Maps a key to its bin.
     sort_within_bins : bool, default False
         Also sort each bin by key (ties by index), which makes the
@@ -310,17 +419,20 @@ class BinSort:
         if len(rest) >= 2 and all(isinstance(r, (numbers.Integral, np.integer))
                                   and not isinstance(r, bool) for r in rest[:2]):
             begin, end, rest = int(rest[0]), int(rest[1]), rest[2:]
-        if not rest or not isinstance(rest[0], BinOp1D):
+        if not rest or not isinstance(rest[0], _BINOPS):
             raise TypeError("BinSort: expected BinSort([space,] keys, [range_begin, range_end,] "
-                            "binop, sort_within_bins=False) with binop a kkpy.BinOp1D")
+                            "binop, sort_within_bins=False) with binop a kkpy.BinOp1D or "
+                            "kkpy.BinOp3D")
         binop, rest = rest[0], rest[1:]
         if len(rest) > 1 or (rest and sort_within_bins is not None):
             raise TypeError("BinSort: too many arguments after binop (only sort_within_bins)")
         within = rest[0] if rest else bool(sort_within_bins)
-        if getattr(keys, "ndim", None) != 1:
-            got = (f"shape {tuple(keys.shape)}" if hasattr(keys, "shape")
-                   else type(keys).__name__)
-            raise ValueError(f"BinSort: keys must be a rank-1 View, got {got}")
+        shape = tuple(getattr(keys, "shape", ()))
+        if (len(shape), shape[1:]) != ((1, ()) if binop.dims == 1 else (2, (3,))):
+            got = f"shape {shape}" if hasattr(keys, "shape") else type(keys).__name__
+            want = "a rank-1 View" if binop.dims == 1 else "a View of shape (n, 3)"
+            raise ValueError(f"BinSort: keys for a {type(binop).__name__} must be {want}, "
+                             f"got {got}")
         kind = np.dtype(keys.dtype).kind
         if kind not in "iuf":
             raise TypeError(f"BinSort: keys must be integers or floats, got dtype {keys.dtype}")
@@ -359,16 +471,24 @@ class BinSort:
         bins = View("BinSort::bins", n, dtype=np.int64, space=self.space, initialize=False)
         fill = View("BinSort::bin_fill", nb, dtype=np.int64, space=self.space)
         deep_copy(self._counts, 0)
-        parallel_for("Kokkos::Sort::BinCount", self._policy(n), _bin_and_count, self.keys,
-                     self.range_begin, op.min, op.max, op.mul, nb, bins, self._counts)
+        (n0, lo0, hi0, m0), (n1, lo1, hi1, m1), (n2, lo2, hi2, m2) = op.axes()
+        parallel_for("Kokkos::Sort::BinCount", self._policy(n), _bin_and_count, *self._columns(),
+                     self.range_begin, lo0, lo1, lo2, hi0, hi1, hi2, m0, m1, m2, n0, n1, n2,
+                     bins, self._counts)
         parallel_scan("Kokkos::Sort::BinOffset", self._policy(nb), _bin_count, self._counts,
                       out=self._offsets)
         parallel_for("Kokkos::Sort::BinBinning", self._policy(n), _scatter, self.range_begin,
                      bins, self._offsets, fill, self._perm)
         if self.sort_within_bins:
-            parallel_for("Kokkos::Sort::BinSort", self._policy(nb), _sort_bin, self.keys,
-                         self._offsets, self._counts, self._perm)
+            parallel_for("Kokkos::Sort::BinSort", self._policy(nb), _sort_bin, *self._columns(),
+                         op.dims, self._offsets, self._counts, self._perm)
         self._created = True
+
+    def _columns(self):
+        """The keys' three coordinates as rank-1 Views (a rank-1 key's, three times)."""
+        if self.binop.dims == 1:
+            return (self.keys,) * 3
+        return tuple(self.keys[:, d] for d in range(3))
 
     def _need(self, what):
         if not self._created:

@@ -16,7 +16,7 @@ except ImportError:  # a numba without it: key on the full numba type instead
     def _fingerprint(a):
         return numba.typeof(a)
 
-__all__ = ["reducer_bindings", "return_dtype"]
+__all__ = ["reducer_bindings", "return_dtype", "scan_update_dtype"]
 
 
 def reducer_bindings(kernel, reducer):
@@ -74,3 +74,28 @@ def _infer_return(kernel, sig):
     except Exception:
         raise TypeError(f"kernel '{kernel.name}' must return a scalar for a reduction "
                         f"or scan, but it returns {rt}") from None
+
+
+def scan_update_dtype(kernel, args):
+    """The dtype of the ``update`` of a Kokkos scan functor ``kernel(i, update, final, *args)``:
+    what it returns when handed an update (int64 first, then what came back).
+
+    Examples
+    --------
+    >>> import numpy as np, kkpy
+    >>> @kkpy.kernel
+    ... def f(i, update, final, x):
+    ...     return update + x[i]
+    >>> scan_update_dtype(f, (np.ones(2),))
+    dtype('float64')
+    """
+    from numba import types
+    from numba.np.numpy_support import from_dtype
+
+    dtype = np.dtype(np.int64)
+    for _ in range(3):
+        got = return_dtype(kernel, (types.int64, from_dtype(dtype), types.boolean), args)
+        if got == dtype:
+            break
+        dtype = got
+    return dtype

@@ -27,8 +27,8 @@ How each runs:
   Python functions run; in the simulator a team's threads really run at once,
   and a team-level reduction or scan combines the threads' partial results
   in team-rank order through the block (see ``_SimTeamMember``).
-* Compiled GPU code: not written yet (no overloads for the cuda target), so
-  such a kernel fails to compile on a GPU with a one-line ``KernelError``.
+* Compiled GPU code: :mod:`kkpy.core.cuda._nested` (a team is a thread
+  block; the threads' partial results combine through shared memory).
 """
 from __future__ import annotations
 
@@ -202,11 +202,15 @@ def _lower_reducer():
 _lower_reducer()
 
 
-def _return_type(fnty, argtys, what):
-    from numba.core.registry import cpu_target
+def return_type(fnty, argtys, what, typingctx=None):
+    """What calling ``fnty`` with ``argtys`` returns, in ``typingctx`` (the CPU's
+    by default); a ``TypingError`` naming ``what`` when it cannot be called."""
+    if typingctx is None:
+        from numba.core.registry import cpu_target
 
+        typingctx = cpu_target.typing_context
     try:
-        sig = cpu_target.typing_context.resolve_function_type(fnty, tuple(argtys), {})
+        sig = typingctx.resolve_function_type(fnty, tuple(argtys), {})
     except Exception as err:  # numba's own message says why
         raise TypingError(f"{what}: cannot call {fnty} with {tuple(argtys)}: {err}") from None
     if sig is None:
@@ -214,16 +218,21 @@ def _return_type(fnty, argtys, what):
     return sig.return_type
 
 
-def _callee_args(n):
+def callee_args(n):
+    """``, args[0], ..., args[n-1]``: the extra arguments in generated source."""
     return "".join(f", args[{k}]" for k in range(n))
 
 
-def _build(source, glb):
+def build(source, glb):
+    """The function ``impl`` that ``source`` defines, with globals ``glb``."""
     exec(compile(source, "<kkpy nested pattern>", "exec"), glb)
     return glb["impl"]
 
 
-def _reduce_impl(func, args):
+def reduce_parts(func, args, typingctx=None):
+    """``(reducer, dtype, loop)`` of a nested ``parallel_reduce``: ``loop`` is the
+    source of one thread's sequential fold of its indices into ``acc`` (and
+    ``li``, the index, for MinLoc/MaxLoc), the body of ``impl``."""
     argtys = list(args)
     reducer = Sum
     if argtys and isinstance(argtys[-1], ReducerType):
@@ -233,32 +242,36 @@ def _reduce_impl(func, args):
                           "kkpy.Max, kkpy.MinLoc, ...) unbound; the result is returned")
     from numba.np.numpy_support import as_dtype
 
-    rt = _return_type(func, [types.intp, *argtys], "nested parallel_reduce")
+    rt = return_type(func, [types.intp, *argtys], "nested parallel_reduce", typingctx)
     try:
         dtype = reducer.result_dtype(as_dtype(rt))
     except Exception:
         raise TypingError(f"nested parallel_reduce: the kernel must return a scalar, "
                           f"it returns {rt}") from None
-    call = f"policy(j{_callee_args(len(argtys))})"
+    call = f"policy(j{callee_args(len(argtys))})"
     if reducer.loc:
         body = (f"        b = {call}\n"
                 f"        if li < 0 or ({reducer.expr.format(a='acc', b='b')}):\n"
                 f"            acc = b\n            li = j\n")
-        ret = "acc, li"
     else:
         body = f"        acc = {reducer.expr.format(a='acc', b=call)}\n"
-        ret = "acc"
-    src = (f"def impl(label, policy, *args):\n    acc = IDENT\n    li = -1\n"
-           f"    for j in label:\n{body}    return {ret}\n")
-    return _build(src, {"IDENT": reducer.identity(dtype)})
+    loop = f"    acc = IDENT\n    li = -1\n    for j in label:\n{body}"
+    return reducer, dtype, loop
+
+
+def _reduce_impl(func, args):
+    reducer, dtype, loop = reduce_parts(func, args)
+    ret = "acc, li" if reducer.loc else "acc"
+    src = f"def impl(label, policy, *args):\n{loop}    return {ret}\n"
+    return build(src, {"IDENT": reducer.identity(dtype)})
 
 
 def _scan_impl(func, args):
     n = len(args)
     src = (f"def impl(label, policy, *args):\n    update = 0\n"
-           f"    for j in label:\n        update = policy(j, update, True{_callee_args(n)})\n"
+           f"    for j in label:\n        update = policy(j, update, True{callee_args(n)})\n"
            f"    return update\n")
-    return _build(src, {})
+    return build(src, {})
 
 
 def register_in_kernel_patterns(parallel_reduce, parallel_scan):

@@ -275,7 +275,7 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
     or Kokkos's functor form ``kernel(i, update, final, *args)`` (told apart
     by its number of parameters): ``update`` is the sum of the contributions
     before ``i``, the kernel returns ``update`` plus its own, and writes its
-    output only when ``final`` is true (host spaces).
+    output only when ``final`` is true.
 
     Parameters
     ----------
@@ -319,10 +319,6 @@ def parallel_scan(label, policy, kernel=_NO_ARG, *args, out=None, inclusive=Fals
         if out is not None or inclusive:
             raise ValueError(f"parallel_scan '{label}': a kernel (i, update, final, ...) writes "
                              f"its own output; drop out= and inclusive=")
-        if policy.space.backend != "host":
-            raise ValueError(f"parallel_scan '{label}': the (i, update, final) form runs on "
-                             f"host spaces only for now; on Cuda return the contribution "
-                             f"and pass out=")
         return _launch("parallel_scan", label, policy, k, args, _run_final_scan)
     if out is None:
         return _launch("parallel_scan", label, policy, k, args, _run_reduce, Sum)

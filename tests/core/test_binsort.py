@@ -1,8 +1,9 @@
-"""BinSort, BinOp1D and sort against numpy, on every space.
+"""BinSort, BinOp1D, BinOp3D and sort against numpy, on every space.
 
 References: the bins are ``floor((x - min) * nbins / (max - min))`` clamped
 into ``[0, nbins - 1]``, computed in numpy; with ``sort_within_bins`` the
-permutation is numpy's stable argsort.  Without it, the order within a bin is
+permutation is numpy's stable argsort (``np.lexsort`` of the coordinates for
+BinOp3D's points).  Without it, the order within a bin is
 unspecified on parallel spaces, so only the bin property is checked.  The
 ``cuda`` cases run on a GPU, or in a child process under numba's simulator.
 """
@@ -60,20 +61,27 @@ def problems(draw):
     return keys, nbins, lo, hi
 
 
+def binned(space, keys, op, within, bins):
+    """Bin ``keys`` on ``space``; check the permutation and counts against numpy's
+    ``bins``; return the BinSort, its permutation and counts on the host."""
+    bs = kkpy.BinSort(space, put(space, keys), op, within)
+    bs.create_permute_vector()
+    perm, counts = get(bs.get_permute_vector()), get(bs.get_bin_count())
+    assert sorted(perm.tolist()) == list(range(len(keys)))  # a permutation
+    assert np.all(np.diff(bins[perm]) >= 0)  # binned keys in bin order
+    assert counts.tolist() == np.bincount(bins, minlength=op.max_bins()).tolist()
+    return bs, perm, counts
+
+
 @SPACES
 @FEW
 @given(problems(), st.booleans())
 def test_bins_counts_and_permutation(name, problem, within):
     space = make_space(name)
     keys, nbins, lo, hi = problem
-    bs = kkpy.BinSort(space, put(space, keys), kkpy.BinOp1D(nbins, lo, hi), within)
-    bs.create_permute_vector()
-    perm = get(bs.get_permute_vector())
-    counts, offsets = get(bs.get_bin_count()), get(bs.get_bin_offsets())
     bins = ref_bins(keys, nbins, lo, hi)
-    assert sorted(perm.tolist()) == list(range(len(keys)))  # a permutation
-    assert np.all(np.diff(bins[perm]) >= 0)  # binned keys in bin order
-    assert counts.tolist() == np.bincount(bins, minlength=nbins).tolist()
+    bs, perm, counts = binned(space, keys, kkpy.BinOp1D(nbins, lo, hi), within, bins)
+    offsets = get(bs.get_bin_offsets())
     assert offsets.tolist() == (np.cumsum(counts) - counts).tolist()
     if within:
         assert perm.tolist() == np.argsort(keys, kind="stable").tolist()
@@ -141,6 +149,53 @@ def test_a_crowded_bin_is_sorted_stably(name, distinct):
     assert get(v).tolist() == np.sort(keys).tolist()
 
 
+def ref_bins3(points, nbins, lo, hi):
+    """Row-major bin of each point: numpy's 1-D bins along each axis."""
+    b = np.zeros(len(points), np.int64)
+    for d in range(3):
+        b = b * nbins[d] + ref_bins(points[:, d], nbins[d], lo[d], hi[d])
+    return b
+
+
+@st.composite
+def point_problems(draw):
+    n = draw(st.integers(0, 40))
+    # few distinct coordinates: ties along the first axes test the later ones
+    points = draw(hnp.arrays(np.float64, (n, 3), elements=st.sampled_from(
+        [-3.0, -1.0, 0.0, 0.25, 1.0, 2.5, 4.0, 7.0])))
+    nbins = tuple(draw(st.integers(1, 4)) for _ in range(3))
+    lo = tuple(draw(st.sampled_from([-2.0, 0.0, 1.0])) for _ in range(3))
+    hi = tuple(b + draw(st.sampled_from([0.0, 3.0, 6.0])) for b in lo)
+    return points, nbins, lo, hi
+
+
+@SPACES
+@FEW
+@given(point_problems(), st.booleans())
+def test_binop3d_bins_and_sorts_points(name, problem, within):
+    space = make_space(name)
+    points, nbins, lo, hi = problem
+    op = kkpy.BinOp3D(nbins, lo, hi)
+    assert op.max_bins() == int(np.prod(nbins))
+    bins = ref_bins3(points, nbins, lo, hi)
+    assert [op.bin(points, i) for i in range(len(points))] == bins.tolist()
+    bs, perm, _ = binned(space, points, op, within, bins)
+    if within:
+        # by bin, then by coordinates in turn, then by index
+        order = np.lexsort((np.arange(len(points)), points[:, 2], points[:, 1], points[:, 0],
+                            bins))
+        assert perm.tolist() == order.tolist()
+        v = put(space, points)
+        bs.sort(v)
+        assert get(v).tolist() == points[order].tolist()
+
+
+def test_binop3d_compares_points_as_kokkos():
+    op = kkpy.BinOp3D((1, 1, 1), (0, 0, 0), (1, 1, 1))
+    p = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [0.0, 9.0, 9.0], [1.0, 2.0, 3.0]])
+    assert op(p, 0, 1) and not op(p, 1, 0) and op(p, 2, 0) and not op(p, 0, 3)
+
+
 def test_empty_single_bin_and_default_space():
     bs = kkpy.BinSort(np.zeros(0), kkpy.BinOp1D(3, 0, 1))
     bs.create_permute_vector()
@@ -173,6 +228,11 @@ def test_serial_keeps_index_order_within_bins():
     (lambda: kkpy.BinOp1D(2.5, 0.0, 1.0), "nbins must be an int"),
     (lambda: kkpy.BinOp1D(2, 0.0, np.inf), "must be finite"),
     (lambda: kkpy.BinSort(np.zeros(3)), "binop a kkpy.BinOp1D"),
+    (lambda: kkpy.BinOp3D((2, 2), (0, 0), (1, 1)), "three values"),
+    (lambda: kkpy.BinOp3D((2, 0, 2), (0, 0, 0), (1, 1, 1)), "(axis 1): nbins must be at least 1"),
+    (lambda: kkpy.BinOp3D((2, 2, 2), (0, 0, 2), (1, 1, 1)), "(axis 2): max (1) is below min"),
+    (lambda: kkpy.BinSort(np.zeros(3), kkpy.BinOp3D((2, 2, 2), (0, 0, 0), (1, 1, 1))),
+     "shape (n, 3)"),
     (lambda: kkpy.BinSort(np.zeros((2, 2)), kkpy.BinOp1D(2, 0, 1)), "rank-1"),
     (lambda: kkpy.BinSort(np.zeros(3, bool), kkpy.BinOp1D(2, 0, 1)), "integers or floats"),
     (lambda: kkpy.BinSort(np.zeros(3), 2, 5, kkpy.BinOp1D(2, 0, 1)), "not within"),

@@ -1,18 +1,24 @@
 """Nested patterns in team kernels: reduce and scan over TeamThreadRange /
 ThreadVectorRange, single(PerTeam / PerThread) and team_broadcast.
 
-One kernel exercises them all, per row of a matrix (one team per row), on
-Serial and Threads (compiled: one thread per team) and on Cuda (the
-simulator without a GPU: real teams of several threads, which combine their
-partial results through the block).
+One kernel exercises them all, per row of a matrix (one team per row), as
+one test body on every space: Serial and Threads (compiled: one thread per
+team) and Cuda, compiled on a GPU or in the simulator without one, with
+teams of several threads that combine their partial results through the
+block, of sizes below, at and past one warp.
 """
 import numpy as np
 import pytest
 
 import kkpy
-from kkpy.core._cuda_testing import module_setup
+from kkpy.core._cuda_testing import make_space, simulator_rerun, space_params
 
-MODE, on_device, test_module_passes_under_the_simulator = module_setup(__file__)
+test_cuda_space_under_the_simulator = simulator_rerun(__file__)
+
+
+@pytest.fixture(scope="module", params=space_params())
+def space(request):
+    return make_space(request.param)
 
 
 @kkpy.kernel
@@ -39,6 +45,7 @@ def row_stats(member, a, stats, loc, out):
     s = kkpy.parallel_reduce(kkpy.TeamThreadRange(member, n), elem, row, a)
     mx = kkpy.parallel_reduce(kkpy.ThreadVectorRange(member, n), elem, row, a, kkpy.Max)
     mn, where = kkpy.parallel_reduce(kkpy.TeamThreadRange(member, n), elem, row, a, kkpy.MinLoc)
+    hi, at = kkpy.parallel_reduce(kkpy.ThreadVectorRange(member, n), elem, row, a, kkpy.MaxLoc)
     total = kkpy.parallel_scan(kkpy.TeamThreadRange(member, n), exclusive, row, a, out)
     first = kkpy.single(kkpy.PerTeam(member), first_elem, row, a)
     mine = kkpy.single(kkpy.PerThread(member), first_elem, row, a)
@@ -51,19 +58,23 @@ def row_stats(member, a, stats, loc, out):
         stats[row, 3] = total
         stats[row, 4] = first + mine
         stats[row, 5] = b - root
-        loc[row] = where
+        loc[row, 0] = where
+        loc[row, 1] = at
+        stats[row, 6] = hi
 
 
 def reference(a):
     n = a.shape[1]
-    stats = np.empty((a.shape[0], 6))
+    stats = np.empty((a.shape[0], 7))
     stats[:, 0] = a.sum(axis=1)
     stats[:, 1] = a.max(axis=1) if n else -np.inf
     stats[:, 2] = a.min(axis=1) if n else np.inf
     stats[:, 3] = a.sum(axis=1)
     stats[:, 4] = 2 * a[:, 0] if n else -2.0
     stats[:, 5] = stats[:, 0]
-    loc = a.argmin(axis=1) if n else np.full(a.shape[0], -1)
+    stats[:, 6] = stats[:, 1]
+    loc = (np.stack([a.argmin(axis=1), a.argmax(axis=1)], axis=1) if n
+           else np.full((a.shape[0], 2), -1))
     out = np.cumsum(a, axis=1) - a
     return stats, loc, out
 
@@ -73,12 +84,13 @@ def matrices():
     # small integers: sums are exact in any order; ties test MinLoc's lowest index
     yield rng.integers(-5, 6, (6, 11)).astype(np.float64)
     yield rng.integers(-5, 6, (3, 1)).astype(np.float64)
+    yield rng.integers(-5, 6, (2, 75)).astype(np.float64)
     yield np.zeros((2, 0))
 
 
 def check(space, a, team_size):
-    stats = kkpy.View("stats", (a.shape[0], 6), space=space)
-    loc = kkpy.View("loc", a.shape[0], dtype=np.int64, space=space)
+    stats = kkpy.View("stats", (a.shape[0], 7), space=space)
+    loc = kkpy.View("loc", (a.shape[0], 2), dtype=np.int64, space=space)
     out = kkpy.View("out", a.shape, space=space)
     dev = kkpy.create_mirror_view_and_copy(space, a)
     kkpy.parallel_for("rows", kkpy.TeamPolicy(space, a.shape[0], team_size), row_stats,
@@ -90,19 +102,13 @@ def check(space, a, team_size):
         np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("space", [kkpy.Serial(), kkpy.Threads()], ids=["Serial", "Threads"])
-def test_nested_patterns_on_the_host(space):
-    for a in matrices():
-        check(space, a, kkpy.AUTO)
-
-
-@on_device
-@pytest.mark.skipif(MODE == "gpu", reason="compiled GPU forms of the nested patterns are not "
-                    "written yet (docs/programming-model.rst)")
-@pytest.mark.parametrize("team_size", [1, 4])
-def test_nested_patterns_on_cuda_teams(team_size):
-    for a in matrices():
-        check(kkpy.Cuda(), a, team_size)
+def test_nested_patterns_on_every_space(space):
+    # A host team has one thread; a GPU team is a block: one thread, a few,
+    # and more than a warp (the partial results then take two rounds).
+    sizes = [1, 4, 33] if space.backend == "cuda" else [kkpy.AUTO]
+    for team_size in sizes:
+        for a in matrices():
+            check(space, a, team_size)
 
 
 def test_nested_patterns_in_python():
@@ -110,7 +116,7 @@ def test_nested_patterns_in_python():
     from kkpy.core._team import make_team_member
 
     a = next(matrices())
-    stats, loc, out = np.zeros((a.shape[0], 6)), np.zeros(a.shape[0], np.int64), np.zeros_like(a)
+    stats, loc, out = np.zeros((a.shape[0], 7)), np.zeros((a.shape[0], 2), np.int64), np.zeros_like(a)
     for row in range(a.shape[0]):
         member = make_team_member(row, a.shape[0], 0, 1, np.empty(0, np.uint8))
         row_stats.py_func(member, a, stats, loc, out)
@@ -129,21 +135,27 @@ def cell(i, j, a):
 
 
 @kkpy.kernel
+def elem1(i, x):
+    return x[i]
+
+
+@kkpy.kernel
 def league_value(member, x):
     return x[member.league_rank()]
 
 
-@on_device
-def test_loc_reducers_with_every_policy_on_cuda():
-    cuda = kkpy.Cuda()
+def test_loc_reducers_with_every_policy(space):
     a = (np.arange(30).reshape(5, 6) * 7 % 5).astype(np.float64)
-    dev = kkpy.create_mirror_view_and_copy(kkpy.CudaSpace, a)
-    got = kkpy.parallel_reduce(kkpy.MDRangePolicy(cuda, (1, 2), (5, 6)), cell, dev,
+    dev = kkpy.create_mirror_view_and_copy(space.memory_space, a)
+    got = kkpy.parallel_reduce(kkpy.MDRangePolicy(space, (1, 2), (5, 6)), cell, dev,
                                reducer=kkpy.MaxLoc)
     i, j = np.unravel_index(np.argmax(a[1:, 2:]), (4, 4))
     assert got == (a[1 + i, 2 + j], (1 + i, 2 + j))
     x = np.array([3.0, 1.0, 2.0, 1.0])
-    got = kkpy.parallel_reduce(kkpy.TeamPolicy(cuda, 4, 2), league_value,
-                               kkpy.create_mirror_view_and_copy(kkpy.CudaSpace, x),
+    xd = kkpy.create_mirror_view_and_copy(space.memory_space, x)
+    team = 2 if space.backend == "cuda" else kkpy.AUTO
+    got = kkpy.parallel_reduce(kkpy.TeamPolicy(space, 4, team), league_value, xd,
                                reducer=kkpy.MinLoc)
     assert got == (1.0, 1)
+    got = kkpy.parallel_reduce(kkpy.RangePolicy(space, 1, 4), elem1, xd, reducer=kkpy.MaxLoc)
+    assert got == (2.0, 2)

@@ -52,23 +52,3 @@ def test_scan_errors_name_the_label():
         kkpy.parallel_scan("short", 4, value, x, out=np.zeros(3))
     with pytest.raises(ValueError, match="parallel_scan 'md'.*RangePolicy"):
         kkpy.parallel_scan("md", kkpy.MDRangePolicy((0, 0), (2, 2)), md_value2, np.ones((2, 2)))
-
-
-@kkpy.kernel
-def kokkos_offsets(i, update, final, counts, out):
-    if final:
-        out[i] = update
-    return update + counts[i]
-
-
-@pytest.mark.parametrize("space", [kkpy.Serial(), kkpy.Threads()], ids=["Serial", "Threads"])
-@pytest.mark.parametrize("n", [0, 1, 7, 1500])
-def test_scan_with_kokkos_final_flag(space, n):
-    counts = np.arange(n) % 5
-    out = np.full(n + 1, -1, np.int64)
-    total = kkpy.parallel_scan("offsets", kkpy.RangePolicy(space, 0, n), kokkos_offsets, counts, out)
-    assert total == counts.sum()
-    np.testing.assert_array_equal(out[:n], np.cumsum(counts) - counts)
-    assert out[n] == -1
-    with pytest.raises(ValueError, match="writes its own output"):
-        kkpy.parallel_scan("o", kkpy.RangePolicy(space, 0, n), kokkos_offsets, counts, out, out=out)

@@ -36,17 +36,20 @@ from numba.core import config as _config
 
 from .. import _backends
 from . import _team
-from ._patterns import parallel_for, parallel_reduce, parallel_scan, return_dtype
+from ._patterns import (parallel_for, parallel_reduce, parallel_scan, parallel_scan_final,
+                        return_dtype)
 from ._space import Cuda, is_simulator
 from ._views import CudaView, as_device, copy, device_array, fill, view_factory
 
 if not _config.ENABLE_CUDASIM:
-    # The compiled team member, GPU atomics and random draws; the simulator
+    # The compiled team member and nested patterns, GPU atomics and random
+    # draws; the simulator
     # runs kernels as Python and has no GPU compiler to extend.
-    from . import _atomics, _random, _team_types  # noqa: F401
+    from . import _atomics, _nested, _random, _team_types  # noqa: F401
 
 __all__ = ["Cuda", "CudaView", "as_device", "copy", "device_array", "fill", "is_simulator",
-           "parallel_for", "parallel_reduce", "parallel_scan", "return_dtype"]
+           "parallel_for", "parallel_reduce", "parallel_scan", "parallel_scan_final",
+           "return_dtype"]
 
 _backends.register_space("cuda", Cuda)
 _backends.register_memory("CudaSpace", view_factory=view_factory, fill=fill, copy=copy)

@@ -15,7 +15,7 @@ from numba import cuda
 from numba.core import config
 
 __all__ = ["block_size", "device_form", "for_range", "for_md", "for_team", "reduce_source",
-           "scan_source"]
+           "scan_source", "scan_final_source"]
 
 #: Threads per block of range, MDRange and reduction launches.  The simulator
 #: runs every GPU thread as a Python thread, so it gets small blocks.
@@ -235,6 +235,39 @@ _SCAN_BOUNDS = """\
 """
 
 
+# Each thread's sum ``s`` to tsum, and thread 0's total of the block to part.
+_BLOCK_TOTAL = """\
+    tsum[c * bs + t] = s
+    cuda.syncthreads()
+    if t == 0:
+        tot = zero
+        for u in range(bs):
+            tot += tsum[c * bs + u]
+        part[c] = tot
+"""
+
+# The sum before each block, in one thread: the blocks are few.
+_SCAN_PART = """
+@cuda.jit(cache=_CACHE)
+def scan_part(nb, zero, part, total, out, n, inclusive):
+    run = zero
+    for c in range(nb):
+        v = part[c]
+        part[c] = run
+        run += v
+    total[0] = run
+    if not inclusive and out.shape[0] > n:
+        out[n] = run
+"""
+
+# The sum before this thread's piece: its block's, plus its block's earlier threads'.
+_THREAD_START = """\
+    r = part[c]
+    for u in range(t):
+        r += tsum[c * bs + u]
+"""
+
+
 def scan_source(nargs, dtype):
     """Three kernels: per-thread and per-block sums, a scan of the block sums, the writes.
 
@@ -250,33 +283,12 @@ def scan_sums(beg, end, zero, out, part, tsum{a}):
     for k in range(slo, shi):
         out[k] = _kd(beg + k{a})
         s += out[k]
-    tsum[c * bs + t] = s
-    cuda.syncthreads()
-    if t == 0:
-        tot = zero
-        for u in range(bs):
-            tot += tsum[c * bs + u]
-        part[c] = tot
-
-
-@cuda.jit(cache=_CACHE)
-def scan_part(nb, zero, part, total, out, n, inclusive):
-    run = zero
-    for c in range(nb):
-        v = part[c]
-        part[c] = run
-        run += v
-    total[0] = run
-    if not inclusive and out.shape[0] > n:
-        out[n] = run
-
+{_BLOCK_TOTAL}
+{_SCAN_PART}
 
 @cuda.jit(cache=_CACHE)
 def scan_write(beg, end, out, part, tsum, inclusive):
-{_SCAN_BOUNDS}    r = part[c]
-    for u in range(t):
-        r += tsum[c * bs + u]
-    for k in range(slo, shi):
+{_SCAN_BOUNDS}{_THREAD_START}    for k in range(slo, shi):
         v = out[k]
         if inclusive:
             r += v
@@ -284,4 +296,27 @@ def scan_write(beg, end, out, part, tsum, inclusive):
         else:
             out[k] = r
             r += v
+"""
+
+
+def scan_final_source(nargs):
+    """Kokkos's functor form ``f(i, update, final, *args)``: :func:`scan_source`'s
+    passes, where each thread first runs ``f`` over its piece with ``final``
+    false (its sum), then again from its prefix with ``final`` true, when ``f``
+    writes.  ``scan_part`` is called with ``out = part``, so it stores no total.
+    """
+    a = _argnames(nargs)
+    return _prelude() + f"""
+@cuda.jit(cache=_CACHE)
+def scan_sums(beg, end, zero, part, tsum{a}):
+{_SCAN_BOUNDS}    s = zero
+    for k in range(slo, shi):
+        s = _kd(beg + k, s, False{a})
+{_BLOCK_TOTAL}
+{_SCAN_PART}
+
+@cuda.jit(cache=_CACHE)
+def scan_write(beg, end, part, tsum{a}):
+{_SCAN_BOUNDS}{_THREAD_START}    for k in range(slo, shi):
+        r = _kd(beg + k, r, True{a})
 """

@@ -6,17 +6,19 @@ import numpy as np
 from numba import cuda
 from numba.core import config as _config
 
-from .._kernel_typing import reducer_bindings
+from .._kernel_typing import reducer_bindings, scan_update_dtype
 from .._kernel_typing import return_dtype as _host_return_dtype
 from ._space import host_wait, is_simulator
-from ._drivers import block_size, for_md, for_range, for_team, reduce_source, scan_source
+from ._drivers import (block_size, for_md, for_range, for_team, reduce_source, scan_final_source,
+                       scan_source)
 from ._views import device_array, fill
 
 if not _config.ENABLE_CUDASIM:
     # GPU versions of kkpy.atomic_*; the simulator runs the Python ones.
     from . import _atomics  # noqa: F401
 
-__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "return_dtype"]
+__all__ = ["parallel_for", "parallel_reduce", "parallel_scan", "parallel_scan_final",
+           "return_dtype"]
 
 
 
@@ -168,6 +170,18 @@ def parallel_reduce(policy, kernel, args, reducer, value_dtype):
     return reducer.finish(value, int(loc))
 
 
+def _scan_launch(policy, kernel, key, make_source, dtype):
+    """What a scan's three passes share: its kernels, grid and block, the block sums
+    ``part``, the thread sums ``tsum``, the ``total``, the range and the stream."""
+    drivers = _driver(kernel, key, make_source, {"_k": kernel},
+                      names=("scan_sums", "scan_part", "scan_write"))
+    grid, block = _grid(len(policy))
+    buffers = (device_array(grid, dtype), device_array(grid * block, dtype),
+               device_array(1, dtype))
+    lead = (np.int64(policy.begin), np.int64(policy.end))
+    return (drivers, grid, block, *buffers, lead, policy.space.launch_stream())
+
+
 def parallel_scan(policy, kernel, args, out, inclusive):
     _check_args(args)
     if isinstance(out, np.ndarray):
@@ -180,18 +194,31 @@ def parallel_scan(policy, kernel, args, out, inclusive):
         if not inclusive and out.shape[0] > 0:
             fill(out[0:1], zero)
         return zero.item()
-    p1, p2, p3 = _driver(kernel, ("scan", n, dtype.str), lambda: scan_source(n, dtype),
-                         {"_k": kernel}, names=("scan_sums", "scan_part", "scan_write"))
-    grid, block = _grid(count)
-    part = device_array(grid, dtype)
-    tsum = device_array(grid * block, dtype)
-    total = device_array(1, dtype)
-    lead = (np.int64(policy.begin), np.int64(policy.end))
-    stream = policy.space.launch_stream()
+    (p1, p2, p3), grid, block, part, tsum, total, lead, stream = _scan_launch(
+        policy, kernel, ("scan", n, dtype.str), lambda: scan_source(n, dtype), dtype)
     _call(p1, grid, block, (*lead, zero, out, part, tsum, *args), 0, stream)
     _call(p2, 1, 1, (np.int64(grid), zero, part, total, out, np.int64(count),
                      np.bool_(inclusive)), 0, stream)
     _call(p3, grid, block, (*lead, out, part, tsum, np.bool_(inclusive)), 0, stream)
+    return _fetch(stream, total)[0].item()
+
+
+def parallel_scan_final(policy, kernel, args):
+    """Kokkos's ``parallel_scan`` of a functor ``kernel(i, update, final, *args)``,
+    which writes its own output; returns the total."""
+    _check_args(args)
+    n = len(args)
+    count = len(policy)
+    dtype = scan_update_dtype(kernel, args)
+    zero = dtype.type(0)
+    if count == 0:
+        return zero.item()
+    (p1, p2, p3), grid, block, part, tsum, total, lead, stream = _scan_launch(
+        policy, kernel, ("scanf", n, dtype.str), lambda: scan_final_source(n), dtype)
+    _call(p1, grid, block, (*lead, zero, part, tsum, *args), 0, stream)
+    _call(p2, 1, 1, (np.int64(grid), zero, part, total, part, np.int64(grid), np.bool_(True)),
+          0, stream)
+    _call(p3, grid, block, (*lead, part, tsum, *args), 0, stream)
     return _fetch(stream, total)[0].item()
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from .._codegen import build_driver
 from .._compile_notice import watch
 from .._kernel import with_slp_vectorize
-from .._kernel_typing import reducer_bindings, return_dtype
+from .._kernel_typing import reducer_bindings, return_dtype, scan_update_dtype
 from .._reducers import Reducer
 
 #: Chunks per reduction or scan; fixed, so results don't depend on threads.
@@ -357,19 +357,10 @@ def parallel_scan(policy, kernel, args, out, inclusive):
 
 
 def parallel_scan_final(policy, kernel, args):
-    from numba import types
-    from numba.np.numpy_support import from_dtype
-
     space = policy.space
     if space.parallel:
         _set_threads(space)
-    # The update's type: what the kernel returns when handed it (int64 first).
-    dtype = np.dtype(np.int64)
-    for _ in range(3):
-        got = return_dtype(kernel, (types.int64, from_dtype(dtype), types.boolean), args)
-        if got == dtype:
-            break
-        dtype = got
+    dtype = scan_update_dtype(kernel, args)
     n = len(args)
     drv = _driver(space, kernel, ("scanf", n), _scan_final, (n,))
     nchunk = max(1, min(len(policy), NCHUNK))
