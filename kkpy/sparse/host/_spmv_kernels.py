@@ -103,55 +103,6 @@ def scatter_rows(lo_row, hi_row, alpha, row_map, entries, values, x, out, check)
     return True
 
 
-@numba.njit(cache=True)
-def scatter_vector(lo_row, hi_row, alpha, row_map, entries, values, x, out, check):
-    """:func:`scatter_rows` for one vector (``x`` and ``out`` of one column).
-
-    One loop over the block's entries, moving to the next row where the
-    current one ends, rather than a loop per row: LLVM unrolls a row's loop
-    by eight, and the branches into and out of the unrolled body mispredict
-    at every short row, dropping the cache misses the scatter has in
-    flight.  One thread, 5e6 entries in rows of 10: 16.0-17.6 ms as a loop
-    per row, 9.6-10.0 ms as one loop (scipy 12.2-12.6 ms).  With ``check``,
-    the row map is checked first (offsets nondecreasing, within ``[0,
-    nnz]``), since the loop trusts it to end each row.
-    """
-    one = np.uint64(1)
-    lo = np.uint64(lo_row)
-    hi = np.uint64(hi_row)
-    if lo >= hi:
-        return True
-    nnz = np.uint64(entries.shape[0])
-    ncols = np.uint64(out.shape[0])
-    if ncols == 0:  # no column to scatter into: valid only without entries
-        return not check or row_map[hi] == row_map[lo]
-    if check:
-        prev = np.uint64(row_map[lo])
-        if prev > nnz:
-            return False
-        for i in range(lo + one, hi + one):
-            cur = np.uint64(row_map[i])
-            if cur < prev or cur > nnz:
-                return False
-            prev = cur
-    i = lo
-    nxt = np.uint64(row_map[lo + one])
-    xi = alpha * x[lo, 0]
-    last = ncols - one
-    bad = False
-    for p in range(np.uint64(row_map[lo]), np.uint64(row_map[hi])):
-        while p == nxt:  # row i ends here (empty rows end here too)
-            i += one
-            nxt = np.uint64(row_map[i + one])
-            xi = alpha * x[i, 0]
-        j = np.uint64(entries[p])
-        if check:  # no exit from the loop: a bad index is noted and clamped
-            bad |= j > last
-            j = min(j, last)
-        out[j, 0] += values[p] * xi
-    return not bad
-
-
 @kernel
 def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, y, parts, bad, check):
     """Block ``c`` of rows of ``A`` scattered into its own copy of ``y``, without atomics.
@@ -161,14 +112,11 @@ def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, y, parts
     into ``y`` in block order.  With ``check``, a bad offset or index sets
     ``bad[c]`` (see :func:`scatter_rows`).
     """
-    out = y
-    if c > 0:
+    if c == 0:
+        ok = scatter_rows(bounds[0], bounds[1], alpha, row_map, entries, values, x, y, check)
+    else:
         out = parts[c - 1]
         out[:] = 0
-    if y.shape[1] == 1:
-        ok = scatter_vector(bounds[c], bounds[c + 1], alpha, row_map, entries, values, x, out,
-                            check)
-    else:
         ok = scatter_rows(bounds[c], bounds[c + 1], alpha, row_map, entries, values, x, out,
                           check)
     if not ok:
