@@ -57,6 +57,11 @@ def build_parser():
                      help="no status lines, compile notices or progress bar on stderr "
                           "(default: off; status lines and the bar are drawn only on a "
                           "terminal)")
+    run.add_argument("--stream", action="store_true",
+                     help="with --data: read each layer while the earlier ones compute, a few "
+                          "ahead, instead of loading the network first; memory holds a few "
+                          "layers whatever the depth, and the timed inference includes the "
+                          "reading it cannot hide (host only; default: off)")
     run.add_argument("--plot", metavar="FILE",
                      help="PNG of active rows, nonzeros and time per layer; needs matplotlib "
                           "(default: none)")
@@ -241,7 +246,8 @@ def _cmd_run(args):
             result = run_challenge(
                 args.data, args.neurons, args.layers, args.images, args.truth,
                 space=args.space, threads=args.threads, comm=comm,
-                on_layer=on_layer if bar is not None and bar.enabled else None, status=status)
+                on_layer=on_layer if bar is not None and bar.enabled else None, status=status,
+                stream=args.stream)
         if bar is not None:
             bar.close()
         code = 0

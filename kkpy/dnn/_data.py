@@ -189,6 +189,43 @@ def load_layers(data_dir, neurons, layers, *, cache=True):
     return [_read(p, (neurons, neurons), cache) for p in paths]
 
 
+class LayerFiles:
+    """The layers of a challenge network, read one at a time each time it is iterated.
+
+    For :class:`kkpy.sparse.ChainStream`: memory holds the layers being used,
+    not the network.  Every file must exist when it is made (a missing one
+    is reported before any is parsed); each is parsed, through the binary
+    cache as :func:`load_layers` does, when the iteration reaches it, and
+    ``check(path, W)``, if given, runs on it then.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kkpy.dnn import generate
+    >>> d = tempfile.mkdtemp()
+    >>> generate(64, 3, 1, d)
+    >>> files = LayerFiles(d, 64, 3, cache=False)
+    >>> len(files), [W.shape for W in files]
+    (3, [(64, 64), (64, 64), (64, 64)])
+    """
+
+    def __init__(self, data_dir, neurons, layers, *, cache=True, check=None):
+        self.paths = challenge_paths(data_dir, neurons, layers).layers
+        self.shape = (neurons, neurons)
+        self.cache = cache
+        self.check = check
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __iter__(self):
+        for path in self.paths:
+            W = _read(path, self.shape, self.cache)
+            if self.check is not None:
+                self.check(path, W)
+            yield W
+
+
 def _images_path(data_dir, neurons):
     return _resolve(os.path.join(os.fspath(data_dir), f"sparse-images-{neurons}.tsv"))
 

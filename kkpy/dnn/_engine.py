@@ -14,7 +14,7 @@ import numpy as np
 import kkpy
 
 from . import _mpi
-from ..sparse import prepare_chain
+from ..sparse import ChainStream, prepare_chain
 from ._infer import categories, infer
 
 __all__ = ["UserError", "make_space", "run_challenge"]
@@ -152,7 +152,7 @@ def _check_fills(path, W, neurons):
                         f"a challenge layer uses all {neurons} (is --neurons right?)")
 
 
-def _from_files(problem, data, neurons, nlayers, images, truth, comm):
+def _from_files(problem, data, neurons, nlayers, images, truth, comm, stream=False):
     from . import _data
 
     if neurons is None or nlayers is None:
@@ -170,9 +170,17 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm):
     rank = comm.Get_rank() if comm else 0
     if rank != 0:
         comm.Barrier()
-    problem.layers = _data.load_layers(data, neurons, nlayers)
-    for path, W in zip(paths.layers, problem.layers):
-        _check_fills(path, W, neurons)
+    if stream:  # each layer read when the products reach it (see kkpy.sparse.ChainStream)
+        def check(path, W):
+            _check_fills(path, W, neurons)
+
+        problem.layers = _data.LayerFiles(data, neurons, nlayers, check=check)
+        # the kernels compile per type, not per layer: two layers warm them all up
+        problem.warm_layers = _data.LayerFiles(data, neurons, min(2, nlayers), check=check)
+    else:
+        problem.layers = _data.load_layers(data, neurons, nlayers)
+        for path, W in zip(paths.layers, problem.layers):
+            _check_fills(path, W, neurons)
     counts = None
     if rank == 0:
         counts = _data.image_row_nnz(data, neurons)
@@ -217,9 +225,11 @@ def _generated(problem, neurons, nlayers, images, seed, comm):
     return bounds
 
 
-def _load(data, neurons, nlayers, images, truth, comm, space=None, generate=None):
+def _load(data, neurons, nlayers, images, truth, comm, space=None, generate=None,
+          stream=False):
     """The problem one rank runs: from ``data``, the embedded files, or, with
-    ``generate`` (a seed), the generator."""
+    ``generate`` (a seed), the generator; ``stream`` reads ``data``'s layers
+    as the products reach them."""
     from . import _data
 
     problem = _Problem()
@@ -229,13 +239,18 @@ def _load(data, neurons, nlayers, images, truth, comm, space=None, generate=None
         elif data is None:
             _embedded(problem, neurons, nlayers, images, truth, comm)
         else:
-            _from_files(problem, data, neurons, nlayers, images, truth, comm)
+            _from_files(problem, data, neurons, nlayers, images, truth, comm, stream)
         if truth is not None:
             problem.truth_path = truth
         # Preparing the chain (the weights transposed on the host, uploaded to a
         # GPU) is part of loading the network, like parsing it, not of
         # inference: done once, untimed.
-        problem.chain = prepare_chain(problem.layers, space=space)
+        if stream:
+            problem.chain = ChainStream(problem.layers, length=len(problem.layers))
+            problem.warm_chain = ChainStream(problem.warm_layers,
+                                             length=len(problem.warm_layers))
+        else:
+            problem.chain = prepare_chain(problem.layers, space=space)
         if problem.truth_path not in (None, "embedded") and (comm is None or comm.Get_rank() == 0):
             problem.truth = _data.load_truth(problem.truth_path)
     except UserError:
@@ -265,13 +280,14 @@ def _warm_up(problem, space):
     one = (np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32)))
     thin = sp.csr_array(one, shape=(1, problem.neurons))
     Y = _rows(problem.Y0, 0, min(WARMUP_ROWS, problem.Y0.shape[0]))
+    chain = getattr(problem, "warm_chain", problem.chain)
     for Y in (Y, thin):
-        categories(infer(Y, problem.chain, problem.bias, space=space), space=space)
+        categories(infer(Y, chain, problem.bias, space=space), space=space)
 
 
 def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
                   space="threads", threads=None, comm=None, on_layer=None, status=None,
-                  per_layer=False):
+                  per_layer=False, stream=False):
     """Run one challenge problem; every rank of ``comm`` calls it.
 
     Parameters
@@ -297,6 +313,11 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         Collect per-layer figures on a GPU too (they are always collected on
         the host): each layer is then timed alone instead of the whole
         chain being replayed as one CUDA graph.
+    stream : bool
+        Read ``data``'s layers while the earlier ones compute, a few ahead
+        (:class:`kkpy.sparse.ChainStream`), instead of loading the network
+        first: memory then holds a few layers whatever the depth, and the
+        timed inference includes the reading it does not hide.  Host only.
 
     Returns
     -------
@@ -313,13 +334,19 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     from ..core import extending
 
     say = status or (lambda message: None)
+    if stream and data is None:
+        raise UserError("--stream reads the layers of --data DIR as they are needed; the "
+                        "embedded network is in memory already")
     exec_space = make_space(space, threads, comm)
+    if stream and exec_space.memory_space != kkpy.HostSpace:
+        raise UserError("--stream runs on the host; a GPU keeps the whole network in its "
+                        "memory (leave --stream out)")
     say(f"loading {'the embedded official problem' if data is None else data} ...")
     if comm is not None:  # ranks started differently would silently compute different things
         _same(comm, "arguments", _mpi.digest(data and os.path.abspath(data), neurons, layers,
                                              images, truth, space, threads))
     t = time.perf_counter()
-    problem = _load(data, neurons, layers, images, truth, comm, exec_space)
+    problem = _load(data, neurons, layers, images, truth, comm, exec_space, stream=stream)
     load_seconds = time.perf_counter() - t
     if comm is not None:
         _same(comm, "network (layer files)", _mpi.network_digest(problem.layers, exec_space))
@@ -351,8 +378,13 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     # Per-layer figures cost nothing on the host; on a GPU they mean timing each
     # layer with events instead of replaying the whole chain as one graph.
     want = per_layer or on_layer is not None or exec_space.memory_space == kkpy.HostSpace
-    Y = infer(problem.Y0, problem.chain, problem.bias, space=exec_space,
-              callback=callback if want else None)
+    try:
+        Y = infer(problem.Y0, problem.chain, problem.bias, space=exec_space,
+                  callback=callback if want else None)
+    except (OSError, ValueError) as err:  # a streamed layer file that cannot be read
+        if not stream:
+            raise
+        raise UserError(_one_line(err)) from None
     found = categories(Y, space=exec_space) + problem.first_row
     seconds = time.perf_counter() - t0 - spent[0]
     # Which GPU each rank took (None on the host): rank r's entry of "devices".
@@ -373,7 +405,8 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     if truth_ids is not None:
         truth_ids = np.asarray(truth_ids, np.int64)
         truth_ids = truth_ids[truth_ids < problem.nimages]  # rows are independent
-    edges = int(sum(W.nnz for W in problem.layers))
+    # a stream counts the entries of the layers it read (all of them, every pass)
+    edges = int(problem.chain.nnz if stream else sum(W.nnz for W in problem.layers))
     # A GPU run also says which device each rank used (rank order), so that a
     # multi-GPU node's spread of ranks over its GPUs can be checked afterwards.
     gpu = {} if exec_space.memory_space == kkpy.HostSpace else {"devices": devices}
@@ -386,6 +419,6 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         "passed": None if truth_ids is None else bool(np.array_equal(np.sort(found), truth_ids)),
         "ranks": comm.Get_size() if comm is not None else 1,
         "threads": exec_space.concurrency(), "space": exec_space.name.lower(),
-        "data": problem.source, "truth": problem.truth_path,
+        "data": problem.source, "truth": problem.truth_path, "streamed": bool(stream),
         "per_layer": stats, "category_ids": np.sort(found), **gpu,
     }

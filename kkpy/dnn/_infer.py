@@ -90,6 +90,31 @@ def _per_layer_bias(bias, nlayers):
     return [b] * nlayers
 
 
+def _streamed_bias(bias, nlayers):
+    """``k -> layer k's bias`` for a stream of ``nlayers`` layers (None: not known).
+
+    With the count known, the forms of :func:`_per_layer_bias`; without, a
+    list, tuple or 2-D array is one bias per layer, anything else one for all.
+    """
+    if nlayers is not None:
+        per = _per_layer_bias(bias, nlayers)
+    elif isinstance(bias, (list, tuple)) or np.ndim(bias) == 2:
+        per = [np.asarray(b) for b in bias]
+    else:
+        if np.ndim(bias) > 2:
+            raise ValueError(f"bias must be a scalar, a vector or one per layer; got shape "
+                             f"{np.shape(bias)}")
+        return lambda k, b=np.asarray(bias): b
+
+    def of(k):
+        if k >= len(per):
+            raise ValueError(f"bias has {len(per)} entries, one per layer, but the network "
+                             f"has a layer {k + 1}")
+        return per[k]
+
+    return of
+
+
 def _bias_vector(b, ncols, dtype, layer):
     if b.ndim == 0:
         return np.full(ncols, b, dtype)
@@ -111,11 +136,14 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     ----------
     Y0 : CrsMatrix or scipy.sparse matrix
         Inputs, one row each (``images x N_0``).
-    layers : sequence of CrsMatrix or scipy.sparse matrix, or a prepared chain
+    layers : sequence of CrsMatrix or scipy.sparse matrix, a prepared chain, or a stream
         Weights; layer ``k`` is ``N_k x N_(k+1)``.  To run one network on
         many batches, prepare it once with :func:`kkpy.sparse.prepare_chain`
         (the weights transposed for the chain's column access, or uploaded
-        to the GPU: pass the same ``space``) and pass that.
+        to the GPU: pass the same ``space``) and pass that.  An iterator of
+        layers, or a :class:`kkpy.sparse.ChainStream`, is read a few layers
+        ahead of the layer computing, so memory holds a few layers whatever
+        the depth (on the host; a GPU keeps the whole network).
     bias : float, vector, or one per layer
         A scalar for every neuron of every layer; a per-neuron vector (its
         length the layer's number of columns) used for every layer; or a
@@ -153,11 +181,29 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     >>> categories(Y)
     array([1])
     """
-    from ..sparse import as_crs, prepare_chain, spgemm_chain
+    from ..sparse import ChainStream, as_crs, prepare_chain, spgemm_chain
 
     dtype = np.dtype(dtype)
     on_gpu = space is not None and space.memory_space == kkpy.CudaSpace
     prepared = hasattr(layers, "shapes") and hasattr(layers, "release")
+    if not prepared and not isinstance(layers, ChainStream) and iter(layers) is layers:
+        layers = ChainStream(layers, dtype)  # an iterator: each layer read as it is needed
+
+    def report(k, stats):
+        callback(k, {"layer": k + 1, **stats})
+
+    if isinstance(layers, ChainStream):
+        bias_of, last = _streamed_bias(bias, layers.length), {}
+
+        def layer_args(k, shape):
+            b = bias_of(k)
+            if last.get("key") != (id(b), shape[1]):  # one vector at a time, not one a layer
+                last.update(key=(id(b), shape[1]), vec=_bias_vector(b, shape[1], dtype, k + 1))
+            return (last["vec"], dtype.type(ymax))
+
+        Y = spgemm_chain(Y0, layers, challenge_epilogue, layer_args, space=space, dtype=dtype,
+                         callback=None if callback is None else report)
+        return Y if on_gpu else as_crs(Y)
     if not prepared:
         layers = list(layers)
     shapes = layers.shapes if prepared else [W.shape for W in layers]
@@ -176,10 +222,6 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
     if not shapes and not on_gpu:
         return as_crs(Y0).astype(dtype)
     chain = layers if prepared else prepare_chain(layers, dtype, space=space)
-
-    def report(k, stats):
-        callback(k, {"layer": k + 1, **stats})
-
     Y = spgemm_chain(Y0, chain, challenge_epilogue, args, space=space, dtype=dtype,
                      callback=None if callback is None else report)
     return Y if on_gpu else as_crs(Y)

@@ -55,6 +55,7 @@ from ._spadd import SpAddHandle, spadd, spadd_numeric, spadd_symbolic
 from ._transpose import transpose
 from . import _sort  # noqa: F401  (CrsMatrix.from_coo and sort_and_merge)
 from ._chain import prepare_chain, spgemm_chain
+from ._stream import ChainStream
 from ._validate import unsafe_skip_validation
 from ._warmup import warmup
 from ._dropin import matmul, matvec
@@ -65,7 +66,7 @@ __all__ = [
     "SpGEMMHandle", "spgemm_symbolic", "spgemm_numeric", "spgemm", "choose_accumulator",
     "use_row_bitmaps",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
-    "spgemm_chain", "prepare_chain", "DeviceCrs", "unsafe_skip_validation", "warmup",
+    "spgemm_chain", "prepare_chain", "ChainStream", "DeviceCrs", "unsafe_skip_validation", "warmup",
     "matmul", "matvec", "row_sums",
 ]
 

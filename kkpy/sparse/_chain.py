@@ -18,17 +18,12 @@ import time
 import numpy as np
 
 import kkpy
-from . import _dispatch, _tuning, _validate
+from . import _dispatch, _tuning
+from ._chain_prep import csr_parts, prepare_matrix
+from ._stream import ChainStream
 from .host import _chain_kernels as K
 
 __all__ = ["spgemm_chain", "prepare_chain"]
-
-
-def _csr(x, name="A"):
-    """(row_map, entries, values, shape) of a CrsMatrix or any scipy.sparse matrix, checked."""
-    x = _validate.matrix(x, "spgemm_chain", name)
-    return (np.asarray(x.row_map), np.asarray(x.entries), np.asarray(x.values),
-            tuple(x.shape))
 
 
 class _Workspace:
@@ -63,29 +58,24 @@ class PreparedChain:
     """
 
     def __init__(self, mats, dtype):
-        import scipy.sparse as sp
-
         self.workspace = _Workspace()
         self.shapes = []
         self.transposed = []
         self.mats = []
         self.nnz = 0
         for n, m in enumerate(mats):
-            row_map, entries, values, shape = _csr(m, f"matrix {n}")
-            if self.shapes and self.shapes[-1][1] != shape[0]:
-                raise ValueError(f"spgemm_chain: matrix {n} has {shape[0]} rows but the "
-                                 f"previous one has {self.shapes[-1][1]} columns")
-            m = sp.csr_array((values.astype(dtype, copy=False), entries, row_map), shape=shape)
+            shape, m, t = prepare_matrix(m, n, dtype, self.shapes[-1] if self.shapes else None)
             self.mats.append(m)
-            t = m.T.tocsr()
-            t.sum_duplicates()
-            self.transposed.append((t.indptr.astype(np.int64), t.indices.astype(np.int32),
-                                    t.data.astype(dtype, copy=False)))
+            self.transposed.append(t)
             self.shapes.append(shape)
-            self.nnz += len(values)
+            self.nnz += m.nnz
 
     def __len__(self):
         return len(self.shapes)
+
+    def __iter__(self):
+        """``(shape, csr, transposed)`` of each matrix, in order (as a ChainStream yields)."""
+        return zip(self.shapes, self.mats, self.transposed)
 
     def release(self):
         """Free the working buffers kept from the last call."""
@@ -134,12 +124,15 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     ----------
     A : CrsMatrix or scipy.sparse matrix
         The input, ``m x n0``.
-    mats : sequence of CrsMatrix or scipy.sparse, or a result of :func:`prepare_chain`
-        ``B_0 (n0 x n1), B_1 (n1 x n2), ...``.
+    mats : sequence of CrsMatrix or scipy.sparse, a result of :func:`prepare_chain`, or a :class:`~kkpy.sparse.ChainStream`
+        ``B_0 (n0 x n1), B_1 (n1 x n2), ...``.  A stream is read as the
+        products go, on the host; a Cuda space reads it whole first.
     epilogue : kernel
         ``epilogue(z, j, *args) -> value``, applied to every nonzero ``z`` of
         a product, ``j`` its column.  Entries that come out as 0 are dropped.
-    epilogue_args : tuple, or list of tuples (one per matrix)
+    epilogue_args : tuple, list of tuples (one per matrix), or callable
+        ``f(k, shape) -> tuple`` gives matrix ``k``'s (of ``shape``) when it
+        arrives: what a :class:`~kkpy.sparse.ChainStream` of matrices not yet read needs.
         Extra arguments of the epilogue, e.g. a bias vector.  Arrays among
         them are read-only inputs: an epilogue must not write to them (on
         a Cuda space a host array goes up again only when its bytes have
@@ -192,39 +185,48 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     dtype = np.dtype(dtype)
     gpu = _dispatch.on_gpu(space)
     cuda_chain = getattr(type(mats), "__name__", "") == "CudaChain"
+    stream = isinstance(mats, ChainStream)
+    if stream and mats.dtype != dtype:
+        raise ValueError(f"spgemm_chain: the stream prepares {mats.dtype}, not {dtype}")
     if gpu:
         backend = _dispatch.cuda()
+        if stream:  # the GPU keeps the whole chain: it goes up once, as it is read
+            mats = [m for _, m, _ in mats]
         if not cuda_chain:
             mats = backend.CudaChain(mats.mats if isinstance(mats, PreparedChain) else mats,
                                      dtype, gpu)
         elif mats.dtype != dtype:
             raise ValueError(f"spgemm_chain: the chain was prepared for {mats.dtype}, not "
                              f"{dtype}")
+        if callable(epilogue_args):
+            epilogue_args = [tuple(epilogue_args(k, shape))
+                             for k, shape in enumerate(mats.shapes)]
         return backend.run_chain(mats, A, epilogue, epilogue_args, callback)
     if cuda_chain:
         raise ValueError("spgemm_chain: the chain was prepared for a Cuda space; pass that "
                          "space, or prepare_chain(mats) for the host")
     space = space or kkpy.DefaultExecutionSpace()
-    chain = mats if isinstance(mats, PreparedChain) else PreparedChain(mats, dtype)
-    row_map, entries, values, shape = _csr(A)
-    if chain.shapes and shape[1] != chain.shapes[0][0]:
-        raise ValueError(f"spgemm_chain: A has {shape[1]} columns but the first matrix has "
-                         f"{chain.shapes[0][0]} rows")
-    if not len(chain):
-        # Nothing to multiply by: the input itself, in the canonical form a product would
-        # have (the layer code would count its stored entries before merging them).
-        from ._crs import CrsMatrix
-
-        return CrsMatrix(values.astype(dtype, copy=False), entries, row_map,
-                         shape[1]).sort_and_merge(space)
-    widest = max([shape[1]] + [s[1] for s in chain.shapes])
+    row_map, entries, values, shape = csr_parts(A)
+    if stream:
+        chain = mats
+        widest = shape[1]  # later matrices unknown: the buffers grow if one is wider
+    else:
+        chain = mats if isinstance(mats, PreparedChain) else PreparedChain(mats, dtype)
+        if chain.shapes and shape[1] != chain.shapes[0][0]:
+            raise ValueError(f"spgemm_chain: A has {shape[1]} columns but the first matrix "
+                             f"has {chain.shapes[0][0]} rows")
+        if not len(chain):
+            return _canonical(space, values, entries, row_map, shape[1], dtype)
+        widest = max([shape[1]] + [s[1] for s in chain.shapes])
     R = int(block_rows)
     # two dense buffers (input and output of a layer) must fit the budget
     batch = max(R, (int(max_bytes) // (2 * widest * dtype.itemsize)) // R * R)
     nrows = shape[0]
-    stats = [None] * len(chain)
+    stats = []
 
     def merge(k, st):
+        while len(stats) <= k:
+            stats.append(None)
         if stats[k] is None:
             stats[k] = dict(st)
         else:
@@ -233,6 +235,10 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
 
     parts = []
     starts = range(0, max(nrows, 1), batch)
+    if stream and chain.one_shot and len(starts) > 1:
+        raise ValueError(f"spgemm_chain: {nrows} rows need {len(starts)} passes over the "
+                         "chain (max_bytes), but the ChainStream's source is a one-shot "
+                         "iterator; give it a re-iterable source")
     # With one batch (the usual case) each product is reported as it ends, so
     # a progress bar can follow; batches' statistics are only known summed.
     live = callback if len(starts) == 1 else None
@@ -242,6 +248,8 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
         parts.append(_run_batch(space, chain, shape[1], sub - sub[0], entries[sub[0]:sub[-1]],
                                 values[sub[0]:sub[-1]], hi - lo, epilogue, epilogue_args,
                                 dtype, R, live or merge, dense_fraction))
+    if parts[0] is None:  # a stream of no matrices
+        return _canonical(space, values, entries, row_map, shape[1], dtype)
     if callback is not None and live is None:
         for k, st in enumerate(stats):
             callback(k, st if st is not None else {"active_rows": 0, "nnz": 0, "seconds": 0.0})
@@ -250,16 +258,27 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     return _stack(parts)
 
 
+def _canonical(space, values, entries, row_map, ncols, dtype):
+    """A chain of no matrices: the input itself, in the canonical form a product
+    would have (the layer code would count its stored entries before merging them)."""
+    from ._crs import CrsMatrix
+
+    return CrsMatrix(values.astype(dtype, copy=False), entries, row_map,
+                     ncols).sort_and_merge(space)
+
+
 def _run_batch(space, chain, width, row_map, entries, values, nrows, epilogue, epilogue_args,
                dtype, R, record, dense_fraction):
     per_layer = isinstance(epilogue_args, list)
-    # a chain used by two threads at once gives the second its own buffers
-    ws = chain.workspace if chain.workspace.lock.acquire(blocking=False) else _Workspace()
+    # a chain used by two threads at once gives the second its own buffers (and a
+    # stream, made for one call, gets its own)
+    own = getattr(chain, "workspace", None)
+    ws = own if own is not None and own.lock.acquire(blocking=False) else _Workspace()
     try:
         return _layers(space, chain, ws, row_map, entries, values, nrows, epilogue,
                        epilogue_args, per_layer, width, dtype, R, record, dense_fraction)
     finally:
-        if ws is chain.workspace:
+        if ws is own:
             ws.lock.release()
 
 
@@ -278,12 +297,19 @@ def _layers(space, chain, ws, row_map, entries, values, nrows, epilogue, epilogu
                                live, width, R, dtype)
     else:
         Y = _compact_crs(CrsMatrix(values, entries, row_map, width), row_nnz)
-    for k in range(len(chain)):
+    k = -1
+    n_last = width
+    layers = iter(chain)
+    for k, (shape, mat, transposed) in enumerate(layers):
+        if k == 0 and shape[0] != width:
+            raise ValueError(f"spgemm_chain: A has {width} columns but the first matrix has "
+                             f"{shape[0]} rows")
         t0 = time.perf_counter()
-        eargs = tuple(epilogue_args[k] if per_layer else epilogue_args)
-        n_out = chain.shapes[k][1]
+        eargs = tuple(epilogue_args(k, shape) if callable(epilogue_args)
+                      else epilogue_args[k] if per_layer else epilogue_args)
+        n_out = n_last = shape[1]
         if dense:
-            wt_ptr, wt_idx, wt_val = chain.transposed[k]
+            wt_ptr, wt_idx, wt_val = transposed
             kern = K.layer_kernel(epilogue, len(eargs), R)
             nb = src.shape[0]
             dst = ws.take(1 - slot, (nb, n_out, R), dtype)
@@ -309,7 +335,7 @@ def _layers(space, chain, ws, row_map, entries, values, nrows, epilogue, epilogu
                 dense = False
         else:
             ep = K.nonzero_only(epilogue, len(eargs))
-            Z = spgemm(Y, chain.mats[k], epilogue=ep, epilogue_args=eargs, drop_zeros=True,
+            Z = spgemm(Y, mat, epilogue=ep, epilogue_args=eargs, drop_zeros=True,
                        space=space)
             rc = np.diff(np.asarray(Z.row_map))
             live = live[rc > 0]
@@ -323,10 +349,14 @@ def _layers(space, chain, ws, row_map, entries, values, nrows, epilogue, epilogu
         record(k, {"active_rows": int(len(live)), "nnz": nnz,
                    "seconds": time.perf_counter() - t0})
         if len(live) == 0:
-            for rest in range(k + 1, len(chain)):
+            # the later products are empty; a stream still reads them (their count, and
+            # every matrix's entries, are part of the result's statistics)
+            for rest, (shape, _, _) in enumerate(layers, k + 1):
+                n_last = shape[1]
                 record(rest, {"active_rows": 0, "nnz": 0, "seconds": 0.0})
             break
-    n_last = chain.shapes[-1][1] if len(chain) else width
+    if k < 0:
+        return None
     if dense:
         Y = _sparsify(space, src, counts, len(live), n_last, dtype)
     return _expand(Y, live, nrows, n_last)

@@ -251,3 +251,11 @@ GPU_PIPELINE_ENTRIES = 64 if _simulated else 1 << 24
 #: See ``GPU_PIPELINE_ENTRIES``; eight is the most tried (465 ms against 471
 #: with four at 65536 x 120).
 GPU_PIPELINE_PARTS = 3 if _simulated else 8
+
+# ---------------------------------------------------------------- streamed chains (``_stream``)
+
+#: Matrices a ChainStream's worker prepares ahead of the product that computes.
+#: Two lets reading matrix k + 2 overlap product k while k + 1 waits ready;
+#: memory holds at most this many plus the one computing and the one being
+#: read.  Not measured: a bound on memory, not a speed setting.
+STREAM_WINDOW = 2

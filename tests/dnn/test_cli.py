@@ -335,3 +335,36 @@ def test_as_a_user_sees_it(small, tmp_path):
         usage = subprocess.run([exe, "run", "--images", "-1"], capture_output=True, text=True,
                                timeout=300)
         assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_stream_gives_the_result_of_loading_the_network_first(capsys, small, tmp_path):
+    base = ["run", "--data", str(small), "--neurons", "1024", "--layers", "3", "--json"]
+    results = []
+    for extra in ([], ["--stream"]):
+        cats = tmp_path / f"cats{len(extra)}.tsv"
+        code, out, err = run_cli(capsys, *base, *extra, "--categories-out", str(cats))
+        assert code == 0, err
+        results.append((last_json(out), cats.read_text()))
+    (loaded, cats_loaded), (streamed, cats_streamed) = results
+    assert streamed["streamed"] and not loaded["streamed"]
+    assert cats_streamed == cats_loaded
+    assert (streamed["categories"], streamed["edges"]) == (loaded["categories"], loaded["edges"])
+
+
+@pytest.mark.parametrize("damage", ["fields", "out-of-range", "not-a-number"])
+def test_a_bad_streamed_layer_is_one_line_naming_file_and_line(capsys, small, tmp_path, damage):
+    data = copy_of(small, tmp_path)
+    line = {"fields": "3\t7", "out-of-range": "3\t1025\t0.0625", "not-a-number": "3\t7\tabc"}
+    rewrite_line(layer_file(data, 3), 5, line[damage])
+    out_file = tmp_path / "cats.tsv"
+    code, out, err = run_cli(capsys, "run", "--data", str(data), "--neurons", "1024",
+                             "--layers", "3", "--stream", "--categories-out", str(out_file))
+    assert code == 2
+    assert "n1024-l3.tsv" in err and ":5:" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out_file.exists()
+
+
+def test_stream_without_data_is_refused(capsys):
+    code, out, err = run_cli(capsys, "run", "--stream")
+    assert code == 2 and "--stream" in err and len(err.strip().splitlines()) == 1

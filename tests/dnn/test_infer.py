@@ -157,3 +157,27 @@ def test_embedded_real_problem_matches_truth():
     Y = infer(images, layers, bias)
     np.testing.assert_array_equal(categories(Y), truth)
     assert isinstance(Y, CrsMatrix) and Y.shape == (images.shape[0], 1024)
+
+
+def test_an_iterator_of_layers_is_streamed_with_the_same_result():
+    from kkpy.sparse import ChainStream
+
+    rng = np.random.default_rng(5)
+    Ws = []
+    for _ in range(4):
+        W = sp.random_array((6, 6), density=0.5, rng=rng, format="csr")
+        W.data = rng.choice(WEIGHTS, W.nnz)
+        Ws.append(W)
+    Y0 = sp.csr_array(rng.integers(0, 2, (7, 6)).astype(np.float32))
+    b = np.array([-0.25, 0.0, 0.125, -0.5, 0.25, 0.0])
+    per = [b, -b, 0.0, -0.125]
+    for bias in (-0.125, b, per, np.stack([b, -b, b, b])):
+        want = dense(infer(Y0, Ws, bias))
+        seen = []
+        got = infer(Y0, iter(Ws), bias, callback=lambda k, s: seen.append(s["layer"]))
+        np.testing.assert_array_equal(dense(got), want)
+        assert seen == [1, 2, 3, 4]
+        np.testing.assert_array_equal(
+            dense(infer(Y0, ChainStream(Ws, length=4), bias)), want)
+    with pytest.raises(ValueError, match="bias has 2 entries"):
+        infer(Y0, iter(Ws), [b, b])

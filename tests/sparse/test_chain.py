@@ -158,3 +158,112 @@ def test_an_empty_chain_returns_the_input_sorted_and_merged(dense_fraction):
     assert_canonical(Y)
     assert Y.dtype == np.float32                                # the chain's dtype
     assert np.array_equal(Y.toarray(), A.toarray())
+
+
+# -- ChainStream: the matrices read and prepared a few ahead of the products ----------
+
+def _stream_case(seed=0, layers=6, n=24):
+    rng = np.random.default_rng(seed)
+    mats = []
+    for _ in range(layers):  # signed weights
+        m = sp.random_array((n, n), density=0.2, format="csr", random_state=rng)
+        m.data = m.data * 2 - 0.3
+        mats.append(sp.csr_array(m))
+    A = sp.random_array((70, n), density=0.3, format="csr", random_state=rng)
+    args = (np.full(n, -0.05, np.float32), np.float32(CAP))
+    return A, mats, args
+
+
+@pytest.mark.parametrize("window", [1, 2, 5])
+@pytest.mark.parametrize("dense_fraction", [0.0, 5.0])
+def test_a_stream_gives_the_bits_of_the_list(window, dense_fraction):
+    from kkpy.sparse import ChainStream
+
+    A, mats, args = _stream_case()
+    want = spgemm_chain(A, mats, epilogues.bias_relu_cap, args, dense_fraction=dense_fraction)
+    got = spgemm_chain(A, ChainStream(iter(mats), window=window), epilogues.bias_relu_cap,
+                       args, dense_fraction=dense_fraction)
+    assert same(got, want)
+
+
+def test_a_reiterable_stream_serves_every_batch_and_a_one_shot_one_refuses():
+    from kkpy.sparse import ChainStream
+
+    A, mats, args = _stream_case(1)
+    small = 2 * 24 * 4 * 16  # 16 rows a batch: five batches
+    want = spgemm_chain(A, mats, epilogues.bias_relu_cap, args, max_bytes=small, block_rows=16)
+    stream = ChainStream(mats)
+    got = spgemm_chain(A, stream, epilogues.bias_relu_cap, args, max_bytes=small,
+                       block_rows=16)
+    assert same(got, want) and stream.passes == 5
+    assert stream.nnz == sum(m.nnz for m in mats)
+    with pytest.raises(ValueError, match="one-shot"):
+        spgemm_chain(A, ChainStream(iter(mats)), epilogues.bias_relu_cap, args,
+                     max_bytes=small, block_rows=16)
+
+
+def test_the_stream_reads_at_most_window_ahead_of_the_product():
+    from kkpy.sparse import ChainStream
+
+    A, mats, args = _stream_case(2, layers=8)
+    pulled, ahead = [], []
+
+    def source():
+        for m in mats:
+            pulled.append(1)
+            yield m
+
+    def callback(k, stats):
+        ahead.append(len(pulled) - (k + 1))
+
+    spgemm_chain(A, ChainStream(source(), window=2), epilogues.bias_relu_cap, args,
+                 callback=callback)
+    # the one computing is done; the queue holds two; the worker holds one it cannot put
+    assert len(ahead) == len(mats) and max(ahead) <= 3
+
+
+def test_a_stream_reports_every_product_when_the_rows_die_early():
+    from kkpy.sparse import ChainStream
+
+    A, mats, _ = _stream_case(3)
+    kill = (np.full(24, -1e6, np.float32), np.float32(CAP))
+    seen = []
+    stream = ChainStream(iter(mats), length=len(mats))
+    Y = spgemm_chain(A, stream, epilogues.bias_relu_cap, kill,
+                     callback=lambda k, s: seen.append((k, s["active_rows"])))
+    assert Y.nnz == 0 and [k for k, _ in seen] == list(range(len(mats)))
+    assert stream.nnz == sum(m.nnz for m in mats)  # the later matrices are still read
+
+
+def test_a_failing_stream_raises_its_error_where_the_products_wait():
+    from kkpy.sparse import ChainStream
+
+    A, mats, args = _stream_case(4)
+
+    def source():
+        yield mats[0]
+        yield mats[1]
+        raise OSError("layer 3: cannot read")
+
+    with pytest.raises(OSError, match="layer 3"):
+        spgemm_chain(A, ChainStream(source()), epilogues.bias_relu_cap, args)
+    wrong = mats[:2] + [sp.csr_array((25, 24))]
+    with pytest.raises(ValueError, match="matrix 2 has 25 rows"):
+        spgemm_chain(A, ChainStream(wrong), epilogues.bias_relu_cap, args)
+    with pytest.raises(ValueError, match="first matrix has 25 rows"):
+        spgemm_chain(A, ChainStream([sp.csr_array((25, 24))]), epilogues.bias_relu_cap, args)
+
+
+def test_a_stream_of_no_matrices_returns_the_input_and_bad_arguments_raise():
+    from kkpy.sparse import ChainStream
+
+    A, _, args = _stream_case(5)
+    want = spgemm_chain(A, [], epilogues.bias_relu_cap, args)
+    assert same(spgemm_chain(A, ChainStream(iter([])), epilogues.bias_relu_cap, args), want)
+    for bad in ({"window": 0}, {"window": 1.5}, {"length": -1}):
+        with pytest.raises(ValueError, match="ChainStream"):
+            ChainStream([], **bad)
+    with pytest.raises(TypeError, match="length"):
+        len(ChainStream([]))
+    with pytest.raises(ValueError, match="prepares float32, not float64"):
+        spgemm_chain(A, ChainStream([]), epilogues.bias_relu_cap, args, dtype=np.float64)
