@@ -31,7 +31,7 @@ def build_parser():
                "package index is another project). 'kkpy-dnn COMMAND --help' for a command.")
     parser.add_argument("--version", action="version",
                         version=f"{PROG} (kkpy-kokkos) {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,generate,bench,cache}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,generate,sweep,bench,cache}")
 
     run = sub.add_parser(
         "run", help="run inference and check the categories",
@@ -84,6 +84,28 @@ def build_parser():
     gen.add_argument("--gzip", action="store_true",
                      help="write .tsv.gz files (default: plain .tsv)")
     gen.set_defaults(func=_cmd_generate)
+
+    sw = sub.add_parser(
+        "sweep", help="run several challenge networks; a table and a plot, resumable",
+        description="Run generated challenge networks (the twelve, or those named), each "
+                    "streamed layer by layer on the host, and write sweep.json, sweep.csv "
+                    "and sweep.png (with matplotlib) to --out after each; networks already "
+                    "in sweep.json with the same images, seed and space are skipped, so an "
+                    "interrupted sweep resumes.")
+    sw.add_argument("--networks", metavar="LIST", default="all",
+                    help="'all' (the twelve) or NxL,... e.g. 1024x120,4096x480 (default: all)")
+    sw.add_argument("--images", metavar="M", type=count_arg, default=1000,
+                    help="synthetic input images per network (default: 1000)")
+    sw.add_argument("--out", metavar="DIR", required=True,
+                    help="where the table and the plot go, made if missing (required)")
+    sw.add_argument("--seed", metavar="S", type=nonnegative_arg, default=0,
+                    help="the generator's seed (default: 0)")
+    sw.add_argument("--check-rows", metavar="R", type=nonnegative_arg, default=100,
+                    help="compare the categories among the first R rows with a float64 scipy "
+                         "recurrence, made again layer by layer (default: 100; 0: none)")
+    add_space_options(sw, "threads (default: NUMBA_NUM_THREADS, all cores)")
+    sw.add_argument("--quiet", action="store_true", help="no status lines (default: off)")
+    sw.set_defaults(func=_cmd_sweep)
 
     cache = sub.add_parser("cache", help="show (--info) or empty (--clear) kkpy's cache",
                            description="Show where kkpy keeps parsed files and compiled code, "
@@ -305,6 +327,41 @@ def _cmd_generate(args):
     print(f"wrote {args.neurons} neurons x {args.layers} layers and {args.images} synthetic "
           f"images to {args.out}")
     return 0
+
+
+def _cmd_sweep(args):
+    from ._engine import UserError, _one_line
+    from ._sweep import parse_networks, plot, sweep
+
+    try:
+        networks = parse_networks(args.networks)
+    except ValueError as err:
+        return _error(str(err))
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        return _error(f"--out {args.out}: exists and is not a directory")
+
+    def status(message):
+        if not args.quiet:
+            sys.stderr.write(f"{PROG}: {message}\n")
+            sys.stderr.flush()
+
+    try:
+        rows = sweep(networks, args.images, args.out, space=args.space, threads=args.threads,
+                     seed=args.seed, check_rows=args.check_rows, status=status)
+    except UserError as err:
+        return _error(str(err))
+    except (ValueError, OSError) as err:
+        return _error(_one_line(err))
+    try:
+        plot(os.path.join(args.out, "sweep.png"), rows)
+    except ImportError:
+        status("no matplotlib: the table only (pip install 'kkpy-kokkos[plot]' for the plot)")
+    print(f"{'network':>12} {'images':>7} {'seconds':>9} {'edges/s':>10} {'check':>6}")
+    for r in rows:
+        check = "-" if r["check"] is None else ("ok" if r["check"] else "DIFFER")
+        print(f"{r['neurons']:>6} x {r['layers']:<4} {r['images']:>7} {r['seconds']:>9.3f} "
+              f"{r['edges_per_second']:>10.3e} {check:>6}")
+    return 1 if any(r["check"] is False for r in rows) else 0
 
 
 def _cmd_cache(args):

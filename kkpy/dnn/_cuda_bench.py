@@ -32,45 +32,6 @@ import kkpy
 __all__ = ["main"]
 
 
-class _Generated:
-    """The layers of ``kkpy-dnn generate``, made one at a time as they are read.
-
-    A 65536 x 1920 network is 4e9 weights: generating each layer as the GPU
-    takes it keeps the host's memory to one layer; ``observe(k, W)`` sees
-    each layer too (the CPU check follows along instead of a second pass).
-    """
-
-    def __init__(self, neurons, nlayers, seed, observe=None):
-        self.neurons, self.nlayers, self.seed, self.observe = neurons, nlayers, seed, observe
-
-    def __len__(self):
-        return self.nlayers
-
-    def __iter__(self):
-        from ._generate import generate_layer
-
-        for k in range(self.nlayers):
-            W = generate_layer(self.neurons, k, self.seed)
-            if self.observe is not None:
-                self.observe(k, W)
-            yield W
-
-
-class _Reference:
-    """Float64 scipy recurrence on a few rows, one layer at a time (the CPU check)."""
-
-    def __init__(self, Y, bias, ymax=32.0):
-        self.Y, self.bias, self.ymax = sp.csr_array(Y, dtype=np.float64), bias, ymax
-
-    def __call__(self, k, W):
-        from ._peers import scipy_infer
-
-        self.Y = scipy_infer(self.Y, [W], self.bias, self.ymax, dtype=np.float64)
-
-    def categories(self):
-        return np.flatnonzero(self.Y.sum(axis=1))
-
-
 def _problem(a, check_rows=0):
     """(layers, inputs, bias, truth, reference) for the command line ``a``.
 
@@ -78,9 +39,9 @@ def _problem(a, check_rows=0):
     ships) with its truth for the first 1200 rows; other sizes: the
     generator's layers and inputs (``kkpy-dnn generate``).
     """
-    from ._generate import synthetic_images
-
     from ._data import bias_for, challenge_paths, load_embedded, load_layers, load_truth
+    from ._generate import GeneratedLayers, synthetic_images
+    from ._peers import ScipyReference
 
     n = a.neurons
     bias = bias_for(n)
@@ -94,11 +55,11 @@ def _problem(a, check_rows=0):
         layers = layers[:a.layers]
         truth = truth if a.layers == 120 else None
     else:
-        layers = _Generated(n, a.layers, a.seed)
+        layers = GeneratedLayers(n, a.layers, a.seed)
     Y0 = sp.vstack([Y for _, Y in synthetic_images(n, a.images, a.seed)], format="csr")
-    ref = _Reference(Y0[:check_rows], bias) if check_rows else None
+    ref = ScipyReference(Y0[:check_rows], bias) if check_rows else None
     if ref is not None:
-        if isinstance(layers, _Generated):
+        if isinstance(layers, GeneratedLayers):
             layers.observe = ref
         else:
             for k, W in enumerate(layers):

@@ -202,12 +202,13 @@ def _from_files(problem, data, neurons, nlayers, images, truth, comm, stream=Fal
     return bounds
 
 
-def _generated(problem, neurons, nlayers, images, seed, comm):
-    """``kkpy-dnn generate``'s network and inputs (seed ``seed``), made in memory."""
+def _generated(problem, neurons, nlayers, images, seed, comm, stream=False):
+    """``kkpy-dnn generate``'s network and inputs (seed ``seed``), made in memory, or
+    with ``stream`` each layer made when the products reach it."""
     import scipy.sparse as sp
 
     from . import _data
-    from ._generate import generate_layer, synthetic_images
+    from ._generate import GeneratedLayers, generate_layer, synthetic_images
 
     if neurons is None or nlayers is None:
         raise UserError("--generate needs --neurons N and --layers L")
@@ -215,7 +216,11 @@ def _generated(problem, neurons, nlayers, images, seed, comm):
     problem.source = f"generated, seed {seed}"
     problem.neurons, problem.nlayers = neurons, nlayers
     problem.bias = _data.bias_for(neurons)
-    problem.layers = [generate_layer(neurons, k, seed) for k in range(nlayers)]
+    if stream:
+        problem.layers = GeneratedLayers(neurons, nlayers, seed)
+        problem.warm_layers = GeneratedLayers(neurons, min(2, nlayers), seed)
+    else:
+        problem.layers = [generate_layer(neurons, k, seed) for k in range(nlayers)]
     Y = sp.vstack([Y for _, Y in synthetic_images(neurons, images, seed)], format="csr")
     bounds = _split(comm, lambda: np.diff(Y.indptr))
     r = comm.Get_rank() if comm else 0
@@ -235,7 +240,8 @@ def _load(data, neurons, nlayers, images, truth, comm, space=None, generate=None
     problem = _Problem()
     try:
         if generate is not None:
-            _generated(problem, neurons, nlayers, images or GENERATED_IMAGES, generate, comm)
+            _generated(problem, neurons, nlayers, images or GENERATED_IMAGES, generate, comm,
+                       stream)
         elif data is None:
             _embedded(problem, neurons, nlayers, images, truth, comm)
         else:
@@ -287,7 +293,7 @@ def _warm_up(problem, space):
 
 def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
                   space="threads", threads=None, comm=None, on_layer=None, status=None,
-                  per_layer=False, stream=False):
+                  per_layer=False, stream=False, generate=None):
     """Run one challenge problem; every rank of ``comm`` calls it.
 
     Parameters
@@ -314,10 +320,14 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
         the host): each layer is then timed alone instead of the whole
         chain being replayed as one CUDA graph.
     stream : bool
-        Read ``data``'s layers while the earlier ones compute, a few ahead
-        (:class:`kkpy.sparse.ChainStream`), instead of loading the network
-        first: memory then holds a few layers whatever the depth, and the
-        timed inference includes the reading it does not hide.  Host only.
+        Read ``data``'s layers (or make ``generate``'s) while the earlier ones
+        compute, a few ahead (:class:`kkpy.sparse.ChainStream`), instead of
+        loading the network first: memory then holds a few layers whatever
+        the depth, and the timed inference includes the reading it does not
+        hide.  Host only.
+    generate : int, optional
+        Instead of ``data``, ``kkpy-dnn generate``'s network and inputs made
+        with this seed (``images`` of them).
 
     Returns
     -------
@@ -334,19 +344,23 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     from ..core import extending
 
     say = status or (lambda message: None)
-    if stream and data is None:
+    if stream and data is None and generate is None:
         raise UserError("--stream reads the layers of --data DIR as they are needed; the "
                         "embedded network is in memory already")
     exec_space = make_space(space, threads, comm)
     if stream and exec_space.memory_space != kkpy.HostSpace:
         raise UserError("--stream runs on the host; a GPU keeps the whole network in its "
                         "memory (leave --stream out)")
-    say(f"loading {'the embedded official problem' if data is None else data} ...")
+    what = (f"a generated network (seed {generate})" if generate is not None
+            else "the embedded official problem" if data is None else data)
+    say(f"loading {what} ...")
     if comm is not None:  # ranks started differently would silently compute different things
         _same(comm, "arguments", _mpi.digest(data and os.path.abspath(data), neurons, layers,
-                                             images, truth, space, threads))
+                                             images, truth, space, threads, generate,
+                                             stream))
     t = time.perf_counter()
-    problem = _load(data, neurons, layers, images, truth, comm, exec_space, stream=stream)
+    problem = _load(data, neurons, layers, images, truth, comm, exec_space, generate=generate,
+                    stream=stream)
     load_seconds = time.perf_counter() - t
     if comm is not None:
         _same(comm, "network (layer files)", _mpi.network_digest(problem.layers, exec_space))

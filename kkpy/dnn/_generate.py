@@ -23,7 +23,7 @@ from ..sparse.extending import atomic_write, write_triples
 from ._data import check_neurons, load_embedded
 
 __all__ = ["block_length", "block_permutation", "generate_layer", "layer_indices",
-           "image_shape", "synthetic_images", "generate"]
+           "image_shape", "synthetic_images", "generate", "GeneratedLayers"]
 
 PER_ROW = 32
 GROUPS = 16  # columns {a, b} repeat in 16 groups of B
@@ -291,3 +291,32 @@ def generate(neurons, layers, images, out_dir, seed=0, compress=False):
         stale = os.path.join(out, f"neuron{neurons}-l{layers}-categories.tsv{suffix}")
         if os.path.exists(stale):
             os.unlink(stale)
+
+
+class GeneratedLayers:
+    """The layers of ``kkpy-dnn generate``, made one at a time each time it is iterated.
+
+    A 65536 x 1920 network is 4e9 weights: generating each layer as the
+    products take it (:class:`kkpy.sparse.ChainStream`, or a GPU upload)
+    keeps the host's memory to a few layers; ``observe(k, W)`` sees each
+    layer too (a CPU check follows along instead of a second pass).
+
+    Examples
+    --------
+    >>> layers = GeneratedLayers(64, 3, seed=0)
+    >>> len(layers), [W.nnz for W in layers]
+    (3, [2048, 2048, 2048])
+    """
+
+    def __init__(self, neurons, nlayers, seed=0, observe=None):
+        self.neurons, self.nlayers, self.seed, self.observe = neurons, nlayers, seed, observe
+
+    def __len__(self):
+        return self.nlayers
+
+    def __iter__(self):
+        for k in range(self.nlayers):
+            W = generate_layer(self.neurons, k, self.seed)
+            if self.observe is not None:
+                self.observe(k, W)
+            yield W

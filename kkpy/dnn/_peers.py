@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["scipy_infer", "graphblas_infer", "graphblas_available"]
+__all__ = ["scipy_infer", "graphblas_infer", "graphblas_available", "ScipyReference"]
 
 
 def _bias_vector(bias, n, dtype):
@@ -86,3 +86,18 @@ def graphblas_infer(prepared, ymax=32.0, nthreads=None):
     out = gb.io.to_scipy_sparse(Y, format="csr")  # a copy: Y's memory can go now
     Y.clear()
     return out
+
+
+class ScipyReference:
+    """Float64 scipy recurrence on a few rows, one layer at a time (the CPU check)."""
+
+    def __init__(self, Y, bias, ymax=32.0):
+        import scipy.sparse as sp
+
+        self.Y, self.bias, self.ymax = sp.csr_array(Y, dtype=np.float64), bias, ymax
+
+    def __call__(self, k, W):
+        self.Y = scipy_infer(self.Y, [W], self.bias, self.ymax, dtype=np.float64)
+
+    def categories(self):
+        return np.flatnonzero(self.Y.sum(axis=1))
