@@ -115,7 +115,7 @@ def plot(path, rows):
     ax.set_xlabel("neurons per layer")
     ax.set_ylabel("edges / second")
     first = rows[0]
-    ax.set_title(f"kkpy sweep: {first['images']} images, {first['space']} x "
+    ax.set_title(f"kkpy sweep: {first['images']} images, {first['space']} space, "
                  f"{first['threads']} threads")
     ax.legend()
     fig.tight_layout()
