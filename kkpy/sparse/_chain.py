@@ -63,8 +63,14 @@ class PreparedChain:
         self.transposed = []
         self.mats = []
         self.nnz = 0
-        for n, m in enumerate(mats):
-            shape, m, t = prepare_matrix(m, n, dtype, self.shapes[-1] if self.shapes else None)
+        if isinstance(mats, ChainStream):  # its worker prepares them: keep them all
+            if mats.dtype != dtype:
+                raise ValueError(f"prepare_chain: the stream prepares {mats.dtype}, not {dtype}")
+            prepared = iter(mats)
+        else:
+            prepared = (prepare_matrix(m, n, dtype, self.shapes[-1] if self.shapes else None)
+                        for n, m in enumerate(mats))
+        for shape, m, t in prepared:
             self.mats.append(m)
             self.transposed.append(t)
             self.shapes.append(shape)
@@ -91,7 +97,8 @@ def prepare_chain(mats, dtype=np.float32, space=None):
 
     Parameters
     ----------
-    mats : iterable of CrsMatrix or scipy.sparse matrix
+    mats : iterable of CrsMatrix or scipy.sparse matrix, or a :class:`~kkpy.sparse.ChainStream`
+        A stream's matrices are kept as its worker prepares them.
     dtype : numpy dtype, default float32
         Value type of the computation.
     space : ExecutionSpace, optional
@@ -107,6 +114,8 @@ def prepare_chain(mats, dtype=np.float32, space=None):
     """
     gpu = _dispatch.on_gpu(space)
     if gpu:
+        if isinstance(mats, ChainStream):  # uploaded as it is read
+            mats = (m for _, m, _ in mats)
         return _dispatch.cuda().CudaChain(mats, dtype, gpu)
     return PreparedChain(mats, np.dtype(dtype))
 

@@ -267,3 +267,16 @@ def test_a_stream_of_no_matrices_returns_the_input_and_bad_arguments_raise():
         len(ChainStream([]))
     with pytest.raises(ValueError, match="prepares float32, not float64"):
         spgemm_chain(A, ChainStream([]), epilogues.bias_relu_cap, args, dtype=np.float64)
+
+
+def test_a_stream_can_be_prepared_whole_for_many_calls():
+    from kkpy.sparse import ChainStream
+
+    A, mats, args = _stream_case(6)
+    want = spgemm_chain(A, mats, epilogues.bias_relu_cap, args)
+    chain = prepare_chain(ChainStream(iter(mats)))
+    assert len(chain) == len(mats) and chain.nnz == sum(m.nnz for m in mats)
+    for _ in range(2):
+        assert same(spgemm_chain(A, chain, epilogues.bias_relu_cap, args), want)
+    with pytest.raises(ValueError, match="prepares float32, not float64"):
+        prepare_chain(ChainStream(mats), dtype=np.float64)
