@@ -140,12 +140,13 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
         ``epilogue(z, j, *args) -> value``, applied to every nonzero ``z`` of
         a product, ``j`` its column.  Entries that come out as 0 are dropped.
     epilogue_args : tuple, list of tuples (one per matrix), or callable
-        ``f(k, shape) -> tuple`` gives matrix ``k``'s (of ``shape``) when it
-        arrives: what a :class:`~kkpy.sparse.ChainStream` of matrices not yet read needs.
         Extra arguments of the epilogue, e.g. a bias vector.  Arrays among
         them are read-only inputs: an epilogue must not write to them (on
         a Cuda space a host array goes up again only when its bytes have
-        changed since the last call).
+        changed since the last call).  A callable ``f(k, shape) -> tuple``
+        gives matrix ``k``'s arguments when that matrix (of ``shape``)
+        arrives, for a :class:`~kkpy.sparse.ChainStream` whose matrices are
+        not known in advance.
     space : ExecutionSpace, optional
         Where to run (default: the default space).  On a Cuda space the
         result is a :class:`~kkpy.sparse.DeviceCrs` in GPU memory, ``A``
