@@ -6,6 +6,7 @@ the categories against the truth.  The command line is a thin layer over
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -273,6 +274,18 @@ def _same(comm, what, value):
         raise UserError(str(err)) from None
 
 
+@contextlib.contextmanager
+def _layer_errors(stream):
+    """A streamed layer that cannot be read, met while the products run (warm-up,
+    inference, the MPI digest), as the one line a load gives, not a traceback."""
+    try:
+        yield
+    except (OSError, ValueError) as err:
+        if not stream:
+            raise
+        raise UserError(_one_line(err)) from None
+
+
 def _warm_up(problem, space):
     """Compile (or load from the disk cache) every kernel the timed run will call.
 
@@ -363,14 +376,17 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
                     stream=stream)
     load_seconds = time.perf_counter() - t
     if comm is not None:
-        _same(comm, "network (layer files)", _mpi.network_digest(problem.layers, exec_space))
+        with _layer_errors(stream):
+            digest = _mpi.network_digest(problem.layers, exec_space)
+        _same(comm, "network (layer files)", digest)
     say(f"loaded {problem.neurons} neurons x {problem.nlayers} layers, {problem.nimages} "
         f"images in {load_seconds:.1f} s")
     say("warming up: the first run in a new environment compiles the kernels (a minute "
         "or more); later runs load them from the cache ...")
     compiled = dict(extending.compile_stats)
     t = time.perf_counter()
-    _warm_up(problem, exec_space)
+    with _layer_errors(stream):
+        _warm_up(problem, exec_space)
     warmup_seconds = time.perf_counter() - t
     count = extending.compile_stats["count"] - compiled["count"]
     say(f"warm-up done in {warmup_seconds:.1f} s"
@@ -392,13 +408,9 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     # Per-layer figures cost nothing on the host; on a GPU they mean timing each
     # layer with events instead of replaying the whole chain as one graph.
     want = per_layer or on_layer is not None or exec_space.memory_space == kkpy.HostSpace
-    try:
+    with _layer_errors(stream):
         Y = infer(problem.Y0, problem.chain, problem.bias, space=exec_space,
                   callback=callback if want else None)
-    except (OSError, ValueError) as err:  # a streamed layer file that cannot be read
-        if not stream:
-            raise
-        raise UserError(_one_line(err)) from None
     found = categories(Y, space=exec_space) + problem.first_row
     seconds = time.perf_counter() - t0 - spent[0]
     # Which GPU each rank took (None on the host): rank r's entry of "devices".

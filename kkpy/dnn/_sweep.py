@@ -56,12 +56,18 @@ def _key(row):
 
 
 def _load_table(path):
-    """The rows of an earlier sweep in ``path`` (none if it is not there)."""
-    if not os.path.exists(path):
+    """The rows of an earlier sweep in ``path`` (none if it is not there).
+
+    Read as every input is (:func:`~kkpy.sparse.extending.open_chunks`): a
+    FIFO or a device in its place is refused, not waited on.
+    """
+    from ..sparse.extending import open_chunks
+
+    if not os.path.lexists(path):
         return []
     try:
-        with open(path) as f:
-            rows = json.load(f)["networks"]
+        with open_chunks(path) as chunks:
+            rows = json.loads(b"".join(bytes(b) for b in chunks))["networks"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a sweep table ({err}); move it away or choose "
                          "another --out") from None

@@ -351,16 +351,18 @@ def test_stream_gives_the_result_of_loading_the_network_first(capsys, small, tmp
     assert (streamed["categories"], streamed["edges"]) == (loaded["categories"], loaded["edges"])
 
 
+@pytest.mark.parametrize("layer", [1, 3])  # read by the warm-up, or only by the timed run
 @pytest.mark.parametrize("damage", ["fields", "out-of-range", "not-a-number"])
-def test_a_bad_streamed_layer_is_one_line_naming_file_and_line(capsys, small, tmp_path, damage):
+def test_a_bad_streamed_layer_is_one_line_naming_file_and_line(capsys, small, tmp_path, damage,
+                                                               layer):
     data = copy_of(small, tmp_path)
     line = {"fields": "3\t7", "out-of-range": "3\t1025\t0.0625", "not-a-number": "3\t7\tabc"}
-    rewrite_line(layer_file(data, 3), 5, line[damage])
+    rewrite_line(layer_file(data, layer), 5, line[damage])
     out_file = tmp_path / "cats.tsv"
     code, out, err = run_cli(capsys, "run", "--data", str(data), "--neurons", "1024",
                              "--layers", "3", "--stream", "--categories-out", str(out_file))
     assert code == 2
-    assert "n1024-l3.tsv" in err and ":5:" in err, err
+    assert f"n1024-l{layer}.tsv" in err and ":5:" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out_file.exists()
 

@@ -1,6 +1,7 @@
 """kkpy-dnn sweep: the table (JSON, CSV) against scipy's categories, resuming, bad input."""
 import csv
 import json
+import os
 
 import pytest
 
@@ -60,6 +61,12 @@ def test_sweep_bad_input_is_one_line(capsys, tmp_path):
     code, _, err = run_cli(capsys, "sweep", "--networks", "1024x1", "--images", "5",
                            "--out", str(tmp_path))
     assert code == 2 and "sweep.json" in err and len(err.strip().splitlines()) == 1
+    fifo = tmp_path / "fifo"  # a sweep.json that is a FIFO is refused, not waited on
+    fifo.mkdir()
+    os.mkfifo(fifo / "sweep.json")
+    code, _, err = run_cli(capsys, "sweep", "--networks", "1024x1", "--images", "5",
+                           "--out", str(fifo))
+    assert code == 2 and "not a regular file" in err and len(err.strip().splitlines()) == 1
     afile = tmp_path / "file"
     afile.write_text("")
     code, _, err = run_cli(capsys, "sweep", "--networks", "1024x1", "--out", str(afile))
