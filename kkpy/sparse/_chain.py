@@ -114,10 +114,17 @@ def prepare_chain(mats, dtype=np.float32, space=None):
     """
     gpu = _dispatch.on_gpu(space)
     if gpu:
-        if isinstance(mats, ChainStream):  # uploaded as it is read
-            mats = (m for _, m, _ in mats)
-        return _dispatch.cuda().CudaChain(mats, dtype, gpu)
+        return _cuda_chain(mats, dtype, gpu)
     return PreparedChain(mats, np.dtype(dtype))
+
+
+def _cuda_chain(mats, dtype, gpu):
+    """``mats`` (matrices, a host PreparedChain or a ChainStream) uploaded to ``gpu``."""
+    if isinstance(mats, PreparedChain):
+        mats = mats.mats
+    elif isinstance(mats, ChainStream):  # uploaded as it is read
+        mats = (m for _, m, _ in mats)
+    return _dispatch.cuda().CudaChain(mats, dtype, gpu)
 
 
 def _launch(space, label, n, kern, *args):
@@ -199,19 +206,15 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
     if stream and mats.dtype != dtype:
         raise ValueError(f"spgemm_chain: the stream prepares {mats.dtype}, not {dtype}")
     if gpu:
-        backend = _dispatch.cuda()
-        if stream:  # the GPU keeps the whole chain: it goes up once, as it is read
-            mats = [m for _, m, _ in mats]
-        if not cuda_chain:
-            mats = backend.CudaChain(mats.mats if isinstance(mats, PreparedChain) else mats,
-                                     dtype, gpu)
+        if not cuda_chain:  # the GPU keeps the whole chain (a stream goes up as it is read)
+            mats = _cuda_chain(mats, dtype, gpu)
         elif mats.dtype != dtype:
             raise ValueError(f"spgemm_chain: the chain was prepared for {mats.dtype}, not "
                              f"{dtype}")
         if callable(epilogue_args):
             epilogue_args = [tuple(epilogue_args(k, shape))
                              for k, shape in enumerate(mats.shapes)]
-        return backend.run_chain(mats, A, epilogue, epilogue_args, callback)
+        return _dispatch.cuda().run_chain(mats, A, epilogue, epilogue_args, callback)
     if cuda_chain:
         raise ValueError("spgemm_chain: the chain was prepared for a Cuda space; pass that "
                          "space, or prepare_chain(mats) for the host")
