@@ -322,7 +322,7 @@ def render(costs):
                        f"{sci(IMAGES * entries(N, L) / p.time(IMAGES))} | {src} |")
     for net in NETWORKS:
         N, L = net
-        out.append(f"\n### {N} x {L} ({entries(N, L):.3g} entries, binary cache "
+        out.append(f"\n### {N} x {L} ({sci(entries(N, L))} entries, binary cache "
                    f"{cache_bytes(N, L) / 1e9:.3g} GB)\n")
         out.append(memory_line(cpu[net], net) + "\n")
         out.append("Strong scaling, 16-core CPU nodes:\n")
