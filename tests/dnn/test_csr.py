@@ -48,6 +48,7 @@ def test_generate_writes_folders_of_npy_arrays(pair):
     # the size the docs give: 4 bytes a row and 8 an entry, 128-byte headers, meta.json
     size = sum(os.path.getsize(layer / f) for f in os.listdir(layer))
     assert size == 4 * (N + 1) + 8 * 32 * N + 3 * 128 + len((layer / "meta.json").read_bytes())
+    assert size == 266_992  # as docs/dnn.rst says
 
 
 def test_tsv_and_csr_read_the_same(pair):
