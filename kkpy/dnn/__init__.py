@@ -7,7 +7,8 @@ The network runs as one :func:`kkpy.sparse.spgemm_chain`, SpGEMMs with a
 fused bias/ReLU/cap epilogue that drops the zeros and the rows that die.
 
 Data: :func:`load_layers`, :func:`load_images`, :func:`load_truth` read the
-official layout (plain or ``.gz``, through a binary cache);
+official layout (plain or ``.gz``, through a binary cache, or kkpy's binary
+``.csr`` folders: :func:`write_csr`, :func:`read_csr`);
 :func:`load_embedded` gives the real 1024-neuron problem shipped with kkpy;
 :func:`generate` writes challenge-shaped networks and synthetic inputs.
 
@@ -26,10 +27,10 @@ array([0])
 """
 from ._infer import categories, challenge_epilogue, infer
 from ._data import (bias_for, challenge_paths, embedded_available, image_row_nnz,
-                    load_embedded, load_images, load_layers, load_truth)
+                    load_embedded, load_images, load_layers, load_truth, read_csr, write_csr)
 from ._generate import generate, generate_layer
 
 __all__ = ["infer", "categories", "challenge_epilogue",
            "bias_for", "challenge_paths", "embedded_available", "image_row_nnz",
-           "load_embedded", "load_images", "load_layers", "load_truth",
-           "generate", "generate_layer"]
+           "load_embedded", "load_images", "load_layers", "load_truth", "read_csr",
+           "write_csr", "generate", "generate_layer"]

@@ -26,6 +26,10 @@ What makes an entry trustworthy:
   an optional K, M, G or T); the least recently used entries are evicted
   first.  ``kkpy-dnn cache --info`` shows it, ``--clear`` empties it.
 
+The entries' layout (:class:`EntryWriter`, :func:`read_entry`) is also that
+of ``kkpy-dnn generate --format csr``'s folders, with another ``format`` in
+``meta.json``: one writer and one set of checks for both.
+
 Entries are built in a temporary directory and renamed into place in one
 step: MPI ranks that start together see a whole entry or none, and the
 loser of a race simply discards its copy.  Caching is best effort: an
@@ -45,13 +49,20 @@ import numpy as np
 import scipy.sparse
 
 from ..core import extending
+from ..sparse.extending import open_regular
+from ..sparse.io import ParseError
 
-__all__ = ["cache_root", "stat_key", "load", "store", "usage", "clear", "max_bytes", "command"]
+__all__ = ["cache_root", "stat_key", "load", "store", "usage", "clear", "max_bytes", "command",
+           "EntryWriter", "write_entry", "read_indptr", "read_entry", "DTYPES"]
 
 # Bump when the entry layout or the parse result changes.
 FORMAT = 2
 _ARRAYS = ("indptr", "indices", "data")
 _BLOCK = 1 << 22  # bytes per checksummed block: a row range verifies only what it reads
+# What an entry's arrays may be: little-endian, 32-bit column indices and
+# values (what the kernels take), a 32- or 64-bit row pointer.
+DTYPES = {"indptr": ("<i4", "<i8"), "indices": ("<i4",), "data": ("<f4",)}
+_META_BYTES = 1 << 20
 _ENTRY = re.compile(r".+\.[0-9a-f]{16}\.[0-9a-f]{24}$")
 _DEFAULT_MAX = 4 << 30
 
@@ -107,50 +118,272 @@ def _digests(a, lo=0, hi=None):
                            .cast("B")).hexdigest() for b in range(first, last)], first
 
 
-class _Corrupt(Exception):
-    pass
+class _Blocks:
+    """SHA-256 of every ``_BLOCK`` bytes of a stream: what :func:`_digests` gives for the whole."""
+
+    def __init__(self):
+        self.done, self.sha, self.filled = [], hashlib.sha256(), 0
+
+    def update(self, view):
+        while len(view):
+            take = min(len(view), _BLOCK - self.filled)
+            self.sha.update(view[:take])
+            self.filled += take
+            view = view[take:]
+            if self.filled == _BLOCK:
+                self.done.append(self.sha.hexdigest())
+                self.sha, self.filled = hashlib.sha256(), 0
+
+    def digests(self):
+        return self.done + ([self.sha.hexdigest()] if self.filled else [])
 
 
-def _check(ok, what):
-    if not ok:
-        raise _Corrupt(what)
+# Room in a .npy header for any length (headers are padded to 64 bytes, so
+# one written for a short length is as long).
+_ROOM = 1 << 62
 
 
-def _read_entry(entry, rows, shape):
-    with open(os.path.join(entry, "meta.json"), "rb") as fh:
-        meta = json.loads(fh.read(1 << 20))
-    _check(isinstance(meta, dict) and meta.get("format") == FORMAT, "format")
-    full = tuple(meta["shape"])
-    _check(len(full) == 2 and all(type(x) is int and 0 <= x < 2 ** 62 for x in full), "shape")
-    _check(shape is None or all(e is None or e == g for e, g in zip(shape, full)), "shape")
-    # Memory-mapped first: a header that claims more than its file holds
-    # fails here, before anything is allocated.
-    arrays = {a: np.load(os.path.join(entry, f"{a}.npy"), mmap_mode="r", allow_pickle=False)
-              for a in _ARRAYS}
+class _NpyFile:
+    """A new 1-d ``.npy`` file written in pieces: the header says the length at the end."""
+
+    def __init__(self, path, dtype, mode):
+        self.dtype, self.count, self.blocks = np.dtype(dtype), 0, _Blocks()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+        self.fh = os.fdopen(fd, "wb")
+        if mode is not None:
+            os.chmod(path, mode)  # the umask may have narrowed it
+        self._header(_ROOM)
+        self.offset = self.fh.tell()
+
+    def _header(self, count):
+        np.lib.format.write_array_header_1_0(
+            self.fh, {"descr": self.dtype.str, "fortran_order": False, "shape": (count,)})
+
+    def append(self, a):
+        a = np.ascontiguousarray(a, dtype=self.dtype)
+        view = memoryview(a).cast("B")
+        self.fh.write(view)
+        self.blocks.update(view)
+        self.count += a.size
+
+    def close(self):
+        self.fh.seek(0)
+        self._header(self.count)
+        if self.fh.tell() != self.offset:  # cannot happen: headers are padded alike
+            raise OSError(f"{self.fh.name}: .npy header length changed")
+        self.fh.close()
+
+
+class EntryWriter:
+    """Writes one CSR matrix into the empty folder ``folder``, in pieces.
+
+    ``indptr.npy``, ``indices.npy`` and ``data.npy`` (each added to with
+    :meth:`append` as often as needed, so a matrix larger than memory can
+    be written block by block), then, at :meth:`finish`, ``meta.json``: ``format``
+    (``tag``), ``shape``, the arrays' ``dtypes`` and the SHA-256 of every
+    4 MiB block of each.  An array's file is made at its first append, of
+    the dtype ``dtypes`` then holds (one of :data:`DTYPES`), so a row
+    pointer written last can take the smallest that fits.  Files get
+    ``mode`` exactly, or, with None, 0o666 narrowed by the umask.  The
+    caller renames the folder into place (or removes it after an error).
+    """
+
+    def __init__(self, folder, dtypes, mode=None):
+        self.folder, self.dtypes, self.mode, self.files = folder, dict(dtypes), mode, {}
+
+    def _file(self, name):
+        if name not in self.files:
+            dtype = np.dtype(self.dtypes[name])
+            if dtype.str not in DTYPES[name]:
+                raise ValueError(f"{name}: dtype {dtype}, expected one of "
+                                 f"{', '.join(DTYPES[name])}")
+            self.files[name] = _NpyFile(os.path.join(self.folder, f"{name}.npy"), dtype,
+                                        self.mode)
+        return self.files[name]
+
+    def append(self, name, a):
+        try:
+            self._file(name).append(a)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self):
+        """Close the files after an error."""
+        for f in self.files.values():
+            f.fh.close()
+
+    def finish(self, shape, tag):
+        try:
+            files = [self._file(a) for a in _ARRAYS]
+            for f in files:
+                f.close()
+        except BaseException:
+            self.abandon()
+            raise
+        meta = {"format": tag, "shape": [int(x) for x in shape],
+                "dtypes": {a: f.dtype.str for a, f in zip(_ARRAYS, files)},
+                "sha256": {a: f.blocks.digests() for a, f in zip(_ARRAYS, files)}}
+        fname = os.path.join(self.folder, "meta.json")
+        mode = 0o666 if self.mode is None else self.mode
+        with os.fdopen(os.open(fname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as fh:
+            fh.write(json.dumps(meta).encode())
+        if self.mode is not None:
+            os.chmod(fname, self.mode)
+
+
+def write_entry(folder, matrix, tag, mode=None):
+    """Write ``matrix`` (CSR) into the empty folder ``folder``, as :class:`EntryWriter`."""
+    arrays = dict(zip(_ARRAYS, (matrix.indptr, matrix.indices, matrix.data)))
+    w = EntryWriter(folder, {a: v.dtype for a, v in arrays.items()}, mode)
+    for a, v in arrays.items():
+        w.append(a, v)
+    w.finish(matrix.shape, tag)
+
+
+def _fail(path, what):
+    raise ParseError(path, None, what)
+
+
+def _meta(folder, tag):
+    """``meta.json`` of an entry, its layout checked; errors name it."""
+    path = os.path.join(folder, "meta.json")
+    with open_regular(path) as fh:
+        text = fh.read(_META_BYTES + 1)
+    if len(text) > _META_BYTES:
+        _fail(path, f"larger than {_META_BYTES} bytes; not a kkpy meta.json")
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError) as err:  # RecursionError: nested too deep
+        _fail(path, f"not JSON ({err})")
+    if not isinstance(meta, dict) or meta.get("format") != tag:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        _fail(path, f"format {got!r}, expected {tag!r}")
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 2
+            and all(type(x) is int and 0 <= x < 2 ** 62 for x in shape)):
+        _fail(path, f"shape {shape!r}: expected two whole numbers")
+    dtypes, sha = meta.get("dtypes"), meta.get("sha256")
     for a in _ARRAYS:
-        v = arrays[a]
-        _check(v.ndim == 1 and v.dtype.isnative and v.dtype.str == meta["dtypes"][a], a)
-    arrays["indptr"] = np.array(arrays["indptr"])
-    indptr, indices, data = (arrays[a] for a in _ARRAYS)
-    _check(indptr.dtype.kind == "i" and indices.dtype.kind == "i" and data.dtype.kind == "f",
-           "dtypes")
-    nnz = len(indices)
-    _check(len(indptr) == full[0] + 1 and len(data) == nnz, "lengths")
-    _check(_digests(indptr)[0] == meta["sha256"]["indptr"], "indptr checksum")
-    _check(indptr[0] == 0 and indptr[-1] == nnz and bool(np.all(indptr[1:] >= indptr[:-1])),
-           "indptr")
+        if not isinstance(dtypes, dict) or dtypes.get(a) not in DTYPES[a]:
+            _fail(path, f"dtypes: {a} must be one of {', '.join(DTYPES[a])}")
+        if not (isinstance(sha, dict) and isinstance(sha.get(a), list)
+                and all(isinstance(d, str) for d in sha[a])):
+            _fail(path, f"sha256: expected a list of block digests for {a}")
+    return meta
+
+
+def _npy(path, dtype):
+    """A 1-d ``.npy`` file of ``dtype``, memory-mapped read-only; errors name it.
+
+    Opened as a regular file only (a FIFO is refused, not waited on); its
+    size must be exactly what its header says, so a truncated file fails
+    here, before anything is allocated.  Never unpickles.
+    """
+    with open_regular(path) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:
+                raise ValueError(f"format version {version[0]}.{version[1]}; 1.0 or 2.0 are read")
+            shape, _, got = read(fh)
+        except ValueError as err:
+            _fail(path, f"not a .npy array ({str(err).splitlines()[0]})")
+        if len(shape) != 1:
+            _fail(path, f"shape {shape}: expected one dimension")
+        if got.str != dtype:
+            _fail(path, f"dtype {got.str}, expected {dtype} (as meta.json says)")
+        offset, size = fh.tell(), os.fstat(fh.fileno()).st_size
+        need = offset + shape[0] * got.itemsize
+        if size != need:
+            _fail(path, f"{size} bytes, but its header says {need}"
+                  + (" (truncated)" if size < need else ""))
+        if shape[0] == 0:
+            return np.empty(0, got)
+        return np.memmap(fh, got, mode="r", offset=offset, shape=shape)
+
+
+def read_indptr(folder, tag, shape=None):
+    """An entry's checked row pointer (in memory), shape and memory-mapped arrays.
+
+    Returns ``(shape, indptr, arrays, meta)``.  Checks ``meta.json``, the
+    arrays' headers, lengths and dtypes, and the row pointer's checksum and
+    structure (starts at 0, never decreases, ends at the number of
+    entries); raises :class:`~kkpy.sparse.io.ParseError` naming the file.
+    ``shape`` is the one expected, None for any length along an axis.
+    """
+    meta = _meta(folder, tag)
+    full = tuple(meta["shape"])
+    if shape is not None and not all(e is None or e == g for e, g in zip(shape, full)):
+        want = ", ".join("any" if e is None else str(e) for e in shape)
+        _fail(os.path.join(folder, "meta.json"), f"shape {full}, expected ({want})")
+    names = {a: os.path.join(folder, f"{a}.npy") for a in _ARRAYS}
+    arrays = {a: _npy(names[a], meta["dtypes"][a]) for a in _ARRAYS}
+    nnz = len(arrays["indices"])
+    if len(arrays["indptr"]) != full[0] + 1:
+        _fail(names["indptr"], f"{len(arrays['indptr'])} entries for {full[0]} rows; "
+                               f"expected {full[0] + 1}")
+    if len(arrays["data"]) != nnz:
+        _fail(names["data"], f"{len(arrays['data'])} values for {nnz} indices")
+    indptr = np.array(arrays["indptr"])  # a copy: what is checked is what is used
+    if _digests(indptr)[0] != meta["sha256"]["indptr"]:
+        _fail(names["indptr"], "SHA-256 differs from meta.json's (damaged or changed)")
+    if indptr[0] != 0:
+        _fail(names["indptr"], f"starts at {indptr[0]}, not 0")
+    if indptr[-1] != nnz:
+        _fail(names["indptr"], f"ends at {indptr[-1]}, not at the {nnz} entries")
+    down = np.flatnonzero(indptr[1:] < indptr[:-1])
+    if down.size:
+        _fail(names["indptr"], f"decreases after row {down[0]}")
+    return full, indptr, arrays, meta
+
+
+def read_entry(folder, tag, rows=None, shape=None):
+    """An entry as a ``csr_array``, every part of it that is read checked.
+
+    Parameters
+    ----------
+    folder : str
+        Written by :func:`write_entry` or :class:`EntryWriter`.
+    tag : str or int
+        The ``format`` its ``meta.json`` must have.
+    rows : tuple of int, optional
+        Only rows ``[start, stop)`` (clipped); the rest stays on disk,
+        memory-mapped and unread.
+    shape : tuple, optional
+        The shape expected, None for any length along an axis.
+
+    Raises
+    ------
+    ParseError
+        Naming the file at fault: see :func:`read_indptr`; also checksums
+        of the blocks read, indices in ``[0, ncols)``, finite values.
+    OSError
+        A file cannot be opened.
+    """
+    full, indptr, arrays, meta = read_indptr(folder, tag, shape)
     if rows is None:
-        start, stop, lo, hi = 0, full[0], 0, nnz
+        start, stop = 0, full[0]
     else:
         start = min(max(rows[0], 0), full[0])
         stop = max(start, min(rows[1], full[0]))
-        lo, hi = int(indptr[start]), int(indptr[stop])
+    lo, hi = int(indptr[start]), int(indptr[stop])
     for a in ("indices", "data"):
         got, first = _digests(arrays[a], lo, hi)
-        _check(got == meta["sha256"][a][first:first + len(got)], f"{a} checksum")
-    indices, data = np.array(indices[lo:hi]), np.array(data[lo:hi])
-    _check(hi == lo or (indices.min() >= 0 and indices.max() < full[1]), "indices")
+        if got != meta["sha256"][a][first:first + len(got)]:
+            _fail(os.path.join(folder, f"{a}.npy"),
+                  "SHA-256 differs from meta.json's (damaged or changed)")
+    indices, data = np.array(arrays["indices"][lo:hi]), np.array(arrays["data"][lo:hi])
+    if hi > lo and (indices.min() < 0 or indices.max() >= full[1]):
+        bad = indices[(indices < 0) | (indices >= full[1])][0]
+        _fail(os.path.join(folder, "indices.npy"),
+              f"column index {bad} out of range [0, {full[1]})")
+    if not np.all(np.isfinite(data)):
+        _fail(os.path.join(folder, "data.npy"), "a value is not finite (NaN or infinity)")
     indptr = indptr[start:stop + 1] - indptr[start]
+    if indptr[-1] <= np.iinfo(np.int32).max:  # else scipy would widen the indices too
+        indptr = indptr.astype(np.int32)
     return scipy.sparse.csr_array((data, indices, indptr), shape=(stop - start, full[1]))
 
 
@@ -182,7 +415,7 @@ def load(root, path, how, rows=None, shape=None):
     if not os.path.isdir(entry):
         return None
     try:
-        m = _read_entry(entry, rows, shape)
+        m = read_entry(entry, FORMAT, rows, shape)
     except Exception:  # noqa: BLE001  (any damage, even in a .npy header, means rebuild)
         _remove(entry)
         return None
@@ -225,22 +458,10 @@ def store(root, path, how, matrix, key):
         tmp = os.path.join(root, f".tmp-{os.getpid()}-{secrets.token_hex(4)}")
         os.mkdir(tmp, 0o700)
         try:
-            arrays = dict(zip(_ARRAYS, (matrix.indptr, matrix.indices, matrix.data)))
-            meta = {"format": FORMAT, "shape": [int(x) for x in matrix.shape],
-                    "dtypes": {a: v.dtype.str for a, v in arrays.items()},
-                    "sha256": {a: _digests(v)[0] for a, v in arrays.items()}}
-            for name, a in [*arrays.items(), ("meta", None)]:
-                fname = os.path.join(tmp, f"{name}.json" if a is None else f"{name}.npy")
-                fd = os.open(fname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
-                with os.fdopen(fd, "wb") as fh:
-                    if a is None:
-                        fh.write(json.dumps(meta).encode())
-                    else:
-                        np.save(fh, a, allow_pickle=False)
-                os.chmod(fname, file_mode)  # the umask may have narrowed it
+            write_entry(tmp, matrix, FORMAT, file_mode)
             os.chmod(tmp, dir_mode)
             os.rename(tmp, entry)  # atomic; fails if another process won
-        except OSError:
+        except (OSError, ValueError):  # ValueError: arrays of types an entry cannot hold
             shutil.rmtree(tmp, ignore_errors=True)
             return
         # Entries of earlier versions of the file can never match again.

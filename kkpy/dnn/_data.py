@@ -6,6 +6,10 @@ A challenge data directory ``DIR`` holds, plain or gzip'd (``.gz``):
 - ``DIR/sparse-images-N.tsv``: the inputs, one row per image;
 - ``DIR/neuronN-lL-categories.tsv``: the truth, 1-based row ids.
 
+The layers and the inputs may also be in kkpy's binary layout, a folder
+``nN-lK.csr`` (``sparse-images-N.csr``) of CSR arrays as ``.npy`` files,
+memory-mapped when read (:func:`write_csr`, :func:`read_csr`).
+
 Parsed files are kept in a binary cache (see :mod:`kkpy.dnn._cache`) so a
 rerun loads even the 65536-neuron networks in seconds.  The package also
 ships the real 1024-neuron network (all 120 layers), the first 1200
@@ -13,9 +17,12 @@ official inputs and their truth: :func:`load_embedded`.
 """
 
 import collections
+import contextlib
 import errno
 import math
 import os
+import secrets
+import shutil
 
 import numpy as np
 import scipy.sparse
@@ -24,9 +31,9 @@ from ..sparse.io import ParseError, read_tsv
 from ..sparse.extending import open_chunks
 from . import _cache
 
-__all__ = ["BIASES", "ChallengePaths", "bias_for", "check_neurons", "challenge_paths",
-           "load_layers", "load_images", "image_row_nnz", "load_truth", "load_embedded",
-           "embedded_available"]
+__all__ = ["BIASES", "LAYOUTS", "ChallengePaths", "bias_for", "check_neurons",
+           "challenge_paths", "load_layers", "load_images", "image_row_nnz", "load_truth",
+           "load_embedded", "embedded_available", "write_csr", "read_csr"]
 
 # The official bias of each challenge network.
 BIASES = {1024: -0.3, 4096: -0.35, 16384: -0.4, 65536: -0.45}
@@ -35,6 +42,11 @@ EMBEDDED = os.path.join(os.path.dirname(__file__), "data", "graphchallenge-1024.
 
 # Images files have no declared row count; bound rows by the index dtype.
 _INDEX = np.int32
+
+#: File endings of the layouts ``kkpy-dnn generate --format`` writes.
+LAYOUTS = {"tsv": ".tsv", "gz": ".tsv.gz", "csr": ".csr"}
+#: ``meta.json``'s ``format`` in a ``.csr`` folder.
+CSR_FORMAT = "kkpy.dnn csr 1"
 
 ChallengePaths = collections.namedtuple("ChallengePaths", "layers images truth")
 ChallengePaths.__doc__ = """Files of one challenge problem: a list of layer paths, the
@@ -80,21 +92,28 @@ def bias_for(neurons):
     return round(-0.3 - 0.025 * math.log2(neurons / 1024), 12)
 
 
-def _resolve(path):
-    """``path`` if it exists, else ``path.gz``; FileNotFoundError if neither.
+def _resolve(path, csr=False):
+    """``path`` (a ``.tsv`` name) if it exists, else ``path.gz``, else (with
+    ``csr``) the ``.csr`` folder; FileNotFoundError if none.
 
     A dangling symlink or a symlink loop raises its own OSError, naming it,
     rather than passing for a missing file.
     """
-    for p in (path, path + ".gz"):
+    names = (path, path + ".gz") + ((path[:-len(".tsv")] + ".csr",) if csr else ())
+    for p in names:
         if os.path.lexists(p):
             os.stat(p)
             return p
-    raise FileNotFoundError(errno.ENOENT, "no such file (nor .gz)", path)
+    raise FileNotFoundError(errno.ENOENT, "no such file (nor .gz" + (", nor .csr)" if csr else ")"),
+                            path)
 
 
 def challenge_paths(data_dir, neurons, layers):
-    """Locate the files of a challenge problem, plain or ``.gz``.
+    """Locate the files of a challenge problem, plain, ``.gz`` or ``.csr``.
+
+    Each layer and the images are looked for as ``.tsv``, then ``.tsv.gz``,
+    then a ``.csr`` folder (:func:`write_csr`); the truth as ``.tsv`` or
+    ``.tsv.gz``.
 
     Parameters
     ----------
@@ -124,9 +143,9 @@ def challenge_paths(data_dir, neurons, layers):
     d = os.fspath(data_dir)
     if int(layers) < 1:
         raise ValueError(f"layers must be >= 1, got {layers}")
-    layer_paths = [_resolve(os.path.join(d, f"neuron{neurons}", f"n{neurons}-l{k}.tsv"))
+    layer_paths = [_resolve(os.path.join(d, f"neuron{neurons}", f"n{neurons}-l{k}.tsv"), csr=True)
                    for k in range(1, int(layers) + 1)]
-    images = _resolve(os.path.join(d, f"sparse-images-{neurons}.tsv"))
+    images = _images_path(d, neurons)
     try:
         truth = _resolve(os.path.join(d, f"neuron{neurons}-l{layers}-categories.tsv"))
     except FileNotFoundError:
@@ -139,8 +158,161 @@ def cache_how(shape):
     return f"tsv shape={tuple(shape)} float32 {np.dtype(_INDEX)} finite"
 
 
+def _sibling(path, what):
+    """A hidden name beside ``path`` that no other process picks."""
+    head, tail = os.path.split(os.fspath(path))
+    return os.path.join(head, f".{tail}.{os.getpid()}.{secrets.token_hex(4)}.{what}")
+
+
+def remove_path(path):
+    """Remove ``path``, a file or (not through a link) a whole folder, if it is there.
+
+    A folder is renamed aside first, so that a reader sees it whole or not at all.
+    """
+    if os.path.isdir(path) and not os.path.islink(path):
+        aside = _sibling(path, "old")
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(path, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _put(tmp, path):
+    """Rename the finished folder ``tmp`` to ``path``, replacing what is there.
+
+    Unlike a file's, a folder's replacement is two renames: between them a
+    reader finds ``path`` missing, never half-written.
+    """
+    remove_path(path)
+    os.rename(tmp, path)
+
+
+def write_csr_rows(path, blocks, ncols):
+    """:func:`write_csr` of a matrix given as row blocks (``ncols`` columns), one at a time."""
+    path = os.fspath(path)
+    if ncols > 2 ** 31:
+        raise ValueError(f"{path}: {ncols} columns; int32 indices reach 2**31")
+    tmp = _sibling(path, "tmp")
+    os.mkdir(tmp)
+    w = _cache.EntryWriter(tmp, {"indptr": None, "indices": np.int32, "data": np.float32})
+    try:
+        counts = [np.zeros(1, np.int64)]
+        for block in blocks:
+            block = scipy.sparse.csr_array(block)
+            if block.shape[1] != ncols:
+                raise ValueError(f"{path}: a block of {block.shape[1]} columns, expected {ncols}")
+            data = block.data.astype(np.float32)
+            if not np.all(np.isfinite(data)):
+                raise ValueError(f"{path}: a value is not finite in float32")
+            counts.append(np.diff(block.indptr))
+            w.append("indices", block.indices)
+            w.append("data", data)
+        indptr = np.cumsum(np.concatenate(counts), dtype=np.int64)
+        # the smallest row pointer that holds every entry
+        w.dtypes["indptr"] = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
+        w.append("indptr", indptr)
+        w.finish((indptr.size - 1, ncols), CSR_FORMAT)
+        _put(tmp, path)
+    except BaseException:
+        w.abandon()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_csr(path, matrix):
+    """Write a sparse matrix as a ``.csr`` folder, kkpy's binary challenge layout.
+
+    The folder holds ``indptr.npy`` (int32, or int64 past 2**31 - 1
+    entries), ``indices.npy`` (int32) and ``data.npy`` (float32), each
+    little-endian, the
+    arrays of the CSR form, and ``meta.json``: the shape, the dtypes and
+    the SHA-256 of every 4 MiB block of each array.  It is what
+    ``kkpy-dnn generate --format csr`` writes, and is read by
+    :func:`read_csr`, memory-mapped.  Written in a temporary folder beside
+    ``path`` and renamed into place, replacing what was there.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder, named ``nN-lK.csr`` or ``sparse-images-N.csr`` in a
+        challenge data directory.
+    matrix : scipy sparse matrix or array
+        Its values must be finite in float32.
+
+    Examples
+    --------
+    >>> import os, tempfile, scipy.sparse as sp
+    >>> path = os.path.join(tempfile.mkdtemp(), "n64-l1.csr")
+    >>> write_csr(path, sp.eye_array(64, format="csr"))
+    >>> sorted(os.listdir(path))
+    ['data.npy', 'indices.npy', 'indptr.npy', 'meta.json']
+    >>> read_csr(path).nnz
+    64
+    """
+    m = scipy.sparse.csr_array(matrix)
+    write_csr_rows(path, [m], m.shape[1])
+
+
+def _csr_folder(path):
+    """Refuse a ``.csr`` name that is not a folder: say what it is."""
+    if not os.path.isdir(path):
+        raise ParseError(path, None, "not a folder; a .csr layer or images file is a folder "
+                                     "of .npy arrays (kkpy-dnn generate --format csr)")
+
+
+def read_csr(path, shape=None, rows=None):
+    """Read a ``.csr`` folder written by :func:`write_csr`, checked.
+
+    Its files must be regular files (a FIFO is refused, not waited on) and
+    are memory-mapped: with ``rows``, only those rows' part is read.  The
+    layout is checked (``meta.json``, the ``.npy`` headers, the dtypes, each
+    array's length against the file's size), then what is read: the
+    SHA-256 of every 4 MiB block, ``indptr`` starting at 0, never
+    decreasing and ending at the number of entries, every column index in
+    range, every value finite.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    shape : tuple, optional
+        The shape expected; None for any length along an axis.
+    rows : tuple of int, optional
+        Only rows ``[start, stop)`` (clipped to the matrix).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        float32, int32 indices.
+
+    Raises
+    ------
+    ParseError
+        One line naming the file at fault and what is wrong.
+    OSError
+        A file cannot be opened (missing, no permission).
+
+    Examples
+    --------
+    >>> import os, tempfile, scipy.sparse as sp
+    >>> path = os.path.join(tempfile.mkdtemp(), "sparse-images-64.csr")
+    >>> write_csr(path, sp.random_array((10, 64), density=0.2, rng=0))
+    >>> read_csr(path, shape=(None, 64), rows=(2, 5)).shape
+    (3, 64)
+    >>> try:
+    ...     read_csr(path, shape=(10, 32))
+    ... except ValueError as err:
+    ...     print(str(err).split("/")[-1])
+    meta.json: shape (10, 64), expected (10, 32)
+    """
+    path = os.fspath(path)
+    _csr_folder(path)
+    return _cache.read_entry(path, CSR_FORMAT, rows, shape)
+
+
 def _read(path, shape, cache, rows=None):
-    """A TSV file as float32 CSR, through the cache.
+    """A TSV file (or a ``.csr`` folder) as float32 CSR, through the cache.
 
     A full read fills the cache; a row range is served from the cache when
     it is there, else by a streaming filter (which does not fill it).
@@ -148,7 +320,10 @@ def _read(path, shape, cache, rows=None):
     float32's range (1e300) would turn every later layer into NaN, and the
     categories silently with it, so the parser refuses it, naming the line.
     The cache holds only files parsed with that check (it is in the key).
+    A ``.csr`` folder is binary already: read directly, never cached.
     """
+    if path.endswith(".csr"):
+        return read_csr(path, shape, rows)
     root = _cache.cache_root(cache)
     how = cache_how(shape)
     m = _cache.load(root, path, how, rows, shape)
@@ -227,7 +402,7 @@ class LayerFiles:
 
 
 def _images_path(data_dir, neurons):
-    return _resolve(os.path.join(os.fspath(data_dir), f"sparse-images-{neurons}.tsv"))
+    return _resolve(os.path.join(os.fspath(data_dir), f"sparse-images-{neurons}.tsv"), csr=True)
 
 
 def load_images(data_dir, neurons, images=None, rows=None, *, cache=True):
@@ -292,8 +467,13 @@ def image_row_nnz(data_dir, neurons, images=None, *, cache=True):
     -------
     ndarray of int64
     """
-    m = _read(_images_path(data_dir, neurons), (None, neurons), cache)
-    counts = np.diff(m.indptr).astype(np.int64)
+    path = _images_path(data_dir, neurons)
+    if path.endswith(".csr"):  # the row pointer alone, checked; the rest stays on disk
+        _csr_folder(path)
+        indptr = _cache.read_indptr(path, CSR_FORMAT, (None, neurons))[1]
+    else:
+        indptr = _read(path, (None, neurons), cache).indptr
+    counts = np.diff(indptr).astype(np.int64)
     if images is None:
         return counts
     out = np.zeros(int(images), np.int64)

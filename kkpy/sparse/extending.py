@@ -38,7 +38,7 @@ from ._validate import TooLargeError, fits, too_large_message
 from .impl._fingerprint_kernels import element_hash
 from .io._atomic import atomic_write
 from .io._format import write_triples
-from .io._open import open_chunks
+from .io._open import open_chunks, open_regular
 
-__all__ = ["atomic_write", "open_chunks", "write_triples", "fits", "TooLargeError",
+__all__ = ["atomic_write", "open_regular", "open_chunks", "write_triples", "fits", "TooLargeError",
            "too_large_message", "fingerprint", "element_hash"]
