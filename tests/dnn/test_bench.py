@@ -32,6 +32,22 @@ def test_bench_repeats_the_real_rows_with_their_truth(capsys):
     assert res["results"]["kkpy"]["categories"] == 2 * 19
 
 
+def test_bench_distinct_rows_shift_the_real_ones_and_check_them(capsys):
+    # past 1200 the rows are shifted copies, not repeats: scipy checks them
+    # all, the truth its first 1200, and they find other categories than 2 x 19
+    code = main(["bench", "--images", "2400", "--distinct", "--layers", "120", "--repeat", "1",
+                 "--peers", "scipy", "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and res["passed"] is True and res["agree"] is True
+    assert res["distinct"] is True and res["images"] == 2400
+    from kkpy.dnn._generate import synthetic_images
+
+    (_, Y), = synthetic_images(1024, 2400, chunk=2400)
+    assert len({Y[[i]].indices.tobytes() for i in range(2400)}) > 2000   # few repeats
+    assert main(["bench", "--distinct", "--generate", "--neurons", "64", "--layers", "2"]) == 2
+    assert "embedded problem only" in capsys.readouterr().err
+
+
 def test_bench_rejects_bad_arguments(capsys):
     assert main(["bench", "--space", "serial", "--neurons", "4096"]) == 2
     assert "embedded" in capsys.readouterr().err
