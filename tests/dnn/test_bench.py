@@ -28,7 +28,7 @@ def test_bench_repeats_the_real_rows_with_their_truth(capsys):
     # 2400 images = the 1200 real rows twice; the truth repeats with them
     code = main(["bench", "--images", "2400", "--repeat", "1", "--peers", "", "--json"])
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert code == 0 and res["passed"] is True
+    assert code == 0 and res["passed"] is True and res["distinct"] is False
     assert res["results"]["kkpy"]["categories"] == 2 * 19
 
 
@@ -72,6 +72,7 @@ def test_bench_generates_a_network_and_checks_rows_against_scipy(capsys):
     assert res["checked"] == {"rows": 60, "match": True}
     assert res["images"] == 200 and res["edges"] == 4 * 64 * 32
     assert res["data"] == "generated, seed 3" and res["passed"] is None
+    assert res["distinct"] is True
 
 
 def test_scipy_peer_matches_the_truth():
