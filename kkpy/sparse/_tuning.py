@@ -236,6 +236,14 @@ GPU_UPLOAD_CHUNK = 8 << 20
 #: Host threads that copy upload chunks into pinned memory (numpy's copy
 #: releases the GIL).  Not swept: half the device host's 16 cores.
 GPU_UPLOAD_THREADS = 8
+#: Inputs of at most this many columns load into the batches through
+#: shared-memory tiles, clearing and loading in one coalesced write
+#: (:mod:`kkpy.sparse.cuda._load`); wider ones are cleared by a memset and
+#: scattered into (each block of the tiled load reads its rows' entries once
+#: per tile of columns).  Measured on one H100, 60000 images of 1024: memset
+#: 79 us plus scatter 446 us (see ``_batches``' docstring).  The limit is
+#: reasoned (16 tiles of float32), not swept.
+GPU_TILED_LOAD_COLUMNS = 4096
 #: Columns per work item when the final rows are counted and compacted: a
 #: few live rows of a wide layer still spread over the whole GPU.  Not swept.
 GPU_COMPACT_CHUNK = 256

@@ -42,6 +42,35 @@ def test_an_input_already_on_the_gpu_and_stats():
 
 
 @on_device
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tiled", [True, False])
+def test_inputs_with_repeated_unsorted_columns_load_the_same_both_ways(monkeypatch, tiled,
+                                                                        dtype):
+    # narrow inputs load through shared-memory tiles, wide ones by memset and
+    # scatter (the limit set to 0 forces it): repeats add up either way, in
+    # any order, and a batch's unused lanes hold zeros after a dirty call
+    from kkpy.sparse import _tuning
+
+    monkeypatch.setattr(_tuning, "GPU_TILED_LOAD_COLUMNS", 10**9 if tiled else 0)
+    rng = np.random.default_rng(11)
+    n = 600 if MODE == "gpu" else 40     # several tiles of columns either way
+    W = sp.random(n, n, density=0.05, random_state=3, format="csr", dtype=dtype)
+    chain = prepare_chain([W], dtype, space=kkpy.Cuda())
+    dirty = sp.csr_array(np.full((70, n), np.nan, dtype))
+    spgemm_chain(dirty, chain, epilogues.identity, dtype=dtype, space=kkpy.Cuda()).to_host()
+    rows, cols = rng.integers(0, 45, 600), rng.integers(0, n, 600)
+    vals = rng.random(600).astype(dtype)
+    order = np.argsort(rows, kind="stable")            # grouped by row, columns unsorted
+    indptr = np.searchsorted(rows[order], np.arange(46))
+    A = sp.csr_array((vals[order], cols[order], indptr), shape=(45, n))
+    assert not A.has_canonical_format
+    got = spgemm_chain(A, chain, epilogues.identity, dtype=dtype, space=kkpy.Cuda())
+    want = (A.toarray().astype(np.float64) @ W.toarray()).astype(dtype)
+    np.testing.assert_allclose(got.to_host().toarray(), want, rtol=1e-5 if dtype == np.float32
+                               else 1e-12, atol=1e-5)
+
+
+@on_device
 def test_an_infinite_weight_meets_only_nonzero_inputs():
     W = sp.csr_array(np.array([[np.inf, 1.0], [0.5, -1.0]], np.float32))
     A = sp.csr_array(np.array([[0.0, 2.0], [1.0, 0.0], [1.0, 1.0]], np.float32))

@@ -37,8 +37,8 @@ around what the hardware does fast, for any sparse chain and any epilogue:
 * **Results on demand.** The final Y is compacted into CSR when it is first
   used; its row sums come straight from the last product's batches.
 
-Clearing the batches (``kkpy.deep_copy``), loading the inputs into them
-and reading the result back out are kkpy operations (:mod:`._batches`),
+Clearing the batches of wide inputs (``kkpy.deep_copy``), loading the
+inputs into them and reading the result back out are kkpy operations (:mod:`._batches`),
 on a :class:`kkpy.Cuda` instance of each part's stream.  Four kernels
 stay in numba-cuda directly: the layer kernel, which needs warp ballots
 (``ballot_sync``) for its live masks and per-lane register arrays for the
@@ -48,7 +48,10 @@ for the first 1024-neuron layer of 60000 rows against 0.67 ms, 5.4x, on
 one H100; 5.0x on one H200); ``_live_rows`` and ``_plan``, one-block
 scans whose totals must stay on the GPU (kkpy's ``parallel_scan`` returns
 its total to the host, which would stop the graph); and ``_compact``,
-which uses ``popc`` on the masks.  The chain's other GPU operations (row
+which uses ``popc`` on the masks.  Narrow inputs (``_tuning.
+GPU_TILED_LOAD_COLUMNS``) are cleared and loaded in one pass through
+shared-memory tiles (:mod:`._load`, numba-cuda too: atomic adds into a
+shared tile).  The chain's other GPU operations (row
 sums, SpGEMM, SpAdd, SpMV in :mod:`._ops`) are kkpy kernels.
 """
 from __future__ import annotations
@@ -65,7 +68,7 @@ from kkpy.core import extending, kernel
 from kkpy.core.cuda import as_device
 
 from .. import _tuning, _validate
-from . import _batches, _ops
+from . import _batches, _load, _ops
 from ._crs import DeviceCrs
 
 extending.install_numba_cache()  # numba-cuda may keep its own list of cache locators
@@ -82,6 +85,9 @@ _GROUP = _tuning.GPU_GROUP
 _SHARED_MIN = _tuning.GPU_SHARED_MIN
 _PLAN_BLOCK = _tuning.GPU_PLAN_BLOCK
 _CHUNK = _tuning.GPU_COMPACT_CHUNK
+# Load narrow inputs through shared-memory tiles (:mod:`._load`); a switch
+# so that a benchmark can set the two ways side by side in one process.
+_LOAD_TILES = True
 
 
 def _inline(fn):
@@ -938,12 +944,17 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
         kkpy.deep_copy(space, d, 0)
     _live_rows[1, _PLAN_BLOCK, stream](nrows, nnz_in, row_map, first, ws["rid"][0],
                                        ws["cnt"], ws["bad"])
-    # Every batch of the part, live or not, as one memset on the part's stream
-    # (see _batches for the kernel it replaced).  0, not Y - Y: a buffer left
-    # holding inf or NaN must clear too.
-    kkpy.deep_copy(space, ws["Ya"][: -(-nrows // _LANES) * _LANES * n0], 0)
-    _batches.load_inputs(space, nrows, ws["cnt"], ws["rid"][0], row_map, first, entries,
+    nbatch = -(-nrows // _LANES)
+    if _LOAD_TILES and _load.fits(n0, ws["Ya"].dtype):
+        _load.load_tiles(stream, nbatch, ws["cnt"], ws["rid"][0], row_map, first, entries,
                          values, n0, ws["Ya"], ws["bad"])
+    else:
+        # Every batch of the part, live or not, as one memset on the part's stream
+        # (see _batches for the kernel it replaced).  0, not Y - Y: a buffer left
+        # holding inf or NaN must clear too.
+        kkpy.deep_copy(space, ws["Ya"][: nbatch * _LANES * n0], 0)
+        _batches.load_inputs(space, nrows, ws["cnt"], ws["rid"][0], row_map, first, entries,
+                             values, n0, ws["Ya"], ws["bad"])
     if not _SIM:
         ws["bad"].copy_to_host(ws["bad_host"], stream=stream)
         ws["checked"].record(stream)
