@@ -55,17 +55,18 @@ def _kernel(dtype):
         return _kernels[key]
     tile_cols = _tile(key)
     pad = tile_cols + 1
+    cells = _LANES * pad  # a constant of the kernel: a shared array's size must be one
     nbt = _TYPES[key]
 
     def load(nchunk, cnt, rid, row_map, first, entries, values, n_in, Y, bad):
-        tile = cuda.shared.array(_LANES * pad, dtype=nbt)
+        tile = cuda.shared.array(cells, dtype=nbt)
         t = cuda.threadIdx.x
         nt = cuda.blockDim.x
         b = cuda.blockIdx.x // nchunk
         ch = cuda.blockIdx.x % nchunk
         c0 = ch * tile_cols
         width = min(tile_cols, n_in - c0)
-        for k in range(t, _LANES * pad, nt):
+        for k in range(t, cells, nt):
             tile[k] = 0
         cuda.syncthreads()
         live = cnt[0]
