@@ -244,6 +244,14 @@ GPU_UPLOAD_THREADS = 8
 #: 79 us plus scatter 446 us (see ``_batches``' docstring).  The limit is
 #: reasoned (16 tiles of float32), not swept.
 GPU_TILED_LOAD_COLUMNS = 4096
+#: Bytes of one row of a tiled load's tile (32 rows): 1024 gives 256 float32
+#: columns, about 32 KiB of shared memory with the padding (numba's static
+#: limit is 48).  Not swept.  Small under the simulator, so that its small
+#: tests cross several tiles.
+GPU_LOAD_TILE_ROW_BYTES = 64 if _simulated else 1024
+#: Threads per block of the tiled load: eight warps, each loading a row at a
+#: time.  Not swept; one warp under the simulator, which runs a thread per thread.
+GPU_LOAD_THREADS = 32 if _simulated else 256
 #: Columns per work item when the final rows are counted and compacted: a
 #: few live rows of a wide layer still spread over the whole GPU.  Not swept.
 GPU_COMPACT_CHUNK = 256

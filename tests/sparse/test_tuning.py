@@ -27,6 +27,7 @@ NOT_TUNING = {
     ("cuda/_ops.py", "_HASH"),      # a hash multiplier
     ("cuda/_ops.py", "_EMPTY"),     # an empty slot's marker
     ("cuda/_chain.py", "_LANES"),   # the warp size: hardware, not a choice
+    ("cuda/_load.py", "_LANES"),
 }
 
 

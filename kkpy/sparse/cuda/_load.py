@@ -23,19 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 from numba import cuda, types
-from numba.core import config
 
 from .. import _tuning
 
 __all__ = ["fits", "load_tiles"]
 
 _LANES = 32
-#: Bytes of one row of a tile: a tile is 32 rows x (``_ROW_BYTES`` / itemsize)
-#: columns, about 32 KiB of shared memory (numba's static limit is 48), padded
-#: by one column so that the 32 lanes of a column fall in distinct banks.
-#: Small under the simulator, so that its small tests cross several tiles.
-_ROW_BYTES = 64 if config.ENABLE_CUDASIM else 1024
-_THREADS = 32 if config.ENABLE_CUDASIM else 256  # the simulator runs a thread per thread
+# A tile is 32 rows x (GPU_LOAD_TILE_ROW_BYTES / itemsize) columns, padded by
+# one column so that the 32 lanes of a column fall in distinct banks.
+_ROW_BYTES = _tuning.GPU_LOAD_TILE_ROW_BYTES
+_THREADS = _tuning.GPU_LOAD_THREADS
 _TYPES = {np.dtype(np.float32): types.float32, np.dtype(np.float64): types.float64}
 _kernels = {}
 
