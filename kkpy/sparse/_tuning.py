@@ -120,6 +120,9 @@ SORT_RANK_MAX = 64
 #: for B's row map, which must be read first).  Software prefetch took the
 #: power-law product from 2.07x to 2.43x scipy; the distance was not tuned.
 PREFETCH_DISTANCE = 4
+#: Entries ahead whose targets the counting-sort scatters (transpose, COO ->
+#: CRS) prefetch: each entry writes two random lines of the output.
+SCATTER_PREFETCH_DISTANCE = 32
 
 # ---------------------------------------------------------------- fill estimate
 

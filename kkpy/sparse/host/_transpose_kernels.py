@@ -11,9 +11,27 @@ transpose keys by column and CRS-from-COO by row.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from kkpy.core import kernel
+
+from .._tuning import SCATTER_PREFETCH_DISTANCE
+from ._prefetch import prefetch
+
+_AHEAD = np.uint64(SCATTER_PREFETCH_DISTANCE)
+_HALF = np.uint64(SCATTER_PREFETCH_DISTANCE // 2)
+
+
+@numba.njit(cache=True)
+def _ahead(p, last, keys, pos, out_a, out_b):
+    """Prefetch the counter of the key ``_AHEAD`` entries on, and where the entry
+    ``_HALF`` on will be written (its counter is in cache by then; one a few
+    entries stale still names the right line, and a prefetch never faults)."""
+    prefetch(pos, np.uint64(keys[min(p + _AHEAD, last)]))
+    q = np.uint64(pos[np.uint64(keys[min(p + _HALF, last)])])
+    prefetch(out_a, q)
+    prefetch(out_b, q)
 
 
 @kernel
@@ -49,8 +67,10 @@ def block_starts(b, kbounds, starts, cnt):
 def scatter_transpose(c, bounds, row_map, entries, values, cnt, t_entries, t_values):
     """Write rows ``bounds[c]:bounds[c + 1]`` of ``A`` into the rows of the transpose."""
     pos = cnt[c]
+    last = np.uint64(entries.shape[0] - 1)  # wraps when empty, but then no entry is visited
     for i in range(bounds[c], bounds[c + 1]):
         for p in range(np.uint64(row_map[i]), np.uint64(row_map[i + 1])):
+            _ahead(p, last, entries, pos, t_entries, t_values)
             j = np.uint64(entries[p])
             q = np.uint64(pos[j])
             pos[j] += 1
@@ -62,7 +82,9 @@ def scatter_transpose(c, bounds, row_map, entries, values, cnt, t_entries, t_val
 def scatter_coo(c, ebounds, rows, cols, vals, cnt, out_cols, out_vals):
     """Write coordinate entries ``ebounds[c]:ebounds[c + 1]`` into their rows, in input order."""
     pos = cnt[c]
+    last = np.uint64(rows.shape[0] - 1)
     for k in range(np.uint64(ebounds[c]), np.uint64(ebounds[c + 1])):
+        _ahead(k, last, rows, pos, out_cols, out_vals)
         i = np.uint64(rows[k])
         q = np.uint64(pos[i])
         pos[i] += 1
