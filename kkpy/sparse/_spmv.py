@@ -127,8 +127,8 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
                > _tuning.SPMV_PRIVATE_LIMIT * max(A.nnz, 1))
     if atomics:
         A = _validate.matrix(A, "spmv", space=space)
-    parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), P.scale_row, beta, y2)
-    if atomics:
+        parallel_for("kkpy.sparse.spmv_scale", RangePolicy(space, 0, nout), P.scale_row, beta,
+                     y2)
         parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, A.nrows),
                      P.spmv_transpose_row, alpha, *arrays, x2, y2)
         return
@@ -137,7 +137,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     parts = np.empty((nb - 1, nout, width), yarr.dtype)
     bad = np.zeros(nb, np.uint8)
     parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, nb),
-                 K.spmv_transpose_block, bounds, alpha, *arrays, x2, y2, parts, bad,
+                 K.spmv_transpose_block, bounds, alpha, *arrays, x2, beta, y2, parts, bad,
                  not A._trusted)
     if not A._trusted:
         _validate.checked_by_kernel(A, "spmv", "A", bad)

@@ -104,15 +104,24 @@ def scatter_rows(lo_row, hi_row, alpha, row_map, entries, values, x, out, check)
 
 
 @kernel
-def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, y, parts, bad, check):
+def spmv_transpose_block(c, bounds, alpha, row_map, entries, values, x, beta, y, parts, bad,
+                         check):
     """Block ``c`` of rows of ``A`` scattered into its own copy of ``y``, without atomics.
 
-    Block 0 adds into ``y`` (already scaled by ``beta``); block ``c > 0``
-    zeroes and adds into ``parts[c - 1]``, which :func:`add_parts` then sums
-    into ``y`` in block order.  With ``check``, a bad offset or index sets
+    Block 0 scales ``y`` by ``beta`` (``beta == 0`` overwrites it, NaN
+    included) and adds into it; block ``c > 0`` zeroes and adds into
+    ``parts[c - 1]``, which :func:`add_parts` then sums into ``y`` in block
+    order.  Each block so clears or scales one array of ``y``'s size: no pass
+    of its own over ``y`` first.  With ``check``, a bad offset or index sets
     ``bad[c]`` (see :func:`scatter_rows`).
     """
     if c == 0:
+        if beta == 0:
+            y[:] = 0
+        elif beta != 1:
+            for i in range(y.shape[0]):
+                for r in range(y.shape[1]):
+                    y[i, r] *= beta
         ok = scatter_rows(bounds[0], bounds[1], alpha, row_map, entries, values, x, y, check)
     else:
         out = parts[c - 1]
