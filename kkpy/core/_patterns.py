@@ -97,13 +97,16 @@ def _reason(err):
     """The one line of a numba typing error a user needs, plus where in their code."""
     import re
 
-    lines = [ln.strip() for ln in str(err).splitlines()]
+    # numba colours its messages where colorama is installed: the escapes would
+    # hide every line's start from the filters below and land in the reason
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    lines = [ln.strip() for ln in text.splitlines()]
     reason = next((ln for ln in lines if ln and not ln.startswith(_NOISE)), type(err).__name__)
     sig = next((ln[3:].strip() for ln in lines if ln.startswith(">>>")), None)
     if sig and reason.startswith("No implementation of function"):
         reason = f"no implementation of {sig}"
     reason = re.sub(r"\s+", " ", reason)
-    for m in re.finditer(r'File "([^"]+)", line (\d+)', str(err)):
+    for m in re.finditer(r'File "([^"]+)", line (\d+)', text):
         if "kkdrv_" not in m.group(1) and "<kkpy driver" not in m.group(1):
             import os
             reason += f" (at {os.path.basename(m.group(1))}:{m.group(2)})"

@@ -64,3 +64,19 @@ def test_kernel_error_is_a_type_error():
 def test_not_a_policy():
     with pytest.raises(TypeError, match="expected an execution policy"):
         kkpy.parallel_for("x", "ten", value, np.ones(3))
+
+
+def test_a_coloured_numba_error_gives_the_same_plain_line():
+    # numba colours its messages where colorama is installed (an H100 host
+    # did): the escapes must neither hide the signature nor reach the user
+    from kkpy.core._patterns import _reason
+
+    bold, reset = "\x1b[1m", "\x1b[0m"
+    text = (f"{bold}{bold}Failed in nopython mode pipeline (step: nopython frontend)\n"
+            f"{bold}No implementation of function Function(<function drand>) found for "
+            f"signature:\n \n >>> drand(array(float64, 1d, C), int64){reset}\n \n"
+            f"{bold}There are 2 candidate implementations:{reset}\n"
+            f'{bold}File "user.py", line 4:{reset}\n')
+    plain = text.replace(bold, "").replace(reset, "")
+    assert _reason(TypeError(text)) == _reason(TypeError(plain)) \
+        == "no implementation of drand(array(float64, 1d, C), int64) (at user.py:4)"
