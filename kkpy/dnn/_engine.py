@@ -299,8 +299,15 @@ def _warm_up(problem, space):
     one = (np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32)))
     thin = sp.csr_array(one, shape=(1, problem.neurons))
     Y = _rows(problem.Y0, 0, min(WARMUP_ROWS, problem.Y0.shape[0]))
+    # One row holding as many (zero) entries as the whole input: checking an
+    # input's structure takes the threads past a size, so the few rows above
+    # compile only its one-thread form (the other cost 0.8 s inside a first
+    # run's timing); a row of zeros dies at once.
+    nnz = max(int(problem.Y0.nnz), 1)
+    zeros = sp.csr_array((np.zeros(nnz, np.float32), np.zeros(nnz, np.int32),
+                          np.array([0, nnz])), shape=(1, problem.neurons))
     chain = getattr(problem, "warm_chain", problem.chain)
-    for Y in (Y, thin):
+    for Y in (Y, thin, zeros):
         categories(infer(Y, chain, problem.bias, space=space), space=space)
 
 

@@ -56,6 +56,7 @@ def warmup(dtypes=("float32", "float64"), index_dtypes=("int32", "int64"), space
     >>> from kkpy import sparse
     >>> seconds = sparse.warmup(dtypes=["float64"], index_dtypes=["int32"])
     """
+    from . import _tuning, _validate
     from ._crs import CrsMatrix
     from ._spadd import spadd
     from ._spgemm import SpGEMMHandle, spgemm, spgemm_numeric, spgemm_symbolic
@@ -83,4 +84,12 @@ def warmup(dtypes=("float32", "float64"), index_dtypes=("int32", "int64"), space
             for mode in ("N", "T"):
                 spmv(1, A, x, 0, y, mode=mode, space=space)
             transpose(A, space=space)
+    for index_dtype in index_dtypes:
+        # The structure check runs alone on one chunk and on the space's
+        # threads past it: a matrix of two chunks' rows compiles that form too.
+        rows = 2 * _tuning.VALIDATE_CHUNK
+        empty = CrsMatrix(np.zeros(0, dtypes[0] if dtypes else np.float64),
+                          np.zeros(0, index_dtype), np.zeros(rows + 1, index_dtype), rows,
+                          check=False)
+        _validate.matrix(empty, "warmup", space=space)
     return time.perf_counter() - t0
