@@ -85,9 +85,6 @@ _GROUP = _tuning.GPU_GROUP
 _SHARED_MIN = _tuning.GPU_SHARED_MIN
 _PLAN_BLOCK = _tuning.GPU_PLAN_BLOCK
 _CHUNK = _tuning.GPU_COMPACT_CHUNK
-# Load narrow inputs through shared-memory tiles (:mod:`._load`); a switch
-# so that a benchmark can set the two ways side by side in one process.
-_LOAD_TILES = True
 
 
 def _inline(fn):
@@ -945,7 +942,7 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
     _live_rows[1, _PLAN_BLOCK, stream](nrows, nnz_in, row_map, first, ws["rid"][0],
                                        ws["cnt"], ws["bad"])
     nbatch = -(-nrows // _LANES)
-    if _LOAD_TILES and _load.fits(n0, ws["Ya"].dtype):
+    if _load.fits(n0, ws["Ya"].dtype):
         _load.load_tiles(stream, nbatch, ws["cnt"], ws["rid"][0], row_map, first, entries,
                          values, n0, ws["Ya"], ws["bad"])
     else:
