@@ -61,14 +61,10 @@ import numpy as np
 PARTS = ("batch", "python", "collectives", "startup")
 
 
-def _median_time(fn, repeat):
-    fn()  # warm-up: compile or load the kernels
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+try:  # one timing loop (a warm-up call, then the median) for the scripts here
+    from .validation_cost import median_time as _median_time
+except ImportError:  # run as a script
+    from validation_cost import median_time as _median_time
 
 
 # -- batch: the per-run fixed cost ---------------------------------------------------
