@@ -15,8 +15,8 @@ __all__ = ["csr_parts", "prepare_matrix"]
 def csr_parts(x, name="A"):
     """(row_map, entries, values, shape) of a CrsMatrix or any scipy.sparse matrix, checked."""
     x = _validate.matrix(x, "spgemm_chain", name)
-    return (np.asarray(x.row_map), np.asarray(x.entries), np.asarray(x.values),
-            tuple(x.shape))
+    return (_validate.kernel_array(x.row_map), _validate.kernel_array(x.entries),
+            _validate.kernel_array(x.values), tuple(x.shape))
 
 
 def prepare_matrix(m, n, dtype, previous=None):

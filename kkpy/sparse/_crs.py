@@ -533,9 +533,21 @@ def as_crs(x):
     raise TypeError(f"expected a CrsMatrix or a scipy.sparse matrix, got {type(x).__name__}")
 
 
-def crs_arrays(M):
-    """``(row_map, entries, values)`` of a CrsMatrix as plain ndarrays, ready for kernels."""
-    return np.asarray(M.row_map), np.asarray(M.entries), np.asarray(M.values)
+def crs_arrays(M, out=False):
+    """``(row_map, entries, values)`` of a CrsMatrix as plain ndarrays, ready for kernels.
+
+    Read-only arrays come as writable aliases (see
+    :func:`~kkpy.sparse._validate.kernel_array`): the kernels only read
+    them.  ``out``: the kernel writes the values, which must then be
+    writable (ValueError otherwise).
+    """
+    values = np.asarray(M.values)
+    if out and not values.flags.writeable:
+        raise ValueError(f"{M.label or 'the result'}'s values are read-only: the numeric "
+                         "phase writes them in place (pass the matrix the symbolic phase "
+                         "returned)")
+    return (_validate.kernel_array(M.row_map), _validate.kernel_array(M.entries),
+            values if out else _validate.kernel_array(values))
 
 
 _validate.bind(CrsMatrix, as_crs)

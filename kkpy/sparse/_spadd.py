@@ -155,7 +155,7 @@ def spadd_numeric(handle, alpha, A, beta, B, C, space=None):
     policy = RangePolicy(space, 0, bounds.shape[0] - 1, schedule="dynamic", chunk=1)
     parallel_for("kkpy.sparse.spadd_numeric", policy, K.numeric_chunk, bounds,
                  np.int64(A.ncols), state["dense"], t(alpha), *crs_arrays(A), t(beta),
-                 *crs_arrays(B), *crs_arrays(C))
+                 *crs_arrays(B), *crs_arrays(C, out=True))
     return C
 
 

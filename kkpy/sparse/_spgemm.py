@@ -69,7 +69,7 @@ def _row_flops(space, A, B):
     # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
     rows = RangePolicy(glue_space(space, A.nnz // _tuning.RANDOM_READ_COST), 0, A.nrows)
     parallel_for("kkpy.sparse.spgemm_flops", rows, row_flops, a_rm, a_ent,
-                 np.asarray(B.row_map), flops)
+                 crs_arrays(B)[0], flops)
     return flops
 
 
@@ -265,7 +265,7 @@ def spgemm_numeric(handle, A, B, C, space=None):
     parallel_for("kkpy.sparse.spgemm_numeric", policy, K.numeric_chunk, bounds,
                  np.int64(B.ncols), state["dense"], state["distinct"], state["short"],
                  *crs_arrays(A), *crs_arrays(B),
-                 *crs_arrays(C))
+                 *crs_arrays(C, out=True))
     return C
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for
 from . import _dispatch, _tuning, _validate
+from ._crs import crs_arrays
 from ._dtypes import COMPUTE
 from .host import _spmv_kernels as K
 from .host._blocks import even_blocks, row_blocks, threads_of
@@ -73,7 +74,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
     space = space or DefaultExecutionSpace()
     if mode not in ("N", "T"):
         raise ValueError(f"spmv: mode must be 'N' or 'T', got {mode!r}")
-    x = np.asarray(x)
+    x = _validate.kernel_array(x)
     yarr = np.asarray(y)
     if not isinstance(y, np.ndarray) or yarr.dtype not in COMPUTE:
         raise TypeError("spmv: y must be an ndarray or View of float32, float64, complex64, "
@@ -94,7 +95,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         raise ValueError(f"spmv: mode {mode!r} with a {A.nrows} x {A.ncols} matrix needs x of "
                          f"{nin} and y of {nout} rows (same number of columns); got "
                          f"x {x.shape}, y {yarr.shape}")
-    arrays = (np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values))
+    arrays = crs_arrays(A)
     _validate.no_overlap("spmv", "y", yarr, x=x, values=arrays[2])
     alpha = yarr.dtype.type(alpha)
     beta = yarr.dtype.type(beta)

@@ -36,7 +36,7 @@ from ..core import View
 from . import _tuning
 from ._dtypes import COMPUTE
 
-__all__ = ["matrix", "bind", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
+__all__ = ["matrix", "bind", "kernel_array", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
            "skipping", "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
 
 _SKIP = contextvars.ContextVar("kkpy_sparse_skip_validation", default=False)
@@ -128,6 +128,41 @@ class IndexView(View):
 
     def copy(self, order="C"):
         return np.asarray(self).copy(order).view(View)
+
+
+class _Alias:
+    """An object whose array interface is ``a``'s, claiming writable memory (see kernel_array)."""
+
+    __slots__ = ("__array_interface__", "base")
+
+    def __init__(self, a):
+        iface = dict(a.__array_interface__)
+        iface["data"] = (iface["data"][0], False)
+        self.__array_interface__ = iface
+        self.base = a  # keeps ``a``'s memory alive
+
+
+def kernel_array(a):
+    """``a`` as a plain ndarray for a kernel that only reads it.
+
+    numba types a read-only array apart from a writable one, so every
+    kernel given a read-only operand (``to_scipy()``'s index arrays, a
+    memory-mapped file) was compiled again for it, for each mix of the two
+    across its arguments: in the test suite, a few seconds per mix.  A
+    read-only array therefore reaches the kernels as a writable alias of the
+    same memory; only arrays a kernel reads may come this way (see
+    ``crs_arrays``'s ``out``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(3.0); a.flags.writeable = False
+    >>> b = kernel_array(a)
+    >>> b.flags.writeable, np.shares_memory(a, b)
+    (True, True)
+    """
+    a = np.asarray(a)
+    return a if a.flags.writeable else np.asarray(_Alias(a))
 
 
 def skipping():
@@ -270,8 +305,8 @@ def matrix(A, what, name="A", space=None, deep=True):
             raise ValueError(f"{what}: {name} has {A.entries.shape[0]} column indices but "
                              f"{A.values.shape[0]} values")
         return A
-    structure(what, name, np.asarray(A.row_map), np.asarray(A.entries), np.asarray(A.values),
-              A.ncols, space=space, deep=deep)
+    structure(what, name, kernel_array(A.row_map), kernel_array(A.entries),
+              np.asarray(A.values), A.ncols, space=space, deep=deep)
     if deep:
         A._trusted = private(A.row_map) and private(A.entries)
     return A

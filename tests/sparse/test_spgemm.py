@@ -91,6 +91,28 @@ def test_numeric_sees_values_changed_in_place():
     assert np.array_equal(spgemm_numeric(h, A, A, C).toarray(), [[1.0, 2.0], [0.0, 1.0]])
 
 
+def test_read_only_operands_give_the_product_and_a_read_only_result_is_refused():
+    # to_scipy() hands out read-only index arrays, as does a memory-mapped
+    # file; the kernels read them as they read writable ones.
+    A = sp.random(30, 20, density=0.2, format="csr", random_state=3)
+    B = sp.random(20, 25, density=0.2, format="csr", random_state=4)
+    frozen = [M.copy() for M in (A, B)]
+    for M in frozen:
+        for a in (M.indptr, M.indices, M.data):
+            a.flags.writeable = False
+    want = (A @ B).toarray()
+    assert np.array_equal(spgemm(*frozen).toarray(), want)
+    h, C = two_phase(*frozen)
+    assert np.array_equal(C.toarray(), want)
+    y = np.zeros(30)
+    kkpy.sparse.spmv(1.0, frozen[0], np.asarray(frozen[1] @ np.ones(25)), 0.0, y)
+    assert np.allclose(y, A @ (B @ np.ones(25)))
+    S = C.to_scipy()
+    S.data.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        spgemm_numeric(h, A, B, S)
+
+
 def structural_changes(A):
     """Matrices with ``A``'s shape (or one more column) whose structure differs from ``A``'s."""
     rm, ent, val = np.array(A.row_map), np.array(A.entries), np.array(A.values)
