@@ -218,8 +218,10 @@ CHAIN_SPARSE_SHARE = 1 / 2
 _simulated = bool(_config.ENABLE_CUDASIM)   # the simulator runs Python threads, not warps
 
 #: Threads per block of the layer kernels: two warps, each taking its own work
-#: items; 32 such blocks fill a multiprocessor's 2048 threads.  Not swept.
-GPU_BLOCK = 64
+#: items; 32 such blocks fill a multiprocessor's 2048 threads.  Not swept.  One
+#: warp under the simulator, which runs a Python thread per thread (its grid
+#: has two blocks, so two warps still share the work).
+GPU_BLOCK = 32 if _simulated else 64
 #: Outputs one warp computes together when their columns of B list the same
 #: rows: each input line is loaded once for all of them.  Measured: grouping
 #: took 1024 x 120 from 2.16e13 to 2.91e13 edges/s and 65536 x 120 from
