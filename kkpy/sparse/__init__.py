@@ -60,6 +60,7 @@ from ._validate import unsafe_skip_validation
 from ._warmup import warmup
 from ._dropin import matmul, matvec
 from ._row_sums import row_sums
+from .host._pool import release_memory
 
 __all__ = [
     "CrsMatrix", "as_crs", "transpose",
@@ -67,7 +68,7 @@ __all__ = [
     "use_row_bitmaps",
     "spmv", "SpAddHandle", "spadd_symbolic", "spadd_numeric", "spadd", "epilogues", "io",
     "spgemm_chain", "prepare_chain", "ChainStream", "DeviceCrs", "unsafe_skip_validation", "warmup",
-    "matmul", "matvec", "row_sums",
+    "matmul", "matvec", "row_sums", "release_memory",
 ]
 
 

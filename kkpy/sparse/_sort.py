@@ -9,6 +9,7 @@ from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _tuning, _validate
 from ._crs import CrsMatrix, crs_arrays, implements, value_dtype
 from ._transpose import bucket, nblocks
+from .host import _pool
 from .host import _sort_kernels as K
 from .host import _transpose_kernels as T
 from .host._blocks import even_blocks, row_blocks, threads_of
@@ -28,20 +29,21 @@ def _sort_merge(space, row_map, src_ent, src_val, ncols, label, unchecked=None):
     bounds = row_blocks(row_map, threads_of(space) * _tuning.BLOCKS_PER_THREAD)
     blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
     short = np.uint64(_tuning.SORT_RANK_MAX)
-    counts = np.empty(n, np.int64)
+    counts = _pool.empty(n, np.int64)
     bad = np.zeros(bounds.shape[0] - 1, np.uint8)
     # long rows are sorted here, apart from the input; untouched pages cost nothing
-    ent, val = np.empty_like(src_ent), np.empty_like(src_val)
+    ent = _pool.empty(src_ent.shape[0], src_ent.dtype)
+    val = _pool.empty(src_val.shape[0], src_val.dtype)
     parallel_for("kkpy.sparse.sort_count", blocks, K.count_rows, bounds, row_map, src_ent,
                  src_val, ent, val, short, np.uint64(ncols), unchecked is not None, counts, bad)
     if unchecked is not None:
         _validate.checked_by_kernel(unchecked, "sort_and_merge", "A", bad)
-    out_map = np.empty(n + 1, row_map.dtype)
+    out_map = _pool.empty(n + 1, row_map.dtype)
     parallel_scan("kkpy.sparse.merged_row_map", RangePolicy(space, 0, n), _common.value_at,
                   counts, out=out_map)
     nnz = int(out_map[-1])
-    out_ent = np.empty(nnz, src_ent.dtype)
-    out_val = np.empty(nnz, src_val.dtype)
+    out_ent = _pool.empty(nnz, src_ent.dtype)
+    out_val = _pool.empty(nnz, src_val.dtype)
     parallel_for("kkpy.sparse.sort_write", blocks, K.write_rows, bounds, row_map, src_ent,
                  src_val, ent, val, short, out_map, out_ent, out_val)
     return CrsMatrix(out_val, out_ent, out_map, ncols, label=label, check=False)
@@ -101,8 +103,8 @@ def from_coo(rows, cols, vals, shape, space=None, index_dtype=None, label=None):
                    f"from_coo of a {nrows} x {ncols} matrix with {n} entries")
     ebounds = even_blocks(n, nblocks(space, n, nrows))
     row_map, cnt = bucket(space, ebounds, rows, nrows, index_dtype)
-    ent = np.empty(n, index_dtype)
-    val = np.empty(n, vals.dtype)
+    ent = _pool.empty(n, index_dtype)
+    val = _pool.empty(n, vals.dtype)
     parallel_for("kkpy.sparse.coo_fill", RangePolicy(space, 0, cnt.shape[0]), T.scatter_coo,
                  ebounds, rows, cols, vals, cnt, ent, val)
     return _sort_merge(space, row_map, ent, val, ncols, label)

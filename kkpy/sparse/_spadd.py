@@ -9,6 +9,7 @@ from ._accumulate import plan_rows
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._staged import glue_space, index_dtype_for, run_staged
+from .host import _pool
 from .host import _spadd_kernels as K
 from .host._blocks import row_blocks, threads_of
 from .impl import _common
@@ -224,7 +225,7 @@ def _merged(space, alpha, A, beta, B):
     b_rm, b_ent, b_val = crs_arrays(B)
     bounds = row_blocks(a_rm, threads_of(space) * _tuning.BLOCKS_PER_THREAD)
     blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
-    counts = np.empty(A.nrows, np.int64)
+    counts = _pool.empty(A.nrows, np.int64)
     fallback = np.zeros(bounds.shape[0] - 1, np.uint8)
     parallel_for("kkpy.sparse.spadd_merge_count", blocks, K.merge_count, bounds, a_rm, a_ent,
                  b_rm, b_ent, np.int64(A.ncols), np.uint64(_tuning.SPADD_PAIRS_LIMIT),
@@ -236,13 +237,13 @@ def _merged(space, alpha, A, beta, B):
             _validate.checked_by_kernel(M, "spadd", name, fallback)
     index = index_dtype_for(np.result_type(A.index_dtype, B.index_dtype), A.nnz + B.nnz,
                             A.ncols)
-    c_rm = np.empty(A.nrows + 1, index)
+    c_rm = _pool.empty(A.nrows + 1, index)
     parallel_scan("kkpy.sparse.spadd_merge_row_map", RangePolicy(space, 0, A.nrows),
                   _common.value_at, counts, out=c_rm)
     nnz = int(c_rm[-1])
     vdtype = np.result_type(A.dtype, B.dtype)
-    c_ent = np.empty(nnz, index)
-    c_val = np.empty(nnz, vdtype)
+    c_ent = _pool.empty(nnz, index)
+    c_val = _pool.empty(nnz, vdtype)
     t = vdtype.type
     parallel_for("kkpy.sparse.spadd_merge_fill", blocks, K.merge_fill, bounds, t(alpha), a_rm,
                  a_ent, a_val, t(beta), b_rm, b_ent, b_val, c_rm, c_ent, c_val)

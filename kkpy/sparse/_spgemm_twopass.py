@@ -7,6 +7,7 @@ from .. import RangePolicy, parallel_for, parallel_reduce, parallel_scan
 from ._accumulate import use_row_bitmaps
 from ._crs import CrsMatrix, crs_arrays
 from ._staged import glue_space, index_dtype_for
+from .host import _pool
 from .host import _spgemm_twopass as K
 from .host._blocks import row_blocks, threads_of
 from .impl import _common
@@ -29,7 +30,7 @@ def two_pass(space, A, B, flops, value_dtype, index_dtype, far=True):
     blocks = RangePolicy(space, 0, bounds.shape[0] - 1)
     a_rm, a_ent, a_val = crs_arrays(A)
     b_rm, b_ent, b_val = crs_arrays(B)
-    counts = np.empty(n, np.int64)
+    counts = _pool.empty(n, np.int64)
     rec = _records(space, B, int(work[-1]))
     if rec is None:
         parallel_for("kkpy.sparse.spgemm_count", blocks, K.count_rows, bounds, np.int64(m), far,
@@ -38,14 +39,14 @@ def two_pass(space, A, B, flops, value_dtype, index_dtype, far=True):
         nw = np.int64(rec.shape[0] // B.nrows - 1)
         parallel_for("kkpy.sparse.spgemm_count", blocks, K.count_rows_records, bounds, nw, a_rm,
                      a_ent, rec, counts)
-    row_map = np.empty(n + 1, np.int64)
+    row_map = _pool.empty(n + 1, np.int64)
     parallel_scan("kkpy.sparse.spgemm_row_map", RangePolicy(space, 0, n), _common.value_at,
                   counts, out=row_map)
     nnz = int(row_map[-1])
     index = index_dtype_for(index_dtype, nnz, m)
     row_map = row_map.astype(index, copy=False)
-    entries = np.empty(nnz, index)
-    values = np.empty(nnz, value_dtype)
+    entries = _pool.empty(nnz, index)
+    values = _pool.empty(nnz, value_dtype)
     if rec is None:
         parallel_for("kkpy.sparse.spgemm_fill", blocks, K.fill_rows, bounds, np.int64(m), far,
                      a_rm, a_ent, a_val, b_rm, b_ent, b_val, row_map, entries, values)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import RangePolicy, Serial, parallel_for, parallel_scan
 from . import _tuning
+from .host import _pool
 from .host._staging import compact
 from .impl import _common
 
@@ -159,19 +160,26 @@ def _staging(n, dtype, huge=False):
         _set_madvise_hugepage(old)
 
 
-_pool = threading.local()
+_local = threading.local()
 
 
 def _pooled(slot, n, dtype):
     """``n`` entries of this thread's staging buffer ``slot`` (grown when too small)."""
-    bufs = getattr(_pool, "bufs", None)
+    bufs = getattr(_local, "bufs", None)
     if bufs is None:
-        bufs = _pool.bufs = {}
+        bufs = _local.bufs = {}
     key = (slot, np.dtype(dtype))
     buf = bufs.get(key)
     if buf is None or buf.shape[0] < n:
         buf = bufs[key] = _staging(n, dtype)
     return buf[:n]
+
+
+def _copy(a):
+    """``a`` copied into an array of the result pool."""
+    out = _pool.empty(a.shape[0], a.dtype)
+    out[...] = a
+    return out
 
 
 def _shrink(a, n):
@@ -222,7 +230,7 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill
     with_values = value_dtype is not None
     staging_index = index_dtype_for(index_dtype, 0, ncols)
     vdtype = value_dtype if with_values else np.float64
-    rowcnt = np.empty(n, np.int64)
+    rowcnt = _pool.empty(n, np.int64)
     pieces = []
     for c0, c1 in plan.passes:
         bounds = plan.bounds[c0:c1 + 1]
@@ -250,7 +258,7 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill
                          region[f:], dest[f:], chunk_nnz[f:], ent, val, with_values)
         total = int(dest[-1])
         if pooled:
-            pieces.append((ent[:total].copy(), val[:total].copy() if with_values else val[:0]))
+            pieces.append((_copy(ent[:total]), _copy(val[:total]) if with_values else val[:0]))
         else:
             pieces.append((_shrink(ent, total), _shrink(val, total) if with_values else val))
     if len(pieces) == 1:
@@ -261,7 +269,7 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill
     else:
         entries, values = np.empty(0, staging_index), np.empty(0, vdtype)
     final = index_dtype_for(index_dtype, entries.shape[0], ncols)
-    row_map = np.empty(n + 1, final)
+    row_map = _pool.empty(n + 1, final)
     prefix_sum(space, "kkpy.sparse.row_map", _common.value_at, (rowcnt,), row_map,
                lambda: rowcnt)
     if entries.dtype != final:

@@ -6,6 +6,7 @@ import numpy as np
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_scan
 from . import _tuning, _validate
 from ._crs import CrsMatrix, crs_arrays, implements
+from .host import _pool
 from .host import _transpose_kernels as K
 from .host._blocks import even_blocks, row_blocks, threads_of
 
@@ -52,8 +53,8 @@ def transpose(A, space=None):
                    f"transpose of a {n} x {m} matrix")
     bounds = row_blocks(row_map, nb)
     t_map, cnt = bucket(space, row_map[bounds].astype(np.int64), entries, m, A.index_dtype)
-    t_entries = np.empty(A.nnz, A.index_dtype)
-    t_values = np.empty(A.nnz, A.dtype)
+    t_entries = _pool.empty(A.nnz, A.index_dtype)
+    t_values = _pool.empty(A.nnz, A.dtype)
     parallel_for("kkpy.sparse.transpose_fill", RangePolicy(space, 0, bounds.shape[0] - 1),
                  K.scatter_transpose, bounds, row_map, entries, values, cnt, t_entries, t_values)
     return CrsMatrix(t_values, t_entries, t_map, n, label=f"{A.label}^T", check=False)
@@ -79,10 +80,10 @@ def bucket(space, ebounds, keys, nkeys, index_dtype):
     ``c``'s first entry of key ``j`` goes (advanced by the scatter kernel).
     """
     nb = ebounds.shape[0] - 1
-    cnt = np.empty((nb, nkeys), index_dtype)
+    cnt = _pool.empty(nb * nkeys, index_dtype).reshape(nb, nkeys)
     parallel_for("kkpy.sparse.bucket_count", RangePolicy(space, 0, nb), K.count_keys, ebounds,
                  keys, cnt)
-    out_map = np.empty(nkeys + 1, index_dtype)
+    out_map = _pool.empty(nkeys + 1, index_dtype)
     parallel_scan("kkpy.sparse.bucket_map", RangePolicy(space, 0, nkeys), K.key_total, cnt,
                   out=out_map)
     threads = threads_of(space)

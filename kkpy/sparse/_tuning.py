@@ -148,6 +148,44 @@ STAGING_ENTRIES = 1 << 26
 #: copy the result out: first touches of fresh pages cost more than a small
 #: copy.  Per-thread reuse of small staging: W @ W 1024 1.64x -> 1.91x scipy.
 POOL_ENTRIES = 1 << 21
+#: Arrays of results and scratch of at least this many bytes come from the
+#: result pool (``host._pool``), over memory earlier arrays gave back: a page
+#: written for the first time costs a fault, and with huge pages the kernel
+#: zeroes 2 MiB at each.  Poisson2D squared, 2 threads, medians of 9, the
+#: two-pass arrays fresh / already touched: 47.6 / 39.1 ms (scipy 47.5).
+#: Smaller arrays come from malloc's own free lists.  Not swept.
+RESULT_POOL_MIN_BYTES = 1 << 20
+#: The most bytes of free blocks the result pool keeps: an eighth of the
+#: machine's memory, at most 4 GiB (``KKPY_SPARSE_POOL_BYTES`` overrides; 0
+#: turns the pool off).  Reasoned, not measured: a bound on memory held.
+RESULT_POOL_SHARE = 8
+RESULT_POOL_MAX_BYTES = 4 << 30
+
+
+def result_pool_bytes():
+    """The result pool's limit in bytes (see ``RESULT_POOL_SHARE``), read once."""
+    if not _pool_limit:
+        import os
+
+        env = os.environ.get("KKPY_SPARSE_POOL_BYTES")
+        if env is not None:
+            try:
+                limit = max(0, int(env))
+            except ValueError:
+                raise ValueError(f"KKPY_SPARSE_POOL_BYTES must be a number of bytes, "
+                                 f"got {env!r}") from None
+        else:
+            try:
+                total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, ValueError, AttributeError):
+                total = 8 << 30
+            limit = min(total // RESULT_POOL_SHARE, RESULT_POOL_MAX_BYTES)
+        _pool_limit.append(limit)
+    return _pool_limit[0]
+
+
+_pool_limit: list = []
+
 #: Chunks expected to write at least this many bytes each get staging in huge
 #: pages.  2 MiB left Poisson2D squared (1.2 MB a chunk) in small pages: 0.43 s
 #: against 0.29 s in huge pages (2 threads, loaded VM, medians of 5); W @ W
