@@ -36,6 +36,7 @@ from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
+from ..host._pool import empty
 from ._dd import POW10_HI, POW10_LO, decimal_to_double
 from ._errors import ParseError
 from ._open import open_chunks
@@ -643,8 +644,8 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
     # The result arrays, filled in place block after block (no per-block
     # arrays to convert and join: that was a fifth of read_mtx's time).
     # ``capacity`` is the caller's estimate; they grow if it falls short.
-    out = [np.empty(int(capacity), index_dtype), np.empty(int(capacity), index_dtype),
-           np.empty(int(capacity) if value_kind != NO_VALUE else 0, vdtype)]
+    out = [empty(int(capacity), index_dtype), empty(int(capacity), index_dtype),
+           empty(int(capacity) if value_kind != NO_VALUE else 0, vdtype)]
     narrays = 2 if value_kind == NO_VALUE else 3
     kept = 0
     maxr = maxc = 0
@@ -664,12 +665,13 @@ def scan_triples(name, chunks, *, nfields, value_kind, shape=None,
         if need > out[0].size:
             grown = max(need, 2 * out[0].size)
             for j in range(narrays):
-                a, out[j] = out[j], np.empty(grown, out[j].dtype)
+                a, out[j] = out[j], empty(grown, out[j].dtype)
                 out[j][:kept] = a[:kept]
         r, c, v = out
         total = int(base[-1]) if value_kind == FLOAT_VALUE else 0
-        slow_idx, slow_line = np.empty(total, np.int64), np.empty(total, np.int64)
-        slow_buf = np.empty(buf.size + total if total else 0, np.uint8)
+        # scratch of every block: from the pool, whose pages are already touched
+        slow_idx, slow_line = empty(total, np.int64), empty(total, np.int64)
+        slow_buf = empty(buf.size + total if total else 0, np.uint8)
         res = _scan_pieces(buf, cut, base, kept, nfields, value_kind, checks, nrows, ncols,
                            lo, hi, r, c, v if value_kind == FLOAT_VALUE else no_f,
                            v if value_kind == INT_VALUE else no_i, slow_idx, slow_line,
