@@ -241,9 +241,16 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill
         # Huge pages when the pass is expected to write at least one per chunk.
         written = fill * (size * staging_index.itemsize + nval * np.dtype(vdtype).itemsize)
         huge = written >= _tuning.HUGE_PAGE_BYTES * (c1 - c0)
-        ent = (_pooled("ent", size, staging_index) if pooled
-               else _staging(size, staging_index, huge))
-        val = _pooled("val", nval, vdtype) if pooled else _staging(nval, vdtype, huge)
+        # A pass expected to fill nearly all of its bounds stages in blocks of
+        # the result pool, and its result stays there (the unused tail is
+        # small): pages earlier results touched, no first faults.
+        reuse = not pooled and fill >= _tuning.POOL_STAGING_FILL
+        if reuse:
+            ent, val = _pool.empty(size, staging_index), _pool.empty(nval, vdtype)
+        else:
+            ent = (_pooled("ent", size, staging_index) if pooled
+                   else _staging(size, staging_index, huge))
+            val = _pooled("val", nval, vdtype) if pooled else _staging(nval, vdtype, huge)
         chunk_nnz = np.empty(c1 - c0, np.int64)
         dest = np.zeros(c1 - c0 + 1, np.int64)
         done = np.zeros(c1 - c0, np.int64)
@@ -257,7 +264,9 @@ def run_staged(space, plan, launch, index_dtype, value_dtype=None, ncols=0, fill
             parallel_for("kkpy.sparse.compact", RangePolicy(space, 0, 1), compact,
                          region[f:], dest[f:], chunk_nnz[f:], ent, val, with_values)
         total = int(dest[-1])
-        if pooled:
+        if reuse:
+            pieces.append((ent[:total], val[:total] if with_values else val[:0]))
+        elif pooled:
             pieces.append((_copy(ent[:total]), _copy(val[:total]) if with_values else val[:0]))
         else:
             pieces.append((_shrink(ent, total), _shrink(val, total) if with_values else val))

@@ -155,11 +155,23 @@ POOL_ENTRIES = 1 << 21
 #: two-pass arrays fresh / already touched: 47.6 / 39.1 ms (scipy 47.5).
 #: Smaller arrays come from malloc's own free lists.  Not swept.
 RESULT_POOL_MIN_BYTES = 1 << 20
-#: The most bytes of free blocks the result pool keeps: an eighth of the
-#: machine's memory, at most 4 GiB (``KKPY_SPARSE_POOL_BYTES`` overrides; 0
+#: Passes expected (by the sampled fill) to fill at least this fraction of
+#: their rows' bounds stage in blocks of the result pool and leave the result
+#: there, its unused tail included; sparser ones stage in fresh memory and
+#: shrink it to the result (W @ W 65536 fills 5 %).  Power-law A @ A (fill
+#: 0.99) and uniform (1.0) take the pool.  The value is reasoned (a tenth of
+#: a result's memory at most left unused), not swept.
+POOL_STAGING_FILL = 0.9
+#: The most bytes of free blocks the result pool keeps, as a share of the
+#: machine's memory: an eighth (``KKPY_SPARSE_POOL_BYTES`` overrides; 0
 #: turns the pool off).  Reasoned, not measured: a bound on memory held.
 RESULT_POOL_SHARE = 8
+#: ... and at most 4 GiB however large the machine: blocks are kept for
+#: results of the same sizes, not as a cache of everything.  Reasoned.
 RESULT_POOL_MAX_BYTES = 4 << 30
+#: Pooled blocks are whole multiples of a huge page (2 MiB), so that equal
+#: requests meet equal blocks and a block never shares a huge page.  Reasoned.
+RESULT_POOL_GRAIN = 1 << 21
 
 
 def result_pool_bytes():

@@ -34,7 +34,6 @@ _free: collections.OrderedDict = collections.OrderedDict()
 #: :func:`empty`): put in the pool at the next call.
 _returned: collections.deque = collections.deque()
 _kept = [0]
-_GRAIN = 1 << 21   # sizes round up to huge pages: equal requests meet equal blocks
 
 
 class _Lease:
@@ -112,7 +111,8 @@ def empty(n, dtype):
     with _lock:
         block = _take(nbytes)
     if block is None:
-        block = np.empty(-(-nbytes // _GRAIN) * _GRAIN, np.uint8)
+        grain = _tuning.RESULT_POOL_GRAIN
+        block = np.empty(-(-nbytes // grain) * grain, np.uint8)
     return np.asarray(_Lease(block, (int(n),), dtype))
 
 
