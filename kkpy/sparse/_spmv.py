@@ -9,6 +9,7 @@ from .. import DefaultExecutionSpace, RangePolicy, parallel_for
 from . import _dispatch, _tuning, _validate
 from ._crs import crs_arrays
 from ._dtypes import COMPUTE
+from .host import _pool
 from .host import _spmv_kernels as K
 from .host._blocks import even_blocks, row_blocks, threads_of
 from .impl import _spmv_kernels as P
@@ -135,7 +136,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         return
     bounds = row_blocks(arrays[0], nthreads)
     nb = bounds.shape[0] - 1
-    parts = np.empty((nb - 1, nout, width), yarr.dtype)
+    parts = _pool.empty((nb - 1) * nout * width, yarr.dtype).reshape(nb - 1, nout, width)
     bad = np.zeros(nb, np.uint8)
     parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, nb),
                  K.spmv_transpose_block, bounds, alpha, *arrays, x2, beta, y2, parts, bad,
