@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
+from ._crs import crs_arrays
 
 __all__ = ["csr_parts", "prepare_matrix"]
 
@@ -15,8 +16,7 @@ __all__ = ["csr_parts", "prepare_matrix"]
 def csr_parts(x, name="A"):
     """(row_map, entries, values, shape) of a CrsMatrix or any scipy.sparse matrix, checked."""
     x = _validate.matrix(x, "spgemm_chain", name)
-    return (_validate.kernel_array(x.row_map), _validate.kernel_array(x.entries),
-            _validate.kernel_array(x.values), tuple(x.shape))
+    return (*crs_arrays(x), tuple(x.shape))
 
 
 def prepare_matrix(m, n, dtype, previous=None):

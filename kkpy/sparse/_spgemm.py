@@ -69,7 +69,7 @@ def _row_flops(space, A, B):
     # A random read of B's row map per entry of A: parallel from fewer entries than a scan.
     rows = RangePolicy(glue_space(space, A.nnz // _tuning.RANDOM_READ_COST), 0, A.nrows)
     parallel_for("kkpy.sparse.spgemm_flops", rows, row_flops, a_rm, a_ent,
-                 crs_arrays(B)[0], flops)
+                 _validate.kernel_array(B.row_map), flops)
     return flops
 
 

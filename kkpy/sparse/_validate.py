@@ -35,6 +35,7 @@ from ..core import kernel
 from ..core import View
 from . import _tuning
 from ._dtypes import COMPUTE
+from .host._pool import Alias
 
 __all__ = ["matrix", "bind", "kernel_array", "real_scalar", "checked_by_kernel", "structure", "no_overlap", "unsafe_skip_validation",
            "skipping", "IndexView", "owned", "private", "TooLargeError", "fits", "available_bytes"]
@@ -130,18 +131,6 @@ class IndexView(View):
         return np.asarray(self).copy(order).view(View)
 
 
-class _Alias:
-    """An object whose array interface is ``a``'s, claiming writable memory (see kernel_array)."""
-
-    __slots__ = ("__array_interface__", "base")
-
-    def __init__(self, a):
-        iface = dict(a.__array_interface__)
-        iface["data"] = (iface["data"][0], False)
-        self.__array_interface__ = iface
-        self.base = a  # keeps ``a``'s memory alive
-
-
 def kernel_array(a):
     """``a`` as a plain ndarray for a kernel that only reads it.
 
@@ -162,7 +151,7 @@ def kernel_array(a):
     (True, True)
     """
     a = np.asarray(a)
-    return a if a.flags.writeable else np.asarray(_Alias(a))
+    return a if a.flags.writeable else np.asarray(Alias(a))
 
 
 def skipping():

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import _tuning
 
-__all__ = ["empty", "release_memory", "kept_bytes"]
+__all__ = ["Alias", "empty", "release_memory", "kept_bytes"]
 
 _lock = threading.Lock()
 #: Free blocks (uint8 arrays), oldest first.
@@ -36,15 +36,30 @@ _returned: collections.deque = collections.deque()
 _kept = [0]
 
 
-class _Lease:
+class Alias:
+    """Presents array ``a``'s memory to numpy as writable, with this object as its owner.
+
+    ``np.asarray(Alias(a))`` is an array over ``a``'s memory whose base is
+    the alias, which keeps ``a`` alive.
+    """
+
+    __slots__ = ("__array_interface__", "base", "__weakref__")
+
+    def __init__(self, a):
+        iface = dict(a.__array_interface__)
+        iface["data"] = (iface["data"][0], False)
+        self.__array_interface__ = iface
+        self.base = a
+
+
+class _Lease(Alias):
     """The owner, for numpy, of an array over a pooled block; its death gives the block back."""
 
-    __slots__ = ("__array_interface__", "block", "__weakref__")
+    __slots__ = ("block",)
 
-    def __init__(self, block, shape, dtype):
+    def __init__(self, block, n, dtype):
+        super().__init__(block[:n * dtype.itemsize].view(dtype))
         self.block = block
-        self.__array_interface__ = {"data": (block.ctypes.data, False), "shape": shape,
-                                    "typestr": dtype.str, "version": 3}
 
     def __del__(self):
         try:
@@ -74,10 +89,15 @@ def _keep(block):
         _kept[0] -= old.nbytes
 
 
-def _take(nbytes):
-    """A free block of ``nbytes`` to twice that (the smallest), or None (lock held)."""
+def _drain():
+    """Put the blocks given back while the lock was held into the pool (lock held)."""
     while _returned:
         _keep(_returned.popleft())
+
+
+def _take(nbytes):
+    """A free block of ``nbytes`` to twice that (the smallest), or None (lock held)."""
+    _drain()
     best = None
     for key, block in _free.items():
         if nbytes <= block.nbytes <= 2 * nbytes and (best is None
@@ -113,14 +133,13 @@ def empty(n, dtype):
     if block is None:
         grain = _tuning.RESULT_POOL_GRAIN
         block = np.empty(-(-nbytes // grain) * grain, np.uint8)
-    return np.asarray(_Lease(block, (int(n),), dtype))
+    return np.asarray(_Lease(block, int(n), dtype))
 
 
 def kept_bytes():
     """Bytes of free blocks the pool holds now."""
     with _lock:
-        while _returned:
-            _keep(_returned.popleft())
+        _drain()
         return _kept[0]
 
 
