@@ -180,12 +180,14 @@ def result_pool_bytes():
         import os
 
         env = os.environ.get("KKPY_SPARSE_POOL_BYTES")
-        if env is not None:
+        if env not in (None, ""):
             try:
-                limit = max(0, int(env))
+                limit = int(env)
             except ValueError:
-                raise ValueError(f"KKPY_SPARSE_POOL_BYTES must be a number of bytes, "
-                                 f"got {env!r}") from None
+                limit = -1
+            if limit < 0:
+                raise ValueError(f"environment variable KKPY_SPARSE_POOL_BYTES={env!r} is not "
+                                 "a number of bytes (0 turns the result pool off)")
         else:
             try:
                 total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -55,3 +55,16 @@ def test_a_limit_of_zero_turns_the_pool_off():
         assert a.base is None                 # a plain numpy array
         del a
         assert _pool.kept_bytes() == 0
+
+
+def test_a_bad_limit_in_the_environment_is_one_clear_error(monkeypatch):
+    import pytest
+
+    for bad in ("abc", "-5", "1.5G"):
+        monkeypatch.setenv("KKPY_SPARSE_POOL_BYTES", bad)
+        with mock.patch.object(_tuning, "_pool_limit", []):
+            with pytest.raises(ValueError, match="KKPY_SPARSE_POOL_BYTES"):
+                _pool.empty(BIG, np.float64)
+    monkeypatch.setenv("KKPY_SPARSE_POOL_BYTES", "0")
+    with mock.patch.object(_tuning, "_pool_limit", []):
+        assert _pool.empty(BIG, np.float64).base is None
