@@ -95,8 +95,9 @@ def build_parser():
         description="Run generated challenge networks (the twelve, or those named), each "
                     "streamed layer by layer on the host, and write sweep.json, sweep.csv "
                     "and sweep.png (with matplotlib) to --out after each; networks already "
-                    "in sweep.json with the same images, seed and space are skipped, so an "
-                    "interrupted sweep resumes.")
+                    "in sweep.json with the same images, seed, space, threads and ranks are "
+                    "skipped, so an interrupted sweep resumes.  Under 'mpiexec -n P' the "
+                    "images are split across the P ranks.")
     sw.add_argument("--networks", metavar="LIST", default="all",
                     help="'all' (the twelve) or NxL,... e.g. 1024x120,4096x480 (default: all)")
     sw.add_argument("--images", metavar="M", type=count_arg, default=1000,
@@ -337,13 +338,16 @@ def _cmd_generate(args):
 
 
 def _cmd_sweep(args):
+    from . import _mpi
     from ._engine import UserError, _one_line
     from ._sweep import parse_networks, plot, sweep
 
     try:
         networks = parse_networks(args.networks)
-    except ValueError as err:
+        comm = _mpi.world()
+    except (ValueError, RuntimeError) as err:
         return _error(str(err))
+    rank = comm.Get_rank() if comm is not None else 0
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         return _error(f"--out {args.out}: exists and is not a directory")
 
@@ -352,23 +356,39 @@ def _cmd_sweep(args):
             sys.stderr.write(f"{PROG}: {message}\n")
             sys.stderr.flush()
 
+    def fail(message, code=2):
+        if comm is not None:
+            _mpi.abort(comm, message, code)
+        return _error(message)
+
     try:
         rows = sweep(networks, args.images, args.out, space=args.space, threads=args.threads,
-                     seed=args.seed, check_rows=args.check_rows, status=status)
+                     seed=args.seed, check_rows=args.check_rows, status=status, comm=comm)
     except UserError as err:
-        return _error(str(err))
+        return fail(str(err))
     except (ValueError, OSError) as err:
-        return _error(_one_line(err))
-    try:
-        plot(os.path.join(args.out, "sweep.png"), rows)
-    except ImportError:
-        status("no matplotlib: the table only (pip install 'kkpy-kokkos[plot]' for the plot)")
-    print(f"{'network':>12} {'images':>7} {'seconds':>9} {'edges/s':>10} {'check':>6}")
-    for r in rows:
-        check = "-" if r["check"] is None else ("ok" if r["check"] else "DIFFER")
-        print(f"{r['neurons']:>6} x {r['layers']:<4} {r['images']:>7} {r['seconds']:>9.3f} "
-              f"{r['edges_per_second']:>10.3e} {check:>6}")
-    return 1 if any(r["check"] is False for r in rows) else 0
+        return fail(_one_line(err))
+    except Exception:
+        if comm is not None:
+            traceback.print_exc()
+            _mpi.abort(comm, "failed; see the traceback above", 1)
+        raise
+    code = 0
+    if rank == 0:
+        try:
+            plot(os.path.join(args.out, "sweep.png"), rows)
+        except ImportError:
+            status("no matplotlib: the table only (pip install 'kkpy-kokkos[plot]' for the "
+                   "plot)")
+        print(f"{'network':>12} {'images':>7} {'seconds':>9} {'edges/s':>10} {'check':>6}")
+        for r in rows:
+            check = "-" if r["check"] is None else ("ok" if r["check"] else "DIFFER")
+            print(f"{r['neurons']:>6} x {r['layers']:<4} {r['images']:>7} {r['seconds']:>9.3f} "
+                  f"{r['edges_per_second']:>10.3e} {check:>6}")
+        code = 1 if any(r["check"] is False for r in rows) else 0
+    if comm is not None:
+        code = comm.bcast(code, root=0)
+    return code
 
 
 def _cmd_cache(args):

@@ -24,7 +24,10 @@ __all__ = ["NETWORKS", "parse_networks", "sweep"]
 NETWORKS = [(n, layers) for n in (1024, 4096, 16384, 65536) for layers in (120, 480, 1920)]
 
 COLUMNS = ["neurons", "layers", "images", "edges", "seconds", "edges_per_second", "categories",
-           "checked_rows", "check", "peak_rss_bytes", "space", "threads", "seed"]
+           "checked_rows", "check", "peak_rss_bytes", "space", "threads", "seed", "ranks",
+           "load_seconds"]
+# Columns added after the first tables were written: rows without them are still read.
+_LATER = {"ranks": 1, "load_seconds": None}
 
 
 def parse_networks(text):
@@ -71,7 +74,8 @@ def _load_table(path):
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a sweep table ({err}); move it away or choose "
                          "another --out") from None
-    return [r for r in rows if isinstance(r, dict) and set(COLUMNS) <= set(r)]
+    return [{**_LATER, **r} for r in rows
+            if isinstance(r, dict) and set(COLUMNS) - set(_LATER) <= set(r)]
 
 
 def _write(out_dir, rows):
@@ -121,8 +125,9 @@ def plot(path, rows):
     ax.set_xlabel("neurons per layer")
     ax.set_ylabel("edges / second")
     first = rows[0]
+    ranks = f"{first['ranks']} ranks x " if first.get("ranks", 1) > 1 else ""
     ax.set_title(f"kkpy sweep: {first['images']} images, {first['space']} space, "
-                 f"{first['threads']} threads")
+                 f"{ranks}{first['threads']} threads")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -130,28 +135,41 @@ def plot(path, rows):
 
 
 def sweep(networks, images, out_dir, space="threads", threads=None, seed=0, check_rows=0,
-          status=None):
+          status=None, comm=None):
     """Run ``networks`` (``(neurons, layers)`` pairs); return the table's rows.
 
-    Rows already in ``out_dir/sweep.json`` for the same images, seed, space
-    and threads are kept and not run again.
+    Rows already in ``out_dir/sweep.json`` for the same images, seed, space,
+    threads and ranks are kept and not run again.  Under MPI (``comm``)
+    every rank calls it: the images are split across the ranks, and rank 0
+    alone reads and writes the table, checks and reports (the others
+    return an empty list).
     """
     from ._engine import run_challenge
     from ._provenance import peak_rss_bytes
 
-    say = status or (lambda message: None)
-    os.makedirs(out_dir, exist_ok=True)
-    done = {_key(r): r for r in _load_table(os.path.join(out_dir, "sweep.json"))}
+    rank = comm.Get_rank() if comm is not None else 0
+    nranks = comm.Get_size() if comm is not None else 1
+    say = (status if rank == 0 else None) or (lambda message: None)
+    rows = []
+    if rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
+        rows = _load_table(os.path.join(out_dir, "sweep.json"))
+    if comm is not None:  # every rank skips the same networks
+        rows = comm.bcast(rows, root=0)
+    done = {_key(r): r for r in rows}
     rows = list(done.values())
     for neurons, layers in networks:
         old = done.get(f"{neurons}x{layers}")
-        if old is not None and (old["images"], old["seed"], old["space"]) == (images, seed, space) \
+        if old is not None and (old["images"], old["seed"], old["space"], old["ranks"]) \
+                == (images, seed, space, nranks) \
                 and (threads is None or old["threads"] == threads):
             say(f"{neurons} x {layers}: in the table already, skipped")
             continue
         say(f"{neurons} x {layers}, {images} images ...")
         r = run_challenge(neurons=neurons, layers=layers, images=images, space=space,
-                          threads=threads, generate=seed, stream=space != "cuda")
+                          threads=threads, generate=seed, stream=space != "cuda", comm=comm)
+        if r is None:  # not rank 0
+            continue
         found = np.asarray(r["category_ids"])
         check = None
         checked = min(check_rows, images)
@@ -162,9 +180,9 @@ def sweep(networks, images, out_dir, space="threads", threads=None, seed=0, chec
                "seconds": r["seconds"], "edges_per_second": r["edges_per_second"],
                "categories": r["categories"], "checked_rows": checked, "check": check,
                "peak_rss_bytes": peak_rss_bytes(), "space": r["space"], "threads": r["threads"],
-               "seed": seed}
+               "seed": seed, "ranks": r["ranks"], "load_seconds": r["load_seconds"]}
         rows = [x for x in rows if _key(x) != _key(row)] + [row]
         _write(out_dir, rows)
         say(f"{neurons} x {layers}: {r['seconds']:.3f} s, {r['edges_per_second']:.3e} edges/s"
             + ("" if check is None else f", categories {'match' if check else 'DIFFER'}"))
-    return sorted(rows, key=lambda r: (r["neurons"], r["layers"]))
+    return sorted(rows, key=lambda r: (r["neurons"], r["layers"])) if rank == 0 else []
