@@ -23,6 +23,10 @@ __all__ = ["UserError", "make_space", "run_challenge"]
 #: Input rows of the warm-up run: few enough to be quick, yet taking the
 #: paths (dense or sparse rows, rows dying) that the whole input will.
 WARMUP_ROWS = 16
+#: Most (zero) entries of the warm-up's long row: past the few chunks of
+#: 16384 entries after which kkpy.sparse checks a structure on the threads
+#: (``kkpy.sparse.warmup`` compiles that form with two such chunks).
+WARMUP_ZEROS = 1 << 17
 
 
 class UserError(Exception):
@@ -299,11 +303,14 @@ def _warm_up(problem, space):
     one = (np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32)))
     thin = sp.csr_array(one, shape=(1, problem.neurons))
     Y = _rows(problem.Y0, 0, min(WARMUP_ROWS, problem.Y0.shape[0]))
-    # One row holding as many (zero) entries as the whole input: checking an
-    # input's structure takes the threads past a size, so the few rows above
-    # compile only its one-thread form (the other cost 0.8 s inside a first
-    # run's timing); a row of zeros dies at once.
-    nnz = max(int(problem.Y0.nnz), 1)
+    # One row of (zero) entries as long as the input, up to WARMUP_ZEROS:
+    # checking an input's structure takes the threads past a size, so the few
+    # rows above compile only its one-thread form (the other cost 0.8 s
+    # inside a first run's timing); a row of zeros dies at once.  Capped: the
+    # row's entries all name one column, which a GPU loads by atomic adds one
+    # after another (65536 x 120 with 60000 inputs, 3.9e8 entries: about a
+    # minute of warm-up on an H100, and 3 GB of host memory).
+    nnz = min(max(int(problem.Y0.nnz), 1), WARMUP_ZEROS)
     zeros = sp.csr_array((np.zeros(nnz, np.float32), np.zeros(nnz, np.int32),
                           np.array([0, nnz])), shape=(1, problem.neurons))
     chain = getattr(problem, "warm_chain", problem.chain)
