@@ -41,7 +41,7 @@ def check_kkpy_is_this_checkout():
         raise ImportError(
             f"benchmarks of {_CHECKOUT} would measure the kkpy in {imported}, whose sources "
             f"differ: install this checkout into the environment first "
-            f"(pip install -e {_CHECKOUT}), then run asv again")
+            f"(pip install -e {_CHECKOUT}), then run the benchmarks again")
 
 
 check_kkpy_is_this_checkout()

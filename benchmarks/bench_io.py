@@ -294,6 +294,8 @@ def mtx_main(argv=None):
 
 
 if __name__ == "__main__":
+    __import__("_script")  # refuses another checkout's kkpy, as asv does
+
     main()
     peers_main()
     mtx_main()

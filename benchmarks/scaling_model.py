@@ -429,4 +429,6 @@ def costs_from(run):
 
 
 if __name__ == "__main__":
+    __import__("_script")  # refuses another checkout's kkpy, as asv does
+
     sys.exit(main())

@@ -112,6 +112,37 @@ def test_benchmarks_refuse_another_kkpy(run_python, tmp_path):
     assert str(tmp_path / "kkpy") in done.stdout and "pip install -e" in done.stdout
 
 
+def test_benchmark_scripts_run_directly_refuse_another_kkpy(run_python, tmp_path):
+    # ``python benchmarks/bench_x.py`` does not import the package (and its
+    # check) unless the script does: every script's __main__ block must.
+    import shutil
+
+    shutil.copytree(os.path.join(ROOT, "benchmarks"), tmp_path / "benchmarks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "kkpy").mkdir()
+    (tmp_path / "kkpy" / "__init__.py").write_text("# this copy's kkpy, not the one imported\n")
+    scripts = sorted(p.name for p in (tmp_path / "benchmarks").glob("*.py")
+                     if 'if __name__ == "__main__":' in p.read_text())
+    assert len(scripts) >= 10
+    done = run_python(f"""
+        import runpy, sys
+        import kkpy  # the environment's: the checkout's own, not the copy's
+        sys.path.insert(0, {str(tmp_path / "benchmarks")!r})
+        for name in {scripts!r}:
+            sys.argv = [name, "--help"]
+            try:
+                runpy.run_path({str(tmp_path / "benchmarks")!r} + "/" + name,
+                               run_name="__main__")
+                print(name, "ran")
+            except ImportError as err:
+                print(name, "refused" if "would measure" in str(err) else repr(err))
+            except SystemExit:
+                print(name, "ran")
+    """, path=[ROOT], cwd=ROOT)
+    assert done.stdout.split() == [w for name in scripts for w in (name, "refused")], \
+        done.stdout
+
+
 def test_benchmarks_accept_an_identical_installed_copy(tmp_path):
     import shutil
 
