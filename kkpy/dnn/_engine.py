@@ -294,27 +294,33 @@ def _warm_up(problem, space):
     """Compile (or load from the disk cache) every kernel the timed run will call.
 
     The chain switches kernels as rows thin out, die or fill up, at any
-    layer, so the warm-up goes through every layer: with the first input
-    rows, and with one single-entry row, which takes the sparse path that
-    thin rows take.
+    layer, so the warm-up goes through every layer: with one single-entry
+    row, which takes the sparse path that thin rows take, and with the
+    first input rows.  On a GPU the first rows are the whole input: what
+    the first run of a size sets up (the working buffers, pinned staging,
+    the chain's CUDA graph) is then ready for the timed run, as it is for a
+    second run, for the cost of one more inference, which is short there.
     """
     import scipy.sparse as sp
 
     one = (np.ones(1, np.float32), (np.zeros(1, np.int32), np.zeros(1, np.int32)))
     thin = sp.csr_array(one, shape=(1, problem.neurons))
-    Y = _rows(problem.Y0, 0, min(WARMUP_ROWS, problem.Y0.shape[0]))
+    on_gpu = space.memory_space != kkpy.HostSpace
+    first = problem.Y0.shape[0] if on_gpu else min(WARMUP_ROWS, problem.Y0.shape[0])
+    Y = _rows(problem.Y0, 0, first)
     # One row of (zero) entries as long as the input, up to WARMUP_ZEROS:
     # checking an input's structure takes the threads past a size, so the few
     # rows above compile only its one-thread form (the other cost 0.8 s
-    # inside a first run's timing); a row of zeros dies at once.  Capped: the
-    # row's entries all name one column, which a GPU loads by atomic adds one
-    # after another (65536 x 120 with 60000 inputs, 3.9e8 entries: about a
-    # minute of warm-up on an H100, and 3 GB of host memory).
+    # inside a first run's timing); a row of zeros dies at once.  Capped:
+    # the entries all name one column, which a GPU loads by atomic adds one
+    # after another (uncapped, 65536 x 120 with 60000 inputs made a row of
+    # 3.9e8 entries).
     nnz = min(max(int(problem.Y0.nnz), 1), WARMUP_ZEROS)
     zeros = sp.csr_array((np.zeros(nnz, np.float32), np.zeros(nnz, np.int32),
                           np.array([0, nnz])), shape=(1, problem.neurons))
     chain = getattr(problem, "warm_chain", problem.chain)
-    for Y in (Y, thin, zeros):
+    # the input last: a GPU chain keeps the buffers of its last call's split
+    for Y in (thin, zeros, Y):
         categories(infer(Y, chain, problem.bias, space=space), space=space)
 
 
