@@ -382,8 +382,9 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
                         "embedded network is in memory already")
     exec_space = make_space(space, threads, comm)
     if stream and exec_space.memory_space != kkpy.HostSpace:
-        raise UserError("--stream runs on the host; a GPU keeps the whole network in its "
-                        "memory (leave --stream out)")
+        raise UserError("--stream runs on the host; a GPU keeps what fits of the network in "
+                        "its memory and streams the rest from the host by itself (leave "
+                        "--stream out)")
     what = (f"a generated network (seed {generate})" if generate is not None
             else "the embedded official problem" if data is None else data)
     say(f"loading {what} ...")

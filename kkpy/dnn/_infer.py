@@ -143,7 +143,8 @@ def infer(Y0, layers, bias, ymax=32.0, space=None, dtype=np.float32, callback=No
         to the GPU: pass the same ``space``) and pass that.  An iterator of
         layers, or a :class:`kkpy.sparse.ChainStream`, is read a few layers
         ahead of the layer computing, so memory holds a few layers whatever
-        the depth (on the host; a GPU keeps the whole network).
+        the depth (on the host; a GPU reads the network whole, keeps what
+        fits in its memory and streams the rest up from the host's).
     bias : float, vector, or one per layer
         A scalar for every neuron of every layer; a per-neuron vector (its
         length the layer's number of columns) used for every layer; or a

@@ -88,12 +88,14 @@ class PreparedChain:
         self.workspace.release()
 
 
-def prepare_chain(mats, dtype=np.float32, space=None):
+def prepare_chain(mats, dtype=np.float32, space=None, *, resident=None):
     """Prepare the chain's matrices once; pass the result to :func:`spgemm_chain` again and again.
 
     On the host the matrices are transposed once (the chain reads columns);
     on a Cuda space they are uploaded once, with the column groups the GPU
-    kernels use, and the result is a ``kkpy.sparse.cuda.CudaChain``.
+    kernels use, and the result is a ``kkpy.sparse.cuda.CudaChain``.  A
+    chain larger than the GPU's memory keeps the matrices that do not fit
+    on the host and streams each one up as the products reach it.
 
     Parameters
     ----------
@@ -103,6 +105,13 @@ def prepare_chain(mats, dtype=np.float32, space=None):
         Value type of the computation.
     space : ExecutionSpace, optional
         Where the chain will run (default: the default space).
+    resident : bool or None, optional
+        Cuda space only.  ``True``: every matrix in GPU memory.  ``False``:
+        every matrix on the host, each streamed up (asynchronous copies
+        into a few slots of GPU memory, overlapping the products before
+        it) as the products reach it.  ``None`` (default): the matrices
+        stay in GPU memory while they fit in half of what is free when the
+        chain is prepared, and the rest stream.
 
     Examples
     --------
@@ -114,17 +123,20 @@ def prepare_chain(mats, dtype=np.float32, space=None):
     """
     gpu = _dispatch.on_gpu(space)
     if gpu:
-        return _cuda_chain(mats, dtype, gpu)
+        return _cuda_chain(mats, dtype, gpu, resident)
+    if resident is not None:
+        raise ValueError("prepare_chain: resident= chooses where a Cuda space keeps the "
+                         "matrices; on the host leave it out")
     return PreparedChain(mats, np.dtype(dtype))
 
 
-def _cuda_chain(mats, dtype, gpu):
+def _cuda_chain(mats, dtype, gpu, resident=None):
     """``mats`` (matrices, a host PreparedChain or a ChainStream) uploaded to ``gpu``."""
     if isinstance(mats, PreparedChain):
         mats = mats.mats
     elif isinstance(mats, ChainStream):  # uploaded as it is read
         mats = (m for _, m, _ in mats)
-    return _dispatch.cuda().CudaChain(mats, dtype, gpu)
+    return _dispatch.cuda().CudaChain(mats, dtype, gpu, resident)
 
 
 def _launch(space, label, n, kern, *args):
@@ -142,7 +154,8 @@ def spgemm_chain(A, mats, epilogue, epilogue_args=(), *, space=None, dtype=np.fl
         The input, ``m x n0``.
     mats : sequence of CrsMatrix or scipy.sparse, a result of :func:`prepare_chain`, or a :class:`~kkpy.sparse.ChainStream`
         ``B_0 (n0 x n1), B_1 (n1 x n2), ...``.  A stream is read as the
-        products go, on the host; a Cuda space reads it whole first.
+        products go, on the host; a Cuda space reads it whole first (into GPU
+        memory, and the host's for the matrices that do not fit there).
     epilogue : kernel
         ``epilogue(z, j, *args) -> value``, applied to every nonzero ``z`` of
         a product, ``j`` its column.  Entries that come out as 0 are dropped.

@@ -324,6 +324,18 @@ GPU_PIPELINE_ENTRIES = 64 if _simulated else 1 << 24
 #: See ``GPU_PIPELINE_ENTRIES``; eight is the most tried (465 ms against 471
 #: with four at 65536 x 120).
 GPU_PIPELINE_PARTS = 3 if _simulated else 8
+#: Share of the GPU memory free when a chain is prepared that its matrices
+#: may take; past it the later matrices stay on the host and stream (see
+#: ``CudaChain``).  Reasoned, not swept: the rest is for the activations,
+#: two buffers of rows x neurons (60000 x 65536 float32: 31 GB, beside
+#: 65536 x 1920's 33 GB of matrices on an 80 GB H100).
+GPU_RESIDENT_SHARE = 0.5
+#: GPU slots that streamed matrices go up into in turn: one read by the
+#: products, one being copied, one spare so that a copy never waits on the
+#: product just before it.  Reasoned, not swept (no GPU run yet).
+GPU_STREAM_SLOTS = 3
+#: The memory the simulator's fake GPU reports to ``GPU_RESIDENT_SHARE``.
+GPU_SIMULATED_MEMORY = 1 << 30
 
 # ---------------------------------------------------------------- streamed chains (``_stream``)
 

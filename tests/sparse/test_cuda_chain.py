@@ -253,3 +253,49 @@ def test_inputs_are_read_anew_each_call(resident):
     assert chain.graph_error is None
     with pytest.raises(ValueError):
         run(bad)
+
+
+@on_device
+@pytest.mark.parametrize("resident", [False, None])
+def test_matrices_streamed_from_the_host_give_the_resident_chains_bits(monkeypatch, resident):
+    # resident=False streams every matrix through a ring of two GPU slots;
+    # None, with a budget for two of the five, keeps those and streams the
+    # rest (more matrices than slots, so slots are reused); the input is
+    # large enough to go through in two parts, each reading every slot.
+    from kkpy.sparse import _tuning, as_crs
+    from kkpy.sparse.cuda import _chain as gpu_chain
+
+    rng = np.random.default_rng(23)
+    monkeypatch.setattr(_tuning, "GPU_STREAM_SLOTS", 2)
+    mats = random_chain(rng, [12, 12, 12, 12, 12, 8], 0.4, np.float32)
+    if resident is None:
+        if MODE == "device":
+            pytest.skip("the budget comes from the real GPU's free memory there")
+        one = sum(a.nbytes for a in gpu_chain._csc(as_crs(mats[0]), np.float32))
+        monkeypatch.setattr(_tuning, "GPU_SIMULATED_MEMORY",
+                            int(2.5 * one / _tuning.GPU_RESIDENT_SHARE))
+    args = [(np.full(m.shape[1], -0.05 * (k + 1), np.float32), np.float32(32))
+            for k, m in enumerate(mats)]
+    A = sp.csr_array((rng.random((40, 12)) < 0.3).astype(np.float32))   # in two parts
+    chain = prepare_chain(mats, space=kkpy.Cuda(), resident=resident)
+    streamed = {False: 5, None: 3}[resident]
+    assert chain.streamed == streamed and len(chain._ring.slots) == 2
+    assert chain.on_host == [False] * (5 - streamed) + [True] * streamed
+    want = spgemm_chain(A, prepare_chain(mats, space=kkpy.Cuda(), resident=True),
+                        epilogues.bias_relu_cap, args, space=kkpy.Cuda()).to_host()
+    assert want.nnz > 0
+    stats = []
+    for callback in (None, lambda k, s: stats.append(s)):   # graph-free, then timed
+        Y = spgemm_chain(A, chain, epilogues.bias_relu_cap, args, space=kkpy.Cuda(),
+                         callback=callback)
+        np.testing.assert_array_equal(Y.to_host().toarray(), want.toarray())
+    assert len(stats) == len(mats) and stats[-1]["nnz"] == want.nnz
+
+
+@on_device
+def test_resident_must_be_a_choice_and_means_nothing_on_the_host():
+    W = sp.csr_array(np.eye(4, dtype=np.float32))
+    with pytest.raises(TypeError, match="resident"):
+        prepare_chain([W], space=kkpy.Cuda(), resident="yes")
+    with pytest.raises(ValueError, match="resident"):
+        prepare_chain([W], space=kkpy.Serial(), resident=False)

@@ -552,27 +552,55 @@ class CudaChain:
     dtype : float32 or float64
     space : kkpy.Cuda, optional
         The GPU it lives on (default ``kkpy.Cuda()``).
+    resident : bool or None, optional
+        ``True``: every matrix in GPU memory.  ``False``: every matrix kept
+        on the host (in the GPU kernels' layout) and streamed up as the
+        products reach it, through a few slots of GPU memory
+        (``_tuning.GPU_STREAM_SLOTS``), with asynchronous copies that
+        overlap the products before it.  ``None`` (default): the matrices
+        stay in GPU memory while they fit in a share of what is free
+        (``_tuning.GPU_RESIDENT_SHARE``; the rest is for the activations),
+        and the ones after stream.
+
+    Attributes
+    ----------
+    streamed : int
+        How many of the matrices stream from the host (0: all resident).
     """
 
-    def __init__(self, mats, dtype=np.float32, space=None):
+    def __init__(self, mats, dtype=np.float32, space=None, resident=None):
         self.space = space if space is not None else kkpy.Cuda()
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"spgemm_chain: on the Cuda space dtype must be float32 or "
                             f"float64, got {self.dtype}")
-        self.layers, self.exact, self.shapes = [], [], []
+        if resident not in (None, True, False):
+            raise TypeError(f"spgemm_chain: resident must be True, False or None, got "
+                            f"{resident!r}")
+        # Each entry of layers is device arrays (resident) or host arrays (streamed).
+        self.layers, self.exact, self.shapes, self.on_host = [], [], [], []
         self.nnz = 0
+        budget = _resident_budget() if resident is None else None
         for n, m in enumerate(mats):
             m = _validate.matrix(m, "spgemm_chain", f"matrix {n}")
             if self.shapes and self.shapes[-1][1] != m.shape[0]:
                 raise ValueError(f"spgemm_chain: matrix {n} has {m.shape[0]} rows but the "
                                  f"previous one has {self.shapes[-1][1]} columns")
             arrays = _csc(m, self.dtype)
-            self.layers.append(tuple(cuda.to_device(a) for a in arrays))
+            size = sum(a.nbytes for a in arrays)
+            # once one matrix streams, every later one does: the slots serve them in turn
+            stream = resident is False or (budget is not None and (
+                any(self.on_host) or size > budget))
+            if not stream and budget is not None:
+                budget -= size
+            self.layers.append(arrays if stream else tuple(cuda.to_device(a) for a in arrays))
+            self.on_host.append(stream)
             # an infinite or NaN weight needs the exact zero test (see _term)
             self.exact.append(not np.isfinite(arrays[-1]).all())
             self.shapes.append(tuple(m.shape))
             self.nnz += int(arrays[-1].shape[0])
+        self.streamed = sum(self.on_host)
+        self._ring = _Ring(self) if self.streamed else None
         self._ws = []
         self._graphs = {}
         self._pending = None
@@ -632,6 +660,62 @@ class CudaChain:
                                     stream=None if _SIM else ws["stream"])
             self._ws[slot] = ws
         return ws
+
+
+def _resident_budget():
+    """Bytes of matrices a chain keeps in GPU memory before it streams the rest."""
+    if _SIM:
+        return _tuning.GPU_SIMULATED_MEMORY * _tuning.GPU_RESIDENT_SHARE
+    free, _ = cuda.current_context().get_memory_info()
+    return free * _tuning.GPU_RESIDENT_SHARE
+
+
+class _Ring:
+    """The GPU slots that streamed matrices go up into, one after another, and the
+    pinned host buffers they go up through.
+
+    Each slot holds any streamed matrix (its arrays are as long as the
+    longest); matrix ``k`` of those streamed takes slot ``k % slots``.  A
+    slot is written again only after every part's products have read it
+    (events on the copy stream), and its pinned buffer only after its last
+    copy left (the host waits on that copy's event).
+    """
+
+    def __init__(self, chain):
+        host = [a for a, h in zip(chain.layers, chain.on_host) if h]
+        lengths = [max(max(a[i].shape[0] for a in host), 1) for i in range(len(host[0]))]
+        dtypes = [a.dtype for a in host[0]]
+        self.slots = []
+        for _ in range(min(_tuning.GPU_STREAM_SLOTS, len(host))):
+            self.slots.append({
+                "dev": [cuda.device_array(n, d) for n, d in zip(lengths, dtypes)],
+                "pinned": [cuda.pinned_array(n, d) if not _SIM else None
+                           for n, d in zip(lengths, dtypes)],
+                "up": None if _SIM else cuda.event(timing=False),
+                "used": False, "read": []})
+        self.stream = None if _SIM else cuda.stream()
+
+    def put(self, k, arrays, nparts):
+        """Matrix ``arrays`` (host) into slot ``k % slots``; returns the slot, whose
+        ``dev`` views then hold it once its ``up`` event has passed."""
+        slot = self.slots[k % len(self.slots)]
+        views = [d[:a.shape[0]] for d, a in zip(slot["dev"], arrays)]
+        if _SIM:
+            for v, a in zip(views, arrays):
+                v.copy_to_device(a)
+            return slot, views
+        if slot["used"]:
+            slot["up"].synchronize()           # the pinned buffers are free again
+            for e in slot["read"]:             # and every part is done with the slot
+                e.wait(self.stream)
+        for v, p, a in zip(views, slot["pinned"], arrays):
+            np.copyto(p[:a.shape[0]], a)
+            v.copy_to_device(p[:a.shape[0]], stream=self.stream)
+        slot["up"].record(self.stream)
+        slot["used"] = True
+        while len(slot["read"]) < nparts:
+            slot["read"].append(cuda.event(timing=False))
+        return slot, views
 
 
 _pool = []
@@ -804,21 +888,62 @@ def _graph_key(slot, layer, dargs):
     return slot, id(layer), tuple(flat)
 
 
-def _enqueue(chain, ws, layer, dargs, stream, events=None):
-    """Every product's three kernels, in order, on ``stream``."""
+def _product(chain, ws, layer, dargs, stream, l, arrays):
+    """Product ``l``'s three kernels, in order, on ``stream``, with its matrix in
+    the device ``arrays``."""
+    gptr, cols, shared, colptr, roff, vals = arrays
     Ya, Yb, cnt, sel, nnz, rid = (ws[k] for k in ("Ya", "Yb", "cnt", "sel", "nnz", "rid"))
     masks, off = ws["masks"], ws["off"]
     grid = _grid()
-    for l, (gptr, cols, shared, colptr, roff, vals) in enumerate(chain.layers):
-        n_in, n_out = chain.shapes[l]
-        layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, gptr, cols, shared,
-                                    colptr, roff, vals, chain.exact[l], masks[l % 2], nnz,
-                                    *dargs[l])
-        _plan[1, _PLAN_BLOCK, stream](l, cnt, masks[l % 2], masks[(l + 1) % 2], off,
-                                      rid[l % 2], rid[(l + 1) % 2])
-        _compact[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
+    n_in, n_out = chain.shapes[l]
+    layer[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_in, n_out, gptr, cols, shared,
+                                colptr, roff, vals, chain.exact[l], masks[l % 2], nnz,
+                                *dargs[l])
+    _plan[1, _PLAN_BLOCK, stream](l, cnt, masks[l % 2], masks[(l + 1) % 2], off,
+                                  rid[l % 2], rid[(l + 1) % 2])
+    _compact[grid, _BLOCK, stream](l, cnt, sel, Ya, Yb, n_out, masks[l % 2], off)
+
+
+def _enqueue(chain, ws, layer, dargs, stream, events=None):
+    """Every product's three kernels, in order, on ``stream`` (every matrix resident)."""
+    for l, arrays in enumerate(chain.layers):
+        _product(chain, ws, layer, dargs, stream, l, arrays)
         if events is not None:
             events[l + 1].record(stream)
+
+
+def _streamed(chain, wss, layer, dargs, callback):
+    """Every part through every product, a product at a time across the parts,
+    the streamed matrices going up into the ring ahead of their products.
+
+    Product by product rather than part by part, so that each streamed
+    matrix goes up once for all the parts.  Launched one by one (no graph:
+    the copies are ordered by the host).  Returns the CUDA events around
+    the products of the first part when a ``callback`` wants their times.
+    """
+    events = None
+    if callback is not None and not _SIM:
+        events = [cuda.event() for _ in range(len(chain) + 1)]
+        events[0].record(wss[0]["stream"])
+    k = 0
+    for l, arrays in enumerate(chain.layers):
+        slot = None
+        if chain.on_host[l]:
+            slot, arrays = chain._ring.put(k, arrays, len(wss))
+            k += 1
+        for p, ws in enumerate(wss):
+            stream = ws["stream"]
+            if slot is not None and not _SIM:
+                slot["up"].wait(stream)
+            _product(chain, ws, layer, dargs, stream, l, arrays)
+            if slot is not None and not _SIM:
+                slot["read"][p].record(stream)
+        if events is not None:
+            events[l + 1].record(wss[0]["stream"])
+    if not _SIM:
+        for ws in wss:
+            ws["end"].record(ws["stream"])
+    return events
 
 
 def _pointer(a):
@@ -885,7 +1010,7 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
         if settled is not None:
             settled.record(chain.space.launch_stream())
         parts, rm = _parts(A, nrows) if callback is None else ([(0, nrows)], None)
-        dargs = ready = None
+        dargs = ready = events = None
         done = []
         for slot, rows in enumerate(parts):
             ws = chain._workspace(slot, len(parts), rows[1] - rows[0], n0)
@@ -900,9 +1025,12 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
             elif ready is not None:
                 ready.wait(stream)
             arrays, nnz_in = _input(ws, A, rows, rm, chain.dtype, stream)
-            events = _products(chain, ws, slot, layer, dargs, rows[1] - rows[0], n0, arrays,
-                               nnz_in, callback)
+            _load_part(ws, rows[1] - rows[0], n0, arrays, nnz_in)
+            if not chain.streamed:
+                events = _products(chain, ws, slot, layer, dargs, callback)
             done.append((ws, rows))
+        if chain.streamed:
+            events = _streamed(chain, [ws for ws, _ in done], layer, dargs, callback)
         bad = np.zeros(1, np.int32)
         for ws, _ in done:   # waits for the part's input check, not its products
             if _SIM:
@@ -929,12 +1057,9 @@ def run(chain, A, epilogue, epilogue_args, callback=None):
         return Y
 
 
-def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback):
-    """One part's rows into batches and through every product, on the part's stream.
-
-    Returns the CUDA events around the products when a ``callback`` wants
-    per-product times.
-    """
+def _load_part(ws, nrows, n0, arrays, nnz_in):
+    """One part's rows into batches, on the part's stream; its input check's flag
+    goes to the host on its own."""
     stream, space = ws["stream"], ws["space"]
     row_map, first, entries, values = arrays
     for d in (ws["sel"], ws["nnz"], ws["bad"], *ws["masks"]):
@@ -955,6 +1080,16 @@ def _products(chain, ws, slot, layer, dargs, nrows, n0, arrays, nnz_in, callback
     if not _SIM:
         ws["bad"].copy_to_host(ws["bad_host"], stream=stream)
         ws["checked"].record(stream)
+
+
+def _products(chain, ws, slot, layer, dargs, callback):
+    """One part's rows through every product (every matrix resident), on the part's
+    stream.
+
+    Returns the CUDA events around the products when a ``callback`` wants
+    per-product times.
+    """
+    stream = ws["stream"]
     events = None
     if callback is not None or _SIM or chain.graph_error is not None:
         if callback is not None and not _SIM:
