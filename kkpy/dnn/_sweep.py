@@ -25,9 +25,9 @@ NETWORKS = [(n, layers) for n in (1024, 4096, 16384, 65536) for layers in (120, 
 
 COLUMNS = ["neurons", "layers", "images", "edges", "seconds", "edges_per_second", "categories",
            "checked_rows", "check", "peak_rss_bytes", "space", "threads", "seed", "ranks",
-           "load_seconds"]
+           "load_seconds", "warmup_seconds"]
 # Columns added after the first tables were written: rows without them are still read.
-_LATER = {"ranks": 1, "load_seconds": None}
+_LATER = {"ranks": 1, "load_seconds": None, "warmup_seconds": None}
 
 
 def parse_networks(text):
@@ -180,7 +180,8 @@ def sweep(networks, images, out_dir, space="threads", threads=None, seed=0, chec
                "seconds": r["seconds"], "edges_per_second": r["edges_per_second"],
                "categories": r["categories"], "checked_rows": checked, "check": check,
                "peak_rss_bytes": peak_rss_bytes(), "space": r["space"], "threads": r["threads"],
-               "seed": seed, "ranks": r["ranks"], "load_seconds": r["load_seconds"]}
+               "seed": seed, "ranks": r["ranks"], "load_seconds": r["load_seconds"],
+               "warmup_seconds": r["warmup_seconds"]}
         rows = [x for x in rows if _key(x) != _key(row)] + [row]
         _write(out_dir, rows)
         say(f"{neurons} x {layers}: {r['seconds']:.3f} s, {r['edges_per_second']:.3e} edges/s"

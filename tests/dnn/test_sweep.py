@@ -41,6 +41,7 @@ def test_sweep_writes_its_table_checks_against_scipy_and_resumes(capsys, tmp_pat
     for (n, layers), r in rows.items():
         assert r["check"] is True and r["checked_rows"] == 40 and r["images"] == 40
         assert r["edges"] == n * 32 * layers and r["edges_per_second"] > 0
+        assert r["ranks"] == 1 and r["load_seconds"] >= 0 and r["warmup_seconds"] >= 0
     with open(out / "sweep.csv") as f:
         lines = list(csv.DictReader(f))
     assert [(int(x["neurons"]), int(x["layers"])) for x in lines] == [(1024, 2), (1024, 3)]
