@@ -465,30 +465,12 @@ def _csc(m, dtype):
 
     host = kkpy.DefaultHostExecutionSpace()
     t = transpose(m, space=host)
-    colptr, rows = np.asarray(t.row_map), np.asarray(t.entries)
-    if _repeats(colptr, rows):
+    if not t._canonical():       # sorted rows: only a repeated index can break it
         t = t.sort_and_merge(space=host)
-        colptr, rows = np.asarray(t.row_map), np.asarray(t.entries)
+    colptr, rows = np.asarray(t.row_map), np.asarray(t.entries)
     # row offsets in a batch (rows * 32), unsigned: see _columns
     return (*_output_groups(colptr, rows), colptr.astype(np.uint32),
             rows.astype(np.uint32) * np.uint32(_LANES), np.asarray(t.values).astype(dtype))
-
-
-def _repeats(indptr, indices):
-    """Whether a row with sorted ``indices`` lists one index twice.
-
-    Examples
-    --------
-    >>> bool(_repeats(np.array([0, 2, 3]), np.array([1, 1, 1])))
-    True
-    >>> bool(_repeats(np.array([0, 0, 2, 3]), np.array([0, 1, 1])))
-    False
-    """
-    same = indices[1:] == indices[:-1]
-    ends = indptr[1:-1]
-    ends = ends[(ends > 0) & (ends < indices.shape[0])]
-    same[ends - 1] = False            # a row's last index against the next row's first
-    return bool(same.any())
 
 
 def _output_groups(indptr, indices):
@@ -696,50 +678,44 @@ def _resident_budget():
 
 
 class _Ring:
-    """The GPU slots that streamed matrices go up into, one after another, and the
-    pinned host buffers they go up through.
+    """The GPU slots that streamed matrices go up into, one after another.
 
-    Each slot holds any streamed matrix (its arrays are as long as the
-    longest); matrix ``k`` of those streamed takes slot ``k % slots``.  A
-    slot is written again only after every part's products have read it
-    (events on the copy stream), and its pinned buffer only after its last
-    copy left (the host waits on that copy's event).
+    Each slot holds any streamed matrix: its buffers (device and pinned, in
+    :func:`_staged`'s form) are as long as the longest, made once here so
+    that a run allocates nothing.  Matrix ``k`` of those streamed takes slot
+    ``k % slots``.  A slot is written again only after every part's
+    products have read it (events on the copy stream), and its pinned
+    buffers only after its last copy left (the host waits on that copy).
     """
 
     def __init__(self, chain):
         host = [a for a, h in zip(chain.layers, chain.on_host) if h]
-        lengths = [max(max(a[i].shape[0] for a in host), 1) for i in range(len(host[0]))]
-        dtypes = [a.dtype for a in host[0]]
         self.slots = []
         for _ in range(min(_tuning.GPU_STREAM_SLOTS, len(host))):
-            self.slots.append({
-                "dev": [cuda.device_array(n, d) for n, d in zip(lengths, dtypes)],
-                "pinned": [cuda.pinned_array(n, d) if not _SIM else None
-                           for n, d in zip(lengths, dtypes)],
-                "up": None if _SIM else cuda.event(timing=False),
-                "used": False, "read": []})
+            staged = {}
+            for i, a in enumerate(host[0]):
+                n = max(max(h[i].shape[0] for h in host), 1)
+                staged[i] = (cuda.device_array(n, a.dtype),
+                             cuda.pinned_array(n, a.dtype) if not _SIM else np.empty(n, a.dtype))
+            self.slots.append({"staged": staged, "used": False, "read": [],
+                               "up": None if _SIM else cuda.event(timing=False)})
         self.stream = None if _SIM else cuda.stream()
 
     def put(self, k, arrays, nparts):
-        """Matrix ``arrays`` (host) into slot ``k % slots``; returns the slot, whose
-        ``dev`` views then hold it once its ``up`` event has passed."""
+        """Matrix ``arrays`` (host) into slot ``k % slots``; returns the slot and the
+        device views that hold the matrix once the slot's ``up`` event has passed."""
         slot = self.slots[k % len(self.slots)]
-        views = [d[:a.shape[0]] for d, a in zip(slot["dev"], arrays)]
-        if _SIM:
-            for v, a in zip(views, arrays):
-                v.copy_to_device(a)
-            return slot, views
         if slot["used"]:
             slot["up"].synchronize()           # the pinned buffers are free again
             for e in slot["read"]:             # and every part is done with the slot
                 e.wait(self.stream)
-        for v, p, a in zip(views, slot["pinned"], arrays):
-            np.copyto(p[:a.shape[0]], a)
-            v.copy_to_device(p[:a.shape[0]], stream=self.stream)
-        slot["up"].record(self.stream)
-        slot["used"] = True
-        while len(slot["read"]) < nparts:
-            slot["read"].append(cuda.event(timing=False))
+        up = _staged(slot, [(i, a, None, None) for i, a in enumerate(arrays)], self.stream)
+        views = [dev[:a.shape[0]] for (dev, _), a in zip(up, arrays)]
+        if not _SIM:
+            slot["up"].record(self.stream)
+            slot["used"] = True
+            while len(slot["read"]) < nparts:
+                slot["read"].append(cuda.event(timing=False))
         return slot, views
 
 
