@@ -12,6 +12,7 @@ categories must agree.  One JSON line per mode.
 import argparse
 import json
 import time
+import types
 
 import numpy as np
 
@@ -25,17 +26,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import kkpy
-    from kkpy.dnn import categories, infer
-    from kkpy.dnn._data import bias_for
-    from kkpy.dnn._generate import GeneratedLayers, synthetic_images
+    from kkpy.dnn import _cuda_bench, categories, infer
     from kkpy.sparse import prepare_chain
 
-    import scipy.sparse as sp
-
-    layers = list(GeneratedLayers(args.neurons, args.layers, 0))
-    Y0 = sp.vstack([Y for _, Y in synthetic_images(args.neurons, args.images, 0)],
-                   format="csr").astype(np.float32)
-    bias = bias_for(args.neurons)
+    # the problem kkpy-dnn bench --space cuda runs (the official network at 1024)
+    layers, Y0, bias, _, _ = _cuda_bench._problem(types.SimpleNamespace(
+        neurons=args.neurons, layers=args.layers, images=args.images, data=None, seed=0))
+    layers = list(layers)                       # prepared twice below
     space = kkpy.Cuda()
     chains, prepared = {}, {}
     for resident in (True, False):
