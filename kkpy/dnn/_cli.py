@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 
 from ._options import (OneLineParser, add_problem_options, add_space_options,
                        check_images, count_arg, nonnegative_arg)
@@ -409,6 +410,11 @@ def main(argv=None):
     """Entry point of ``kkpy-dnn`` and ``python -m kkpy.dnn``; returns the exit code."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    # The GPU chain launches small grids on purpose (the few rows left alive,
+    # one block's bookkeeping); numba-cuda's low-occupancy warning for each
+    # would bury the run's own lines.
+    warnings.filterwarnings("ignore", message=r".*Grid size \d+ will likely result in GPU "
+                            r"under-utilization")
     if argv[:1] == ["bench"]:
         # bench has its own parser; argparse's REMAINDER would not pass on its options
         from ._bench import main as bench_main

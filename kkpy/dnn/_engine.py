@@ -213,7 +213,7 @@ def _generated(problem, neurons, nlayers, images, seed, comm, stream=False):
     import scipy.sparse as sp
 
     from . import _data
-    from ._generate import GeneratedLayers, generate_layer, synthetic_images
+    from ._generate import GeneratedLayers, synthetic_images
 
     if neurons is None or nlayers is None:
         raise UserError("--generate needs --neurons N and --layers L")
@@ -221,11 +221,11 @@ def _generated(problem, neurons, nlayers, images, seed, comm, stream=False):
     problem.source = f"generated, seed {seed}"
     problem.neurons, problem.nlayers = neurons, nlayers
     problem.bias = _data.bias_for(neurons)
+    # made again each time they are read (a few ms a layer), never all held:
+    # 65536 x 1920 is 32 GB of CSR, and a chain keeps its own layout of them
+    problem.layers = GeneratedLayers(neurons, nlayers, seed)
     if stream:
-        problem.layers = GeneratedLayers(neurons, nlayers, seed)
         problem.warm_layers = GeneratedLayers(neurons, min(2, nlayers), seed)
-    else:
-        problem.layers = [generate_layer(neurons, k, seed) for k in range(nlayers)]
     Y = sp.vstack([Y for _, Y in synthetic_images(neurons, images, seed)], format="csr")
     bounds = _split(comm, lambda: np.diff(Y.indptr))
     r = comm.Get_rank() if comm else 0
@@ -452,8 +452,8 @@ def run_challenge(data=None, neurons=None, layers=None, images=None, truth=None,
     if truth_ids is not None:
         truth_ids = np.asarray(truth_ids, np.int64)
         truth_ids = truth_ids[truth_ids < problem.nimages]  # rows are independent
-    # a stream counts the entries of the layers it read (all of them, every pass)
-    edges = int(problem.chain.nnz if stream else sum(W.nnz for W in problem.layers))
+    # every chain counts its matrices' entries (a stream: those of its last pass, all of them)
+    edges = int(problem.chain.nnz)
     # A GPU run also says which device each rank used (rank order), so that a
     # multi-GPU node's spread of ranks over its GPUs can be checked afterwards.
     gpu = {} if exec_space.memory_space == kkpy.HostSpace else {"devices": devices}
