@@ -10,7 +10,7 @@ import numpy as np
 from . import _validate
 from ._crs import crs_arrays
 
-__all__ = ["csr_parts", "prepare_matrix"]
+__all__ = ["columns", "csr_parts", "prepare_matrix"]
 
 
 def csr_parts(x, name="A"):
@@ -26,12 +26,44 @@ def prepare_matrix(m, n, dtype, previous=None):
     ``n - 1``, whose columns must match this one's rows."""
     import scipy.sparse as sp
 
-    row_map, entries, values, shape = csr_parts(m, f"matrix {n}")
+    A = _validate.matrix(m, "spgemm_chain", f"matrix {n}")
+    row_map, entries, values = crs_arrays(A)
+    shape = tuple(A.shape)
     if previous is not None and previous[1] != shape[0]:
         raise ValueError(f"spgemm_chain: matrix {n} has {shape[0]} rows but the "
                          f"previous one has {previous[1]} columns")
+    t_map, t_entries, t_values = crs_arrays(columns(A, dtype))
     m = sp.csr_array((values.astype(dtype, copy=False), entries, row_map), shape=shape)
-    t = m.T.tocsr()
-    t.sum_duplicates()
-    return shape, m, (t.indptr.astype(np.int64), t.indices.astype(np.int32),
-                      t.data.astype(dtype, copy=False))
+    return shape, m, (t_map.astype(np.int64), t_entries.astype(np.int32, copy=False), t_values)
+
+
+def columns(m, dtype):
+    """The columns of checked CrsMatrix ``m``, with ``dtype`` values, as a canonical CrsMatrix.
+
+    Its transpose by kkpy's threaded counting sort, which lists each
+    column's rows in increasing order; entries naming one place twice, if
+    there are any, are then summed, in ``dtype`` as the products would sum
+    them.  Both the host chain (CSR of the transpose) and the GPU chain
+    (CSC) read columns.  scipy's one-thread ``tocsc`` took 48 of the 120 ms
+    a 65536-neuron challenge layer spent on its way to the GPU.
+
+    Examples
+    --------
+    >>> from kkpy.sparse import CrsMatrix
+    >>> A = CrsMatrix([1.0, 2.0, 4.0], [2, 2, 2], [0, 2, 3], 3)   # column 2 twice in row 0
+    >>> T = columns(A, np.float32)
+    >>> T.toarray().tolist(), T.dtype
+    ([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0]], dtype('float32'))
+    """
+    from .. import DefaultHostExecutionSpace
+    from ._crs import CrsMatrix
+    from ._transpose import transpose
+
+    host = DefaultHostExecutionSpace()
+    if m.dtype != dtype:
+        row_map, entries, values = crs_arrays(m)
+        m = CrsMatrix(values.astype(dtype), entries, row_map, m.ncols, check=False)
+    t = transpose(m, space=host)
+    if not t._canonical():       # sorted rows: only a repeated index can break it
+        t = t.sort_and_merge(space=host)
+    return t

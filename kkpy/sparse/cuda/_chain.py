@@ -68,6 +68,7 @@ from kkpy.core import extending, kernel
 from kkpy.core.cuda import as_device
 
 from .. import _tuning, _validate
+from .._chain_prep import columns
 from . import _batches, _load, _ops
 from ._crs import DeviceCrs
 
@@ -454,23 +455,12 @@ def _grid():
 
 
 def _csc(m, dtype):
-    """Columns of CrsMatrix ``m`` as (groups..., colptr, row offsets, values), rows increasing.
-
-    The columns are the rows of kkpy's threaded transpose, which lists them
-    in increasing order; entries naming one place twice, if there are any,
-    are then summed (``sort_and_merge``).  scipy's one-thread ``tocsc``
-    took 48 of the 120 ms a 65536-neuron challenge layer spent here.
-    """
-    from .._transpose import transpose
-
-    host = kkpy.DefaultHostExecutionSpace()
-    t = transpose(m, space=host)
-    if not t._canonical():       # sorted rows: only a repeated index can break it
-        t = t.sort_and_merge(space=host)
+    """Columns of CrsMatrix ``m`` as (groups..., colptr, row offsets, values), rows increasing."""
+    t = columns(m, dtype)
     colptr, rows = np.asarray(t.row_map), np.asarray(t.entries)
     # row offsets in a batch (rows * 32), unsigned: see _columns
     return (*_output_groups(colptr, rows), colptr.astype(np.uint32),
-            rows.astype(np.uint32) * np.uint32(_LANES), np.asarray(t.values).astype(dtype))
+            rows.astype(np.uint32) * np.uint32(_LANES), np.asarray(t.values))
 
 
 def _output_groups(indptr, indices):
