@@ -345,8 +345,9 @@ def _cmd_sweep(args):
 
     try:
         networks = parse_networks(args.networks)
+        check_images(args.images)
         comm = _mpi.world()
-    except (ValueError, RuntimeError) as err:
+    except (ValueError, RuntimeError, UserError) as err:
         return _error(str(err))
     rank = comm.Get_rank() if comm is not None else 0
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -369,6 +370,10 @@ def _cmd_sweep(args):
         return fail(str(err))
     except (ValueError, OSError) as err:
         return fail(_one_line(err))
+    except MemoryError as err:   # one line on every rank, as run gives
+        from ..sparse.extending import too_large_message
+
+        return fail(too_large_message(err))
     except Exception:
         if comm is not None:
             traceback.print_exc()

@@ -68,6 +68,9 @@ def test_sweep_bad_input_is_one_line(capsys, tmp_path):
     code, _, err = run_cli(capsys, "sweep", "--networks", "1024x1", "--images", "5",
                            "--out", str(fifo))
     assert code == 2 and "not a regular file" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "sweep", "--networks", "1024x1", "--images", "10" * 6,
+                           "--out", str(tmp_path / "huge"))
+    assert code == 2 and "too large" in err and len(err.strip().splitlines()) == 1
     afile = tmp_path / "file"
     afile.write_text("")
     code, _, err = run_cli(capsys, "sweep", "--networks", "1024x1", "--out", str(afile))
