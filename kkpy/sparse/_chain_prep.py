@@ -26,15 +26,23 @@ def prepare_matrix(m, n, dtype, previous=None):
     ``n - 1``, whose columns must match this one's rows."""
     import scipy.sparse as sp
 
-    A = _validate.matrix(m, "spgemm_chain", f"matrix {n}")
-    row_map, entries, values = crs_arrays(A)
-    shape = tuple(A.shape)
+    row_map, entries, values, shape = csr_parts(m, f"matrix {n}")
     if previous is not None and previous[1] != shape[0]:
         raise ValueError(f"spgemm_chain: matrix {n} has {shape[0]} rows but the "
                          f"previous one has {previous[1]} columns")
-    t_map, t_entries, t_values = crs_arrays(columns(A, dtype))
     m = sp.csr_array((values.astype(dtype, copy=False), entries, row_map), shape=shape)
-    return shape, m, (t_map.astype(np.int64), t_entries.astype(np.int32, copy=False), t_values)
+    # scipy's one-thread transpose, not kkpy's (see columns): a ChainStream
+    # prepares in a worker thread while the products run, and there kkpy's
+    # threaded transpose (a second team of threads on the same cores, and
+    # more Python between its launches) slowed the chain down. dev-2c, 2
+    # threads, kkpy-dnn sweep with 1000 images, alternating: 1024 x 480
+    # 0.33-0.37 s with scipy's, 0.54-0.56 threaded, 0.41-0.46 on Serial;
+    # 16384 x 480 3.2-3.4 s against 4.1-4.4 threaded; 65536 x 120 5.8-6.2 s
+    # against 6.3-7.2 threaded.
+    t = m.T.tocsr()
+    t.sum_duplicates()
+    return shape, m, (t.indptr.astype(np.int64), t.indices.astype(np.int32),
+                      t.data.astype(dtype, copy=False))
 
 
 def columns(m, dtype):
@@ -43,9 +51,10 @@ def columns(m, dtype):
     Its transpose by kkpy's threaded counting sort, which lists each
     column's rows in increasing order; entries naming one place twice, if
     there are any, are then summed, in ``dtype`` as the products would sum
-    them.  Both the host chain (CSR of the transpose) and the GPU chain
-    (CSC) read columns.  scipy's one-thread ``tocsc`` took 48 of the 120 ms
-    a 65536-neuron challenge layer spent on its way to the GPU.
+    them, as :func:`prepare_matrix` sums them.  For the GPU chain, which
+    prepares its matrices with nothing else running: scipy's one-thread
+    ``tocsc`` took 48 of the 120 ms a 65536-neuron challenge layer spent
+    on its way to the GPU.
 
     Examples
     --------
