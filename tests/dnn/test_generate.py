@@ -118,10 +118,37 @@ def test_images_start_with_the_real_ones():
                    for dy in range(-2, 3) for dx in range(-2, 3))
 
 
-def shifted(a, dy, dx):
-    big = np.zeros((a.shape[0] + 4, a.shape[1] + 4), a.dtype)
-    big[2 + dy:2 + dy + a.shape[0], 2 + dx:2 + dx + a.shape[1]] = a
-    return big[2:-2, 2:-2]
+@pytest.mark.parametrize("n, images, chunk", [(1024, 2500, 700), (4096, 1300, None),
+                                               (65536, 1203, 2)])
+def test_images_are_the_dense_shifts_of_the_real_ones_bit_for_bit(n, images, chunk):
+    # The generator moves each image's pixel coordinates; the reference
+    # shifts the whole image, zero-filled, and lists its pixels.  They must
+    # agree exactly: generated inputs, and the figures taken with them,
+    # must not change with the implementation.
+    from kkpy.dnn._generate import _resized_real, _stream
+
+    base = _resized_real(n)
+    h, w = base.shape[1:]
+    reach = max(1, h // 16)
+    offsets = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)
+               if dy or dx]
+    picks = _stream(0, 2).integers(0, len(offsets), images)
+    blocks = list(synthetic_images(n, images, chunk=chunk))
+    Y = scipy.sparse.vstack([b for _, b in blocks], format="csr")
+    assert Y.shape == (images, n) and Y.has_sorted_indices
+    for i in list(range(0, images, 211)) + list(range(1195, images)):
+        img = base[i % 1200]
+        if i >= 1200:
+            img = shifted(img, *offsets[picks[i]], reach)
+        assert np.array_equal(Y[[i]].indices, np.flatnonzero(img)), i
+
+
+def shifted(a, dy, dx, reach=2):
+    big = np.zeros((a.shape[0] + 2 * reach, a.shape[1] + 2 * reach), a.dtype)
+    big[reach + dy:reach + dy + a.shape[0], reach + dx:reach + dx + a.shape[1]] = a
+    return big[reach:-reach, reach:-reach]
+
+
 
 
 @pytest.mark.parametrize("n", [4096, 2048, 256, 32])
