@@ -136,7 +136,7 @@ def spmv(alpha, A, x, beta, y, mode="N", space=None):
         return
     bounds = row_blocks(arrays[0], nthreads)
     nb = bounds.shape[0] - 1
-    parts = _pool.empty((nb - 1) * nout * width, yarr.dtype).reshape(nb - 1, nout, width)
+    parts = _pool.empty((nb - 1, nout, width), yarr.dtype)
     bad = np.zeros(nb, np.uint8)
     parallel_for("kkpy.sparse.spmv_transpose", RangePolicy(space, 0, nb),
                  K.spmv_transpose_block, bounds, alpha, *arrays, x2, beta, y2, parts, bad,

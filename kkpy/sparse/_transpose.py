@@ -80,7 +80,7 @@ def bucket(space, ebounds, keys, nkeys, index_dtype):
     ``c``'s first entry of key ``j`` goes (advanced by the scatter kernel).
     """
     nb = ebounds.shape[0] - 1
-    cnt = _pool.empty(nb * nkeys, index_dtype).reshape(nb, nkeys)
+    cnt = _pool.empty((nb, nkeys), index_dtype)
     parallel_for("kkpy.sparse.bucket_count", RangePolicy(space, 0, nb), K.count_keys, ebounds,
                  keys, cnt)
     out_map = _pool.empty(nkeys + 1, index_dtype)

@@ -110,8 +110,9 @@ def _take(nbytes):
     return block
 
 
-def empty(n, dtype):
-    """An uninitialised 1-D array of ``n`` items of ``dtype``, pooled when it is large.
+def empty(shape, dtype):
+    """An uninitialised C-ordered array of ``shape`` (an int or a tuple) and ``dtype``,
+    pooled when it is large, as ``numpy.empty`` makes one.
 
     Examples
     --------
@@ -123,7 +124,16 @@ def empty(n, dtype):
     >>> del a                                 # the block goes back ...
     >>> empty(1 << 20, np.float64).ctypes.data == address   # ... and serves the next
     True
+    >>> b = empty((2, 1 << 19), np.float64)   # a view of the block keeps it leased
+    >>> b.shape, b.ctypes.data == address
+    ((2, 524288), True)
     """
+    if not isinstance(shape, tuple):
+        return _empty1d(shape, dtype)
+    return _empty1d(int(np.prod(shape, dtype=np.int64)), dtype).reshape(shape)
+
+
+def _empty1d(n, dtype):
     dtype = np.dtype(dtype)
     nbytes = int(n) * dtype.itemsize
     if nbytes < _tuning.RESULT_POOL_MIN_BYTES or _tuning.result_pool_bytes() == 0:
