@@ -151,7 +151,9 @@ def use_row_bitmaps(ncols, nrows, nnz, flops):
     narrow ``B``, rows of ``B`` with at least half as many entries as words
     (so an OR of the words, a few vector operations, costs less than
     inserting the entries one by one), and enough products (``flops``) to
-    repay building the bitmaps.
+    repay building the bitmaps.  This is the rule of a handle's symbolic
+    phase, whose bitmaps every numeric call reuses; a one-shot
+    :func:`~kkpy.sparse.spgemm` asks for 256 products a word, not 4.
 
     Examples
     --------
@@ -161,10 +163,20 @@ def use_row_bitmaps(ncols, nrows, nnz, flops):
     >>> use_row_bitmaps(65536, 65536, 32 * 65536, 32 * 32 * 65536)  # too wide
     False
     """
+    return bitmaps_repaid(ncols, nrows, nnz, flops, _tuning.ROW_BITMAP_FLOPS_PER_WORD)
+
+
+def bitmaps_repaid(ncols, nrows, nnz, flops, per_word):
+    """:func:`use_row_bitmaps`'s rule with ``per_word`` products to repay each word.
+
+    A one-shot :func:`~kkpy.sparse.spgemm` asks for more
+    (``_tuning.ROW_BITMAP_ONE_SHOT_FLOPS_PER_WORD``): no numeric call
+    reuses its bitmaps.
+    """
     words = nrows * ((ncols + 63) // 64)
     return (ncols <= _tuning.ROW_BITMAP_COLS
             and 0 < words <= _tuning.ROW_BITMAP_WORDS_PER_ENTRY * nnz
-            and flops >= _tuning.ROW_BITMAP_FLOPS_PER_WORD * words)
+            and flops >= per_word * words)
 
 
 def short_rows():

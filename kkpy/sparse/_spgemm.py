@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import DefaultExecutionSpace, RangePolicy, parallel_for, parallel_reduce
 from . import _dispatch, _tuning, _validate
-from ._accumulate import (check_algorithm, far_rows, few_products, mean_row_span, plan_rows,
-                          short_rows, use_row_bitmaps, use_two_pass)
+from ._accumulate import (bitmaps_repaid, check_algorithm, far_rows, few_products,
+                          mean_row_span, plan_rows, short_rows, use_two_pass)
 from ._crs import CrsMatrix, crs_arrays
 from ._handle import PhaseHandle
 from ._spgemm_twopass import two_pass
@@ -88,13 +88,14 @@ def _two_pass_plan(space, A, B, flops, value_dtype):
     return far_rows(a_span, B.nrows, B.nnz, value_dtype.itemsize)
 
 
-def _plan(space, A, B, algorithm, value_dtype, flops=None):
+def _plan(space, A, B, algorithm, value_dtype, flops=None, per_word=None):
     """How to compute ``A @ B``: ``(flops, plan, dense, bits, short, fill)``.
 
     ``flops``: products per row; ``plan``: the row plan; ``dense``: whether
     to accumulate densely; ``bits``: ``B``'s row bitmaps (see
-    :func:`~kkpy.sparse.use_row_bitmaps`), empty when the dense accumulator
-    inserts each product's column instead; ``short``: the most products of
+    :func:`~kkpy.sparse.use_row_bitmaps`, with ``per_word`` products to
+    repay each word, by default a handle's), empty when the dense accumulator inserts each
+    product's column instead; ``short``: the most products of
     a row kept sorted as it grows instead
     (:data:`~kkpy.sparse._tuning.SHORT_ROW_PRODUCTS`); ``fill``: the
     expected fraction of the rows' upper bounds that ``C`` fills, for
@@ -102,13 +103,15 @@ def _plan(space, A, B, algorithm, value_dtype, flops=None):
     so not worth a sample).
     """
     short = np.int64(short_rows())
+    if per_word is None:
+        per_word = _tuning.ROW_BITMAP_FLOPS_PER_WORD
     if flops is None:
         flops = _row_flops(space, A, B)
     bits = np.empty(0, np.uint64)
     plan, dense = plan_rows(space, flops, B.ncols, algorithm, value_dtype,
                             lambda plan: _sampled_fill(plan, flops, True, bits, short, A, B))
     products = int(plan.work_sum[-1]) - A.nrows  # the plan weighs each row one more
-    if dense and use_row_bitmaps(B.ncols, B.nrows, B.nnz, products):
+    if dense and bitmaps_repaid(B.ncols, B.nrows, B.nnz, products, per_word):
         nw = (B.ncols + 63) // 64
         bits = np.empty(B.nrows * nw, np.uint64)
         repeats = parallel_reduce("kkpy.sparse.spgemm_row_bitmaps",
@@ -338,7 +341,8 @@ def spgemm(A, B, epilogue=None, epilogue_args=(), drop_zeros=False, space=None,
     far = None if algorithm != "auto" or apply else _two_pass_plan(space, A, B, flops, vdtype)
     if far is not None:
         return two_pass(space, A, B, flops, vdtype, idtype, far)
-    flops, plan, dense, bits, short, fill = _plan(space, A, B, algorithm, vdtype, flops)
+    flops, plan, dense, bits, short, fill = _plan(
+        space, A, B, algorithm, vdtype, flops, _tuning.ROW_BITMAP_ONE_SHOT_FLOPS_PER_WORD)
     m = np.int64(B.ncols)
 
     def launch(policy, bounds, region, st_ent, st_val, rowcnt, *publish):

@@ -91,6 +91,16 @@ ROW_BITMAP_WORDS_PER_ENTRY = 2
 #: ... and the product does at least this many products per word of bitmaps,
 #: to repay building them.  Not measured alone; reasoned as above.
 ROW_BITMAP_FLOPS_PER_WORD = 4
+#: ... in a one-shot ``spgemm``, whose bitmaps no numeric call reuses.
+#: Measured 2026-12-08 on dev-2c (2 threads, the public ``spgemm`` with and
+#: without bitmaps alternating, medians; products per word in brackets):
+#: W @ W 1024 neurons [64] 0.76-0.83 ms without against 0.87-0.93 with
+#: (building them is a one-thread pass of about 66 us); W @ W 4096 [16]
+#: 3.2-3.4 against 4.2-6.5; 300 and 1200 real images @ W [60, 240] the same
+#: either way; 4800 images @ W [959] 13.5-16.2 against 12.9-13.8; 60000
+#: [17700] 206-247 against 165-209.  A handle keeps 4: its symbolic phase
+#: without them made symbolic + numeric of W @ W 30-40 % slower.
+ROW_BITMAP_ONE_SHOT_FLOPS_PER_WORD = 256
 #: More columns than this make ``B`` wide (the dense accumulator's bitmap needs
 #: more than one level-1 word): its numeric phase marks columns instead
 #: (``numeric_rows_marked``).  Not measured alone; the bitmap's geometry

@@ -229,11 +229,19 @@ def test_row_bitmaps_of_b_give_the_column_by_column_product(ops, data, tiny):
     A, B, kind = ops
     flops = int((pattern(A) @ np.diff(np.asarray(B.row_map))).sum()) if A.nnz else 0
     assume(use_row_bitmaps(B.ncols, B.nrows, B.nnz, flops))
+    from unittest import mock
+
+    from kkpy.sparse import _tuning
+
     with planning(tiny):
         h, C = two_phase(A, B, algorithm="dense")
+        # a one-shot product asks for more products a word: both ways here
         one = spgemm(A, B, algorithm="dense")
+        with mock.patch.object(_tuning, "ROW_BITMAP_ONE_SHOT_FLOPS_PER_WORD",
+                               _tuning.ROW_BITMAP_FLOPS_PER_WORD):
+            one_bits = spgemm(A, B, algorithm="dense")
     assert h._state["distinct"]                     # the bitmap path did run
-    assert bits(C) == bits(one) == bits(spgemm(A, B, algorithm="hash"))
+    assert bits(C) == bits(one) == bits(one_bits) == bits(spgemm(A, B, algorithm="hash"))
     assert_product(one, A, B, exact=kind == "int")
     B2 = new_values(data.draw, B, kind)             # numeric reuse on the fast path
     assert bits(spgemm_numeric(h, A, B2, C)) == bits(spgemm(A, B2, algorithm="hash"))
