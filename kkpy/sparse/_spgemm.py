@@ -94,9 +94,9 @@ def _plan(space, A, B, algorithm, value_dtype, flops=None, per_word=None):
     ``flops``: products per row; ``plan``: the row plan; ``dense``: whether
     to accumulate densely; ``bits``: ``B``'s row bitmaps (see
     :func:`~kkpy.sparse.use_row_bitmaps`, with ``per_word`` products to
-    repay each word, by default a handle's), empty when the dense accumulator inserts each
-    product's column instead; ``short``: the most products of
-    a row kept sorted as it grows instead
+    repay each word, by default a handle's), empty when the dense
+    accumulator inserts each product's column instead; ``short``: the most
+    products of a row kept sorted as it grows instead
     (:data:`~kkpy.sparse._tuning.SHORT_ROW_PRODUCTS`); ``fill``: the
     expected fraction of the rows' upper bounds that ``C`` fills, for
     :func:`~kkpy.sparse._staged.run_staged` (1 where staging is pooled and
