@@ -16,13 +16,19 @@ from ._errors import ParseError
 
 __all__ = ["CHUNK_BYTES", "open_regular", "open_chunks"]
 
-# 4 MiB blocks: large enough that per-block Python work is noise, small
-# enough to stay in cache between the read, the line count and the scan.
-# read_mtx_coo of bench_io's 34 MB file, 2 threads, medians of 10 on the
-# shared 2-core machine (2026-12-07), 1 / 4 / 16 MiB: 44.1 / 39.9 / 49.0 ms
-# wall, 5.3 / 3.7 / 16.2 ms of it in the kernel (16 MiB buffers were
-# page-faulted afresh on every read).
-CHUNK_BYTES = 1 << 22
+# 16 MiB blocks.  Each block costs two parallel regions (cutting lines,
+# scanning them), and on a machine busy with other processes every region
+# waits for the scheduler to run a worker that was asleep: fewer, larger
+# blocks wait less.  dev-2c, 2 threads, 2026-12-08, 4 / 16 MiB alternating
+# in one process: read_mtx_coo of bench_io's 34 MB file, five medians of 15,
+# quiet 27.5-34.4 / 27.1-30.0 ms (scipy.io.mmread 46.8-49.9), beside one
+# busy loop 65.0-66.2 / 52.6-54.8 (scipy 59.9-60.7); read_tsv_coo of its
+# challenge, random and gzip'd files, medians of 9, quiet 25 / 24, 30 / 30,
+# 73-75 / 70-72 ms, busy 52-54 / 44-62, 68-69 / 56-58, 105 / 91-92.  64 MiB
+# took 84 ms quiet (each read zeroes and faults in its buffer afresh).  On
+# 2026-12-07 16 MiB had measured 49.0 ms against 39.9 (medians of 10, the
+# machine shared, not alternating).
+CHUNK_BYTES = 1 << 24
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
