@@ -133,6 +133,15 @@ def _error(message):
     return 2
 
 
+def _fail(comm, message):
+    """:func:`_error`; under MPI (``comm``) every rank stops with that one line."""
+    if comm is not None:
+        from . import _mpi
+
+        _mpi.abort(comm, message, 2)
+    return _error(message)
+
+
 # -- run --------------------------------------------------------------------------
 
 def check_output_path(option, path):
@@ -291,22 +300,15 @@ def _cmd_run(args):
                 print(json.dumps(_public(result, args)))
             sys.stdout.flush()
     except UserError as err:
-        if comm is not None:
-            _mpi.abort(comm, str(err), 2)
-        return _error(str(err))
+        return _fail(comm, str(err))
     except OSError as err:  # writing an output file
         from ._engine import _one_line
 
-        message = _one_line(err)
-        if comm is not None:
-            _mpi.abort(comm, message, 2)
-        return _error(message)
+        return _fail(comm, _one_line(err))
     except MemoryError as err:
         from ..sparse.extending import too_large_message
 
-        if comm is not None:
-            _mpi.abort(comm, too_large_message(err), 2)
-        raise
+        return _fail(comm, too_large_message(err))
     except Exception:
         if comm is not None:
             traceback.print_exc()
@@ -358,22 +360,17 @@ def _cmd_sweep(args):
             sys.stderr.write(f"{PROG}: {message}\n")
             sys.stderr.flush()
 
-    def fail(message, code=2):
-        if comm is not None:
-            _mpi.abort(comm, message, code)
-        return _error(message)
-
     try:
         rows = sweep(networks, args.images, args.out, space=args.space, threads=args.threads,
                      seed=args.seed, check_rows=args.check_rows, status=status, comm=comm)
     except UserError as err:
-        return fail(str(err))
+        return _fail(comm, str(err))
     except (ValueError, OSError) as err:
-        return fail(_one_line(err))
+        return _fail(comm, _one_line(err))
     except MemoryError as err:   # one line on every rank, as run gives
         from ..sparse.extending import too_large_message
 
-        return fail(too_large_message(err))
+        return _fail(comm, too_large_message(err))
     except Exception:
         if comm is not None:
             traceback.print_exc()
